@@ -1,0 +1,2 @@
+//! `sweep-coordinator`: to be written.
+fn main() {}

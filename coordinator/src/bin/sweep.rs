@@ -1,0 +1,2 @@
+//! `sweep`: to be written.
+fn main() {}

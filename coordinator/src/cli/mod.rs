@@ -1,0 +1,1 @@
+//! The `sweep` CLI. To be written.

@@ -1,0 +1,1 @@
+//! The gRPC services. To be written.

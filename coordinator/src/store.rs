@@ -1,0 +1,1 @@
+//! The SQLite store. To be written.

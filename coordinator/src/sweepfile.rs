@@ -1,0 +1,1 @@
+//! Sweep files. To be written.

@@ -1,0 +1,14 @@
+//! The shared vocabulary of the sweep cluster.
+//!
+//! - [`v1`]: the gRPC wire (`proto/sweep/v1/sweep.proto`), generated at build time.
+//! - [`trial`]: the trial configuration a sweep file's points resolve to, the
+//!   result a worker sends back, and their validation. Coordinator and worker
+//!   both depend on this crate; it never links `tch`.
+
+pub mod trial;
+
+/// Generated `sweep.v1` messages, clients and servers.
+pub mod v1 {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("sweep.v1");
+}

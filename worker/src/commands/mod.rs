@@ -1,0 +1,43 @@
+//! The `sweep-worker` subcommands, one module each; this file only parses the
+//! command line and turns an error into one line on stderr and a non-zero exit.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub mod pretrain;
+pub mod run;
+pub mod train;
+
+#[derive(Parser)]
+#[command(name = "sweep-worker", version, about = "Runs sweep trials (ResNet18 transfer learning on reduced MNIST)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one trial on its own and print its result as JSON.
+    Train(train::Args),
+    /// Train the stand-in backbone (ResNet18 on Fashion-MNIST) and write it as safetensors.
+    Pretrain(pretrain::Args),
+    /// Serve a coordinator: lease trials, run them, report results.
+    Run(run::Args),
+}
+
+/// Entry point of the `sweep-worker` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Train(a) => train::execute(a),
+        Command::Pretrain(a) => pretrain::execute(a),
+        Command::Run(a) => run::execute(a),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sweep-worker: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

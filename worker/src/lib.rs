@@ -1,0 +1,11 @@
+//! The worker side of the sweep cluster.
+//!
+//! - [`pipeline`]: one trial, the seed's two-phase ResNet18 transfer learning
+//!   on reduced MNIST, in libtorch. Knows nothing of gRPC.
+//! - [`daemon`]: `sweep-worker run`, which leases trials from a coordinator
+//!   and runs them through [`pipeline::run_trial`]. Knows nothing of tensors.
+//! - [`commands`]: the `sweep-worker` subcommands.
+
+pub mod commands;
+pub mod daemon;
+pub mod pipeline;

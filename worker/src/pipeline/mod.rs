@@ -1,0 +1,46 @@
+//! One trial: data split, augmentation, ResNet18 with per-stage freezing, two
+//! training phases, best-val checkpoint, test evaluation. Knows nothing of gRPC.
+//!
+//! The API the daemon uses is [`run_trial`] with a [`TrialObserver`] and a
+//! cancellation flag checked between batches.
+
+use std::sync::atomic::AtomicBool;
+use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
+
+/// Called by [`run_trial`] as the trial advances (on the trial's own thread).
+pub trait TrialObserver {
+    /// After each training batch: phase (1|2), global epoch (1-based), batch
+    /// index (1-based), batches per epoch.
+    fn on_batch(&mut self, _phase: u32, _epoch: u32, _batch: usize, _batches: usize) {}
+    /// After each epoch's validation.
+    fn on_epoch(&mut self, _metrics: &EpochMetrics) {}
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+impl TrialObserver for NoObserver {}
+
+/// Why a trial did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    /// The cancellation flag was set; checked between batches.
+    #[error("trial cancelled")]
+    Cancelled,
+    /// The config failed validation (before any training).
+    #[error("invalid trial config: {0}")]
+    Invalid(#[from] sweep_proto::trial::ConfigError),
+    /// Anything else (missing data, missing weights, libtorch errors), with
+    /// a message naming the path and the command that repairs it where one applies.
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Runs one trial to the end, or until `cancel` is set.
+pub fn run_trial(
+    cfg: &TrialConfig,
+    observer: &mut dyn TrialObserver,
+    cancel: &AtomicBool,
+) -> Result<TrialResult, TrialError> {
+    let _ = (cfg, observer, cancel);
+    todo!("pipeline helper implements this")
+}
