@@ -1,9 +1,99 @@
-//! `sweep-worker run`. Placeholder until its owner writes it.
+//! `sweep-worker run`: the daemon that serves a coordinator (see
+//! [`crate::daemon`]). This file turns the command line into a
+//! [`DaemonConfig`], sets libtorch's thread count, and drives the daemon on a
+//! single-threaded tokio runtime (the trials train on threads of their own).
+
+use crate::daemon::{self, shutdown, DaemonConfig, TrialFn};
+use anyhow::Context;
+use std::path::PathBuf;
 
 /// Command-line arguments of `sweep-worker run`.
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The coordinator's URL, e.g. http://10.0.0.5:50051.
+    #[arg(long, env = "SWEEP_COORDINATOR", value_name = "URL")]
+    pub coordinator: String,
+    /// Trials run side by side; they split the cores between them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub slots: u32,
+    /// Intra-op threads per trial [default: max(1, cores / slots)]. libtorch's
+    /// thread count is process-global, so every slot gets the same number,
+    /// whatever a trial's config says.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+    /// The name to register under [default: the host name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where reports wait until the coordinator acknowledges them
+    /// [default: $XDG_STATE_HOME/sweep-worker, else ~/.local/state/sweep-worker].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Test-only: run simulated trials (no tensors; SWEEP_SIM_EPOCH_MS per epoch;
+    /// seed 13013 always fails) instead of the real pipeline.
+    #[arg(long, hide = true)]
+    pub simulate: bool,
+}
 
-pub fn execute(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not written yet")
+pub fn execute(args: Args) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let threads_per_trial = args.threads.unwrap_or((cores / args.slots).max(1));
+    let trial_fn: TrialFn = if args.simulate {
+        daemon::simulated::run_trial
+    } else {
+        // Process-global: set once here, shared by every slot.
+        tch::set_num_threads(threads_per_trial as i32);
+        crate::pipeline::run_trial
+    };
+    let version = format!(
+        "sweep-worker {}{}",
+        env!("CARGO_PKG_VERSION"),
+        if args.simulate {
+            " (simulated trials)"
+        } else {
+            ""
+        }
+    );
+    let config = DaemonConfig {
+        coordinator: args.coordinator,
+        slots: args.slots,
+        threads_per_trial,
+        name: args.name.unwrap_or_else(daemon::hostname),
+        cores,
+        version,
+        state_dir: args.state_dir.unwrap_or_else(default_state_dir),
+        trial_fn,
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(async move {
+        let (trigger, shutdown) = shutdown::channel();
+        shutdown::listen_for_signals(trigger).context("cannot listen for SIGINT/SIGTERM")?;
+        daemon::run(config, shutdown).await
+    })
+}
+
+/// `$XDG_STATE_HOME/sweep-worker`, else `~/.local/state/sweep-worker`, else
+/// a folder in the temp dir.
+fn default_state_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/state"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("sweep-worker")
 }

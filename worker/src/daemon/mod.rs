@@ -1,1 +1,201 @@
-//! The worker daemon (`sweep-worker run`). To be written.
+//! The worker daemon (`sweep-worker run`): registers with a coordinator,
+//! leases trials, runs up to `slots` of them side by side, heartbeats, and
+//! reports each outcome. Knows nothing of tensors: it runs whatever
+//! [`TrialFn`] it is given ([`crate::pipeline::run_trial`], or
+//! [`simulated::run_trial`] for scheduling tests).
+//!
+//! - [`client`]: the gRPC calls, registration, retry with backoff.
+//! - [`slot`]: one trial's thread, its heartbeats, its report.
+//! - [`outbox`]: reports spooled to disk until acknowledged.
+//! - [`shutdown`]: SIGINT/SIGTERM, in two steps (drain, then abort).
+//! - [`simulated`]: tensor-free trials (test-only `--simulate`).
+//!
+//! Threads: libtorch's intra-op thread count is process-global, and the
+//! slots share one process, so the caller sets it once before [`run`] to
+//! [`DaemonConfig::threads_per_trial`]; each leased config's `threads` is
+//! overwritten with the same number (whatever the sweep said).
+
+pub mod client;
+pub mod outbox;
+pub mod shutdown;
+pub mod simulated;
+pub mod slot;
+
+use crate::pipeline::{TrialError, TrialObserver};
+use client::{classify, Backoff, Coordinator, Refusal};
+use outbox::Outbox;
+use shutdown::{Level, Shutdown};
+use slot::SlotContext;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use sweep_proto::trial::{TrialConfig, TrialResult};
+use sweep_proto::v1::RegisterRequest;
+use tokio::task::JoinSet;
+
+/// What runs one trial: [`crate::pipeline::run_trial`] or [`simulated::run_trial`].
+pub type TrialFn =
+    fn(&TrialConfig, &mut dyn TrialObserver, &AtomicBool) -> Result<TrialResult, TrialError>;
+
+/// Shortest and longest wait between two empty-handed lease calls, whatever
+/// the coordinator's `retry_after_ms` says.
+const LEASE_RETRY_MIN: Duration = Duration::from_millis(50);
+const LEASE_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// How one daemon runs.
+pub struct DaemonConfig {
+    /// `http://host:port` of the coordinator.
+    pub coordinator: String,
+    /// Trials run side by side.
+    pub slots: u32,
+    /// Intra-op threads each trial gets (see the module doc).
+    pub threads_per_trial: u32,
+    /// The name this worker registers under (hostname by default).
+    pub name: String,
+    /// Cores of this machine, as registered.
+    pub cores: u32,
+    /// Build identity, as registered.
+    pub version: String,
+    /// Where finished reports are spooled until acknowledged.
+    pub state_dir: PathBuf,
+    pub trial_fn: TrialFn,
+}
+
+/// Runs the daemon until `shutdown` says stop and every running trial has
+/// been reported (or handed back).
+pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> anyhow::Result<()> {
+    let outbox = Arc::new(Outbox::open(&config.state_dir)?);
+    let coordinator = Arc::new(Coordinator::new(
+        &config.coordinator,
+        RegisterRequest {
+            hostname: config.name.clone(),
+            cores: config.cores,
+            slots: config.slots,
+            version: config.version.clone(),
+        },
+    )?);
+    tracing::info!(
+        "sweep-worker {} serving {} with {} slot(s), {} thread(s) per trial, state in {}",
+        config.name,
+        config.coordinator,
+        config.slots,
+        config.threads_per_trial,
+        config.state_dir.display()
+    );
+
+    resend_spooled(&coordinator, &outbox, &shutdown).await?;
+
+    let ctx = Arc::new(SlotContext {
+        coordinator: coordinator.clone(),
+        outbox,
+        shutdown: shutdown.clone(),
+        trial_fn: config.trial_fn,
+        threads: config.threads_per_trial,
+    });
+    let mut slots = JoinSet::new();
+    lease_until_draining(&ctx, config.slots.max(1) as usize, &mut slots).await;
+
+    if !slots.is_empty() {
+        tracing::info!(
+            "waiting for {} running trial(s) to finish and report",
+            slots.len()
+        );
+    }
+    while let Some(joined) = slots.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!("a slot task died: {e}");
+        }
+    }
+    tracing::info!("sweep-worker stopped");
+    Ok(())
+}
+
+/// Sends the reports a previous run left in the outbox.
+async fn resend_spooled(
+    coordinator: &Coordinator,
+    outbox: &Outbox,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    for mut report in outbox.pending()? {
+        tracing::info!(
+            "resending the spooled report of trial {} attempt {}",
+            report.trial_id,
+            report.attempt
+        );
+        let delivery = coordinator
+            .deliver(&mut report, shutdown, Level::Draining)
+            .await;
+        slot::settle(outbox, &report, delivery);
+        if shutdown.is_draining() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Leases trials into free slots until the first shutdown signal.
+async fn lease_until_draining(ctx: &Arc<SlotContext>, max_slots: usize, slots: &mut JoinSet<()>) {
+    let mut shutdown = ctx.shutdown.clone();
+    let mut backoff = Backoff::new();
+    loop {
+        while let Some(joined) = slots.try_join_next() {
+            if let Err(e) = joined {
+                tracing::error!("a slot task died: {e}");
+            }
+        }
+        if shutdown.is_draining() {
+            return;
+        }
+        if slots.len() >= max_slots {
+            tokio::select! {
+                _ = slots.join_next() => continue,
+                _ = shutdown.draining() => return,
+            }
+        }
+        let Some(session) = ctx.coordinator.session(&shutdown, Level::Draining).await else {
+            return;
+        };
+        let wait = match ctx.coordinator.lease(&session.worker_id).await {
+            Ok(answer) => {
+                backoff.reset();
+                match answer.lease {
+                    Some(lease) => {
+                        slots.spawn(slot::run(ctx.clone(), session, lease));
+                        continue;
+                    }
+                    None => Duration::from_millis(answer.retry_after_ms)
+                        .clamp(LEASE_RETRY_MIN, LEASE_RETRY_MAX),
+                }
+            }
+            Err(status) => match classify(&status) {
+                Refusal::UnknownWorker => {
+                    ctx.coordinator.forget(&session.worker_id).await;
+                    continue;
+                }
+                _ => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(
+                        "cannot lease a trial ({}: {}); retrying in {delay:?}",
+                        status.code(),
+                        status.message()
+                    );
+                    delay
+                }
+            },
+        };
+        if !client::sleep_unless(wait, &shutdown, Level::Draining).await {
+            return;
+        }
+    }
+}
+
+/// This machine's host name (from the kernel), or `localhost`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}

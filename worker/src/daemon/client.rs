@@ -1,0 +1,366 @@
+//! The daemon's side of `WorkerService`: one lazily connected channel, the
+//! worker's registration (redone when the coordinator has lost it), and the
+//! retry policy.
+//!
+//! - Connect errors, `UNAVAILABLE` and other transient failures: retry with
+//!   exponential backoff ([`Backoff`], 100 ms doubling to 5 s, with jitter).
+//! - `FAILED_PRECONDITION`: the attempt is stale; its report is dropped.
+//! - `NOT_FOUND`: the coordinator does not know this worker id; register again.
+//! - `INVALID_ARGUMENT` and the like: refused for good; logged, dropped.
+
+use super::outbox::{Outcome, Report};
+use super::shutdown::{Level, Shutdown};
+use anyhow::Context;
+use std::time::Duration;
+use sweep_proto::v1::worker_service_client::WorkerServiceClient;
+use sweep_proto::v1::{
+    CompleteTrialRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse, LeaseTrialRequest,
+    LeaseTrialResponse, RegisterRequest,
+};
+use tokio::sync::Mutex;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+/// Longest any single call may take before it counts as a transient failure.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Re-registrations one report may cause before it is given up as refused.
+const MAX_REREGISTER_PER_REPORT: u32 = 3;
+
+/// What the coordinator said at registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub worker_id: String,
+    pub heartbeat_interval: Duration,
+    pub lease: Duration,
+}
+
+/// How a failed call should be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The coordinator is away or busy: try again later.
+    Transient,
+    /// The attempt is not the trial's current one (`FAILED_PRECONDITION`).
+    Stale,
+    /// The coordinator does not know this worker (`NOT_FOUND`).
+    UnknownWorker,
+    /// Refused for good (bad request, not implemented, ...).
+    Rejected,
+}
+
+/// Sorts a failed call's status into what to do about it.
+pub fn classify(status: &Status) -> Refusal {
+    match status.code() {
+        Code::FailedPrecondition => Refusal::Stale,
+        Code::NotFound => Refusal::UnknownWorker,
+        Code::InvalidArgument
+        | Code::PermissionDenied
+        | Code::Unauthenticated
+        | Code::Unimplemented
+        | Code::AlreadyExists
+        | Code::OutOfRange => Refusal::Rejected,
+        _ => Refusal::Transient,
+    }
+}
+
+/// Exponential backoff with ±20 % jitter.
+#[derive(Debug)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    pub const FIRST: Duration = Duration::from_millis(100);
+    pub const CAP: Duration = Duration::from_secs(5);
+
+    pub fn new() -> Self {
+        Self { next: Self::FIRST }
+    }
+
+    /// The delay before the next try; each call doubles the following one, up to [`Self::CAP`].
+    pub fn next_delay(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(Self::CAP);
+        base.mul_f64(rand::random_range(0.8..1.2))
+    }
+
+    /// Back to the first delay (after a success).
+    pub fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How a report ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Answered; `stored` is false when it repeated an already stored report.
+    Acknowledged { stored: bool },
+    /// Refused as a stale attempt.
+    Stale(String),
+    /// Refused for good.
+    Refused(String),
+    /// Given up on shutdown while the coordinator was away; still spooled.
+    Abandoned,
+}
+
+/// The coordinator, as this worker sees it.
+#[derive(Debug)]
+pub struct Coordinator {
+    rpc: WorkerServiceClient<Channel>,
+    registration: RegisterRequest,
+    session: Mutex<Option<Session>>,
+}
+
+impl Coordinator {
+    /// A client for `url` (`http://host:port`). Connects on the first call,
+    /// and again whenever the connection is lost.
+    pub fn new(url: &str, registration: RegisterRequest) -> anyhow::Result<Self> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .with_context(|| format!("--coordinator: {url:?} is not a valid URL"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
+            .tcp_nodelay(true);
+        Ok(Self {
+            rpc: WorkerServiceClient::new(endpoint.connect_lazy()),
+            registration,
+            session: Mutex::new(None),
+        })
+    }
+
+    /// The current session, registering first if there is none. Retries
+    /// with backoff while the coordinator is away; `None` once `shutdown`
+    /// reaches `give_up_at`.
+    pub async fn session(&self, shutdown: &Shutdown, give_up_at: Level) -> Option<Session> {
+        let mut session = self.session.lock().await;
+        if let Some(s) = session.as_ref() {
+            return Some(s.clone());
+        }
+        let mut backoff = Backoff::new();
+        loop {
+            if shutdown.level() >= give_up_at {
+                return None;
+            }
+            match self.rpc.clone().register(self.registration.clone()).await {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    let lease = Duration::from_millis(r.lease_ms);
+                    let heartbeat_interval = match r.heartbeat_interval_ms {
+                        0 => (lease / 3).max(Duration::from_millis(100)),
+                        ms => Duration::from_millis(ms),
+                    };
+                    let s = Session {
+                        worker_id: r.worker_id,
+                        heartbeat_interval,
+                        lease,
+                    };
+                    tracing::info!(
+                        worker_id = %s.worker_id,
+                        "registered as {} (heartbeat every {:?}, lease {:?})",
+                        s.worker_id,
+                        s.heartbeat_interval,
+                        s.lease
+                    );
+                    *session = Some(s.clone());
+                    return Some(s);
+                }
+                Err(status) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(
+                        "cannot register with the coordinator ({}: {}); retrying in {delay:?}",
+                        status.code(),
+                        status.message()
+                    );
+                    if !sleep_unless(delay, shutdown, give_up_at).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The coordinator answered NOT_FOUND for `worker_id`: the next
+    /// [`Self::session`] registers again (unless that already happened).
+    pub async fn forget(&self, worker_id: &str) {
+        let mut session = self.session.lock().await;
+        if session.as_ref().is_some_and(|s| s.worker_id == worker_id) {
+            tracing::warn!("the coordinator does not know worker {worker_id}; registering again");
+            *session = None;
+        }
+    }
+
+    pub async fn lease(&self, worker_id: &str) -> Result<LeaseTrialResponse, Status> {
+        let req = LeaseTrialRequest {
+            worker_id: worker_id.to_string(),
+        };
+        Ok(self.rpc.clone().lease_trial(req).await?.into_inner())
+    }
+
+    pub async fn heartbeat(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, Status> {
+        Ok(self.rpc.clone().heartbeat(req).await?.into_inner())
+    }
+
+    /// Sends `report` once; `Ok(stored)` when answered.
+    pub async fn send_report(&self, report: &Report) -> Result<bool, Status> {
+        let mut rpc = self.rpc.clone();
+        let answer = match &report.outcome {
+            Outcome::Completed { result_json } => {
+                rpc.complete_trial(CompleteTrialRequest {
+                    worker_id: report.worker_id.clone(),
+                    trial_id: report.trial_id.clone(),
+                    attempt: report.attempt,
+                    result_json: result_json.clone(),
+                })
+                .await?
+            }
+            Outcome::Failed { error, handed_back } => {
+                rpc.fail_trial(FailTrialRequest {
+                    worker_id: report.worker_id.clone(),
+                    trial_id: report.trial_id.clone(),
+                    attempt: report.attempt,
+                    error: error.clone(),
+                    handed_back: *handed_back,
+                })
+                .await?
+            }
+        };
+        Ok(answer.into_inner().stored)
+    }
+
+    /// Sends `report` until the coordinator answers it for good, retrying
+    /// transient failures with backoff, registering again on NOT_FOUND (the
+    /// report then carries the new worker id). Gives up (`Abandoned`) once
+    /// `shutdown` reaches `give_up_at`.
+    pub async fn deliver(
+        &self,
+        report: &mut Report,
+        shutdown: &Shutdown,
+        give_up_at: Level,
+    ) -> Delivery {
+        let mut backoff = Backoff::new();
+        let mut reregistered = 0;
+        loop {
+            let status = match self.send_report(report).await {
+                Ok(stored) => return Delivery::Acknowledged { stored },
+                Err(status) => status,
+            };
+            match classify(&status) {
+                Refusal::Stale => return Delivery::Stale(status.message().to_string()),
+                Refusal::Rejected => {
+                    return Delivery::Refused(format!("{}: {}", status.code(), status.message()))
+                }
+                Refusal::UnknownWorker if reregistered < MAX_REREGISTER_PER_REPORT => {
+                    reregistered += 1;
+                    self.forget(&report.worker_id).await;
+                    match self.session(shutdown, give_up_at).await {
+                        Some(s) => report.worker_id = s.worker_id,
+                        None => return Delivery::Abandoned,
+                    }
+                }
+                Refusal::UnknownWorker => {
+                    return Delivery::Refused(format!("{}: {}", status.code(), status.message()))
+                }
+                Refusal::Transient => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(
+                        trial = %report.trial_id,
+                        "cannot report trial {} attempt {} ({}: {}); retrying in {delay:?}",
+                        report.trial_id,
+                        report.attempt,
+                        status.code(),
+                        status.message()
+                    );
+                    if !sleep_unless(delay, shutdown, give_up_at).await {
+                        return Delivery::Abandoned;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps `delay`; false (early) when `shutdown` reaches `level` first.
+pub async fn sleep_unless(delay: Duration, shutdown: &Shutdown, level: Level) -> bool {
+    let mut shutdown = shutdown.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => true,
+        _ = shutdown.reached(level) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets() {
+        let mut b = Backoff::new();
+        let delays: Vec<Duration> = (0..10).map(|_| b.next_delay()).collect();
+        assert!(delays[0] >= Duration::from_millis(80) && delays[0] <= Duration::from_millis(120));
+        assert!(delays[1] >= Duration::from_millis(160) && delays[1] <= Duration::from_millis(240));
+        assert!(delays[9] >= Duration::from_secs(4) && delays[9] <= Duration::from_secs(6));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(120));
+    }
+
+    #[test]
+    fn statuses_sort_into_what_to_do() {
+        assert_eq!(classify(&Status::unavailable("down")), Refusal::Transient);
+        assert_eq!(classify(&Status::cancelled("timeout")), Refusal::Transient);
+        assert_eq!(classify(&Status::unknown("h2")), Refusal::Transient);
+        assert_eq!(
+            classify(&Status::failed_precondition("old")),
+            Refusal::Stale
+        );
+        assert_eq!(
+            classify(&Status::not_found("worker")),
+            Refusal::UnknownWorker
+        );
+        assert_eq!(
+            classify(&Status::invalid_argument("json")),
+            Refusal::Rejected
+        );
+    }
+
+    #[tokio::test]
+    async fn an_absent_coordinator_is_retried_until_shutdown() {
+        // A port nobody listens on: every call fails with UNAVAILABLE.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let coord = Coordinator::new(
+            &format!("http://127.0.0.1:{port}"),
+            RegisterRequest::default(),
+        )
+        .unwrap();
+        let (trigger, shutdown) = super::super::shutdown::channel();
+        let mut report = Report {
+            trial_id: "t".into(),
+            attempt: 1,
+            worker_id: "w".into(),
+            outcome: Outcome::Completed {
+                result_json: "{}".into(),
+            },
+        };
+        let status = coord.send_report(&report).await.unwrap_err();
+        assert_eq!(classify(&status), Refusal::Transient, "{status:?}");
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            trigger.escalate();
+            trigger.escalate();
+        });
+        let started = std::time::Instant::now();
+        let outcome = coord.deliver(&mut report, &shutdown, Level::Aborting).await;
+        assert_eq!(outcome, Delivery::Abandoned);
+        assert!(started.elapsed() >= Duration::from_millis(350));
+        assert!(coord.session(&shutdown, Level::Draining).await.is_none());
+        stopper.await.unwrap();
+    }
+}

@@ -1,0 +1,278 @@
+//! Simulated trials, for scheduling tests only (`sweep-worker run --simulate`,
+//! a hidden flag). Same signature as [`crate::pipeline::run_trial`], but no
+//! tensors: each epoch sleeps `SWEEP_SIM_EPOCH_MS` milliseconds (default 100)
+//! in a few "batches", checking the cancel flag between them, and reports
+//! [`EpochMetrics`] whose values are a deterministic function of the config
+//! (the phase-2 learning rates, label smoothing and the seed), so the same
+//! config always ranks the same.
+//!
+//! Magic value: a config with `seed: 13013` ([`FAILING_SEED`]) fails after
+//! its first epoch, every time, with an error naming that seed. Tests use it
+//! to exercise `max_attempts` and the trial's last error.
+
+use crate::pipeline::{TrialError, TrialObserver};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use sweep_proto::trial::{
+    BackboneInfo, EpochMetrics, PhaseTiming, TestMetrics, TrialConfig, TrialResult,
+};
+
+/// The seed whose simulated trial always fails.
+pub const FAILING_SEED: u64 = 13013;
+
+/// Environment variable holding the simulated epoch length in milliseconds.
+pub const EPOCH_MS_ENV: &str = "SWEEP_SIM_EPOCH_MS";
+
+const DEFAULT_EPOCH_MS: u64 = 100;
+const BATCHES_PER_EPOCH: usize = 5;
+const CLASSES: usize = 10;
+
+/// Runs a simulated trial to the end, or until `cancel` is set.
+pub fn run_trial(
+    cfg: &TrialConfig,
+    observer: &mut dyn TrialObserver,
+    cancel: &AtomicBool,
+) -> Result<TrialResult, TrialError> {
+    cfg.validate()?;
+    let started = Instant::now();
+    let batch_time = epoch_duration().map_err(TrialError::Failed)? / BATCHES_PER_EPOCH as u32;
+    let model = Model::of(cfg);
+    let total = cfg.total_epochs();
+    let mut epochs = Vec::with_capacity(total as usize);
+    let mut phases = Vec::new();
+    for (phase, phase_epochs) in [(1, cfg.phase1.epochs), (2, cfg.phase2.epochs)] {
+        let phase_started = Instant::now();
+        for _ in 0..phase_epochs {
+            let epoch = epochs.len() as u32 + 1;
+            let epoch_started = Instant::now();
+            for batch in 1..=BATCHES_PER_EPOCH {
+                sleep_unless_cancelled(batch_time, cancel)?;
+                observer.on_batch(phase, epoch, batch, BATCHES_PER_EPOCH);
+            }
+            if cfg.seed == FAILING_SEED {
+                return Err(TrialError::Failed(anyhow::anyhow!(
+                    "simulated failure: a trial with seed {FAILING_SEED} always fails (epoch {epoch})"
+                )));
+            }
+            let metrics = model.epoch(cfg, phase, epoch, total, epoch_started.elapsed());
+            observer.on_epoch(&metrics);
+            epochs.push(metrics);
+        }
+        if phase_epochs > 0 {
+            let wall_s = phase_started.elapsed().as_secs_f64();
+            phases.push(PhaseTiming {
+                phase,
+                epochs: phase_epochs,
+                wall_s,
+                train_images_per_s: f64::from(cfg.data.train * phase_epochs) / wall_s.max(1e-9),
+            });
+        }
+    }
+    let best = epochs
+        .iter()
+        .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc).then(b.epoch.cmp(&a.epoch)))
+        .cloned()
+        .expect("a valid config has at least one epoch");
+    Ok(TrialResult {
+        backbone: BackboneInfo {
+            name: "simulated".into(),
+            sha256: cfg.content_id(),
+        },
+        best_epoch: best.epoch,
+        best_val_acc: best.val_acc,
+        best_val_loss: best.val_loss,
+        best_val_ece: best.val_ece,
+        test: model.test(cfg),
+        epochs,
+        phases,
+        wall_s: started.elapsed().as_secs_f64(),
+        threads: cfg.threads,
+        host: super::hostname(),
+    })
+}
+
+/// The simulated epoch length from [`EPOCH_MS_ENV`].
+fn epoch_duration() -> anyhow::Result<Duration> {
+    match std::env::var(EPOCH_MS_ENV) {
+        Err(_) => Ok(Duration::from_millis(DEFAULT_EPOCH_MS)),
+        Ok(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{EPOCH_MS_ENV} must be a whole number of milliseconds, got {text:?}"
+                )
+            }),
+    }
+}
+
+/// Sleeps `total`, in short naps, returning `Cancelled` as soon as the flag is set.
+fn sleep_unless_cancelled(total: Duration, cancel: &AtomicBool) -> Result<(), TrialError> {
+    const NAP: Duration = Duration::from_millis(10);
+    let until = Instant::now() + total;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TrialError::Cancelled);
+        }
+        let now = Instant::now();
+        if now >= until {
+            return Ok(());
+        }
+        std::thread::sleep(NAP.min(until - now));
+    }
+}
+
+/// The simulated model's final quality, fixed by the config.
+struct Model {
+    /// Validation accuracy the trial converges to.
+    final_acc: f64,
+    /// A per-seed number in [0, 1).
+    noise: f64,
+}
+
+impl Model {
+    fn of(cfg: &TrialConfig) -> Self {
+        let noise = (splitmix64(cfg.seed) >> 11) as f64 / (1u64 << 53) as f64;
+        // Best at lr_head 1e-3 and lr_backbone 1e-4 (phase 2); every decade
+        // away costs a few points, label smoothing a little more.
+        let off_head = (cfg.phase2.lr_head.log10() + 3.0).abs();
+        let off_backbone = (cfg.phase2.lr_backbone.log10() + 4.0).abs();
+        let acc = 0.985 - 0.04 * off_head - 0.02 * off_backbone - 0.05 * cfg.loss.label_smoothing
+            + 0.01 * noise;
+        Self {
+            final_acc: acc.clamp(0.1, 0.999),
+            noise,
+        }
+    }
+
+    /// Accuracy after `epoch` of `total`: rises towards `final_acc`.
+    fn acc_at(&self, epoch: u32, total: u32) -> f64 {
+        let progress = f64::from(epoch) / f64::from(total.max(1));
+        0.1 + (self.final_acc - 0.1) * (1.0 - 0.5f64.powf(1.0 + 4.0 * progress))
+            / (1.0 - 0.5f64.powi(5))
+    }
+
+    fn epoch(
+        &self,
+        cfg: &TrialConfig,
+        phase: u32,
+        epoch: u32,
+        total: u32,
+        took: Duration,
+    ) -> EpochMetrics {
+        let val_acc = self.acc_at(epoch, total);
+        let lrs = if phase == 1 { &cfg.phase1 } else { &cfg.phase2 };
+        EpochMetrics {
+            epoch,
+            phase,
+            train_loss: 2.3 * (1.0 - val_acc) + 0.02,
+            train_acc: (val_acc - 0.005).max(0.0),
+            val_loss: 2.5 * (1.0 - val_acc) + 0.03,
+            val_acc,
+            val_ece: 0.01 + 0.1 * (1.0 - val_acc),
+            lr_backbone: lrs.lr_backbone,
+            lr_head: lrs.lr_head,
+            wall_s: took.as_secs_f64(),
+        }
+    }
+
+    fn test(&self, cfg: &TrialConfig) -> TestMetrics {
+        let per_class_n = u64::from(cfg.data.test) / CLASSES as u64;
+        let acc_target = (self.final_acc - 0.004 + 0.008 * self.noise).clamp(0.0, 1.0);
+        let correct = (acc_target * per_class_n as f64).round() as u64;
+        let confusion: Vec<Vec<u64>> = (0..CLASSES)
+            .map(|t| {
+                let mut row = vec![0; CLASSES];
+                row[t] = correct;
+                row[(t + 1) % CLASSES] += per_class_n - correct;
+                row
+            })
+            .collect();
+        let per_class_acc = vec![correct as f64 / per_class_n as f64; CLASSES];
+        let acc = per_class_acc[0];
+        TestMetrics {
+            acc,
+            loss: 2.5 * (1.0 - acc) + 0.03,
+            ece: 0.01 + 0.1 * (1.0 - acc),
+            per_class_acc,
+            confusion,
+        }
+    }
+}
+
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::NoObserver;
+
+    fn tiny(seed: u64) -> TrialConfig {
+        let mut cfg = TrialConfig {
+            seed,
+            ..TrialConfig::default()
+        };
+        cfg.phase1.epochs = 1;
+        cfg.phase2.epochs = 2;
+        cfg
+    }
+
+    struct Recorder(Vec<EpochMetrics>, usize);
+    impl TrialObserver for Recorder {
+        fn on_batch(&mut self, _: u32, _: u32, _: usize, _: usize) {
+            self.1 += 1;
+        }
+        fn on_epoch(&mut self, m: &EpochMetrics) {
+            self.0.push(m.clone());
+        }
+    }
+
+    #[test]
+    fn results_follow_the_config_and_nothing_else() {
+        std::env::set_var(EPOCH_MS_ENV, "5");
+        let mut seen = Recorder(vec![], 0);
+        let a = run_trial(&tiny(1), &mut seen, &AtomicBool::new(false)).unwrap();
+        let b = run_trial(&tiny(1), &mut NoObserver, &AtomicBool::new(false)).unwrap();
+        assert_eq!(seen.0.len(), 3);
+        assert_eq!(seen.1, 3 * BATCHES_PER_EPOCH);
+        assert_eq!(a.epochs.len(), 3);
+        assert_eq!((a.best_val_acc, a.test.acc), (b.best_val_acc, b.test.acc));
+        assert_eq!(a.best_epoch, 3);
+        assert_eq!(a.best_val_acc, a.epochs[2].val_acc);
+        assert!(
+            a.best_val_acc > 0.9 && a.best_val_acc < 1.0,
+            "{}",
+            a.best_val_acc
+        );
+        let mut worse = tiny(1);
+        worse.phase2.lr_head = 1e-1;
+        let w = run_trial(&worse, &mut NoObserver, &AtomicBool::new(false)).unwrap();
+        assert!(w.best_val_acc < a.best_val_acc);
+        assert_eq!(a.test.confusion.iter().flatten().sum::<u64>(), 2000);
+        assert_eq!(a.phases.len(), 2);
+    }
+
+    #[test]
+    fn the_magic_seed_always_fails() {
+        std::env::set_var(EPOCH_MS_ENV, "5");
+        let err = run_trial(
+            &tiny(FAILING_SEED),
+            &mut NoObserver,
+            &AtomicBool::new(false),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("13013"), "{err}");
+    }
+
+    #[test]
+    fn a_set_flag_cancels() {
+        let err = run_trial(&tiny(2), &mut NoObserver, &AtomicBool::new(true)).unwrap_err();
+        assert!(matches!(err, TrialError::Cancelled));
+    }
+}

@@ -1,0 +1,364 @@
+//! One leased trial: runs it on a thread of its own (tch tensors are not
+//! `Sync`, and training must not block the runtime that does the gRPC),
+//! heartbeats every `heartbeat_interval` and as soon as an epoch finishes
+//! (carrying the epochs the coordinator has not acknowledged yet), then
+//! reports the outcome.
+//!
+//! The trial thread talks to this task through channels only: finished
+//! epochs come in on an mpsc channel, the outcome on a oneshot, and the
+//! cancel flag goes out as an `AtomicBool`.
+//!
+//! - Heartbeat says `stop` (sweep cancelled) or FAILED_PRECONDITION (the
+//!   lease went to someone else): cancel, report nothing.
+//! - Second shutdown signal: cancel, hand the trial back
+//!   (`FailTrial { handed_back: true }`), one try.
+//! - Otherwise: `CompleteTrial` or `FailTrial`, spooled to the outbox first
+//!   and retried until the coordinator answers.
+
+use super::client::{classify, Coordinator, Delivery, Refusal, Session};
+use super::outbox::{Outbox, Outcome, Report};
+use super::shutdown::{Level, Shutdown};
+use super::TrialFn;
+use crate::pipeline::{TrialError, TrialObserver};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
+use sweep_proto::v1::{HeartbeatRequest, Lease};
+use tokio::sync::{mpsc, oneshot};
+
+/// Everything the slots of one daemon share.
+pub struct SlotContext {
+    pub coordinator: Arc<Coordinator>,
+    pub outbox: Arc<Outbox>,
+    pub shutdown: Shutdown,
+    pub trial_fn: TrialFn,
+    /// Intra-op threads per trial, written into each config's `threads`.
+    pub threads: u32,
+}
+
+/// Why a trial stopped before its end.
+#[derive(Debug, Clone, PartialEq)]
+enum Stop {
+    /// The coordinator does not want this attempt any more.
+    Told(String),
+    /// The daemon is aborting: hand the trial back.
+    HandBack,
+}
+
+/// What the trial thread ends with.
+type ThreadOutcome = Result<TrialResult, String>;
+
+/// Runs `lease` to its end and reports it. Never fails: every problem ends
+/// up in a report or a log line.
+pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
+    let mut trial = Trial {
+        ctx: ctx.clone(),
+        worker_id: session.worker_id,
+        heartbeat_interval: session.heartbeat_interval,
+        trial_id: lease.trial_id.clone(),
+        attempt: lease.attempt,
+    };
+    let cfg = match serde_json::from_str::<TrialConfig>(&lease.config_json) {
+        Ok(mut cfg) => {
+            cfg.threads = ctx.threads;
+            cfg
+        }
+        Err(e) => {
+            let error = format!("the worker cannot read the trial's config_json: {e}");
+            tracing::error!(trial = %trial.trial_id, "{error}");
+            trial
+                .report(Outcome::Failed {
+                    error,
+                    handed_back: false,
+                })
+                .await;
+            return;
+        }
+    };
+    tracing::info!(
+        trial = %trial.trial_id,
+        "leased trial {} attempt {} of sweep {} ({} epochs, {} threads)",
+        trial.trial_id,
+        trial.attempt,
+        lease.sweep_id,
+        cfg.total_epochs(),
+        cfg.threads
+    );
+    let (stop, outcome) = trial.train(cfg).await;
+    match (stop, outcome) {
+        (Some(Stop::Told(why)), _) => {
+            tracing::info!(trial = %trial.trial_id, "trial {} stopped: {why}; reporting nothing", trial.trial_id)
+        }
+        (Some(Stop::HandBack), Ok(result)) | (None, Ok(result)) => {
+            let result_json =
+                serde_json::to_string(&result).expect("a TrialResult always serialises");
+            tracing::info!(
+                trial = %trial.trial_id,
+                "trial {} finished: best val_acc {:.4} at epoch {}, test acc {:.4}, {:.1} s",
+                trial.trial_id,
+                result.best_val_acc,
+                result.best_epoch,
+                result.test.acc,
+                result.wall_s
+            );
+            trial.report(Outcome::Completed { result_json }).await;
+        }
+        (Some(Stop::HandBack), Err(_)) => trial.hand_back().await,
+        (None, Err(error)) => {
+            tracing::warn!(trial = %trial.trial_id, "trial {} failed: {error}", trial.trial_id);
+            trial
+                .report(Outcome::Failed {
+                    error,
+                    handed_back: false,
+                })
+                .await;
+        }
+    }
+}
+
+/// One attempt of one trial, as this slot handles it.
+struct Trial {
+    ctx: Arc<SlotContext>,
+    worker_id: String,
+    heartbeat_interval: Duration,
+    trial_id: String,
+    attempt: u32,
+}
+
+impl Trial {
+    /// Trains on a thread of its own while heartbeating; returns why it was
+    /// stopped early (if it was) and what the thread ended with.
+    async fn train(&mut self, cfg: TrialConfig) -> (Option<Stop>, ThreadOutcome) {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (epoch_tx, mut epochs) = mpsc::unbounded_channel();
+        let (done_tx, mut done) = oneshot::channel();
+        let total_epochs = cfg.total_epochs();
+        let spawned = spawn_trial_thread(
+            format!("trial-{}", self.trial_id),
+            self.ctx.trial_fn,
+            cfg,
+            epoch_tx,
+            done_tx,
+            cancel.clone(),
+        );
+        if let Err(e) = spawned {
+            return (None, Err(format!("cannot start the trial's thread: {e}")));
+        }
+
+        let mut shutdown = self.ctx.shutdown.clone();
+        let period = self.heartbeat_interval;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut unacked: Vec<String> = Vec::new();
+        let mut epochs_done = 0u32;
+        let mut stop: Option<Stop> = None;
+        let outcome = loop {
+            let beat_now = tokio::select! {
+                biased;
+                outcome = &mut done => {
+                    break outcome.unwrap_or_else(|_| Err("the trial's thread ended without an outcome".into()));
+                }
+                _ = shutdown.aborting(), if stop.is_none() => {
+                    cancel.store(true, Ordering::Relaxed);
+                    stop = Some(Stop::HandBack);
+                    false
+                }
+                Some(m) = epochs.recv() => {
+                    let m: EpochMetrics = m;
+                    epochs_done = epochs_done.max(m.epoch);
+                    tracing::info!(
+                        trial = %self.trial_id,
+                        "trial {} epoch {}/{} (phase {}): train loss {:.4}, val acc {:.4}, val loss {:.4}, {:.1} s",
+                        self.trial_id, m.epoch, total_epochs, m.phase, m.train_loss, m.val_acc, m.val_loss, m.wall_s
+                    );
+                    unacked.push(serde_json::to_string(&m).expect("EpochMetrics always serialise"));
+                    true
+                }
+                _ = ticker.tick() => true,
+            };
+            if beat_now && stop.is_none() {
+                let req = HeartbeatRequest {
+                    worker_id: self.worker_id.clone(),
+                    trial_id: self.trial_id.clone(),
+                    attempt: self.attempt,
+                    epoch_json: unacked.clone(),
+                    epochs_done,
+                    total_epochs,
+                };
+                if let Some(s) = self.heartbeat(req, &mut unacked).await {
+                    cancel.store(true, Ordering::Relaxed);
+                    stop = Some(s);
+                }
+            }
+        };
+        (stop, outcome)
+    }
+
+    /// One heartbeat; `Some(stop)` when the coordinator wants the trial stopped.
+    async fn heartbeat(
+        &mut self,
+        req: HeartbeatRequest,
+        unacked: &mut Vec<String>,
+    ) -> Option<Stop> {
+        let sent = req.epoch_json.len();
+        match self.ctx.coordinator.heartbeat(req).await {
+            Ok(answer) => {
+                unacked.drain(..sent);
+                answer
+                    .stop
+                    .then(|| Stop::Told("the coordinator said stop (sweep cancelled)".into()))
+            }
+            Err(status) => match classify(&status) {
+                Refusal::Stale => Some(Stop::Told(format!(
+                    "attempt {} is no longer current ({})",
+                    self.attempt,
+                    status.message()
+                ))),
+                Refusal::UnknownWorker => {
+                    self.ctx.coordinator.forget(&self.worker_id).await;
+                    if let Some(s) = self
+                        .ctx
+                        .coordinator
+                        .session(&self.ctx.shutdown, Level::Aborting)
+                        .await
+                    {
+                        self.worker_id = s.worker_id;
+                    }
+                    None
+                }
+                Refusal::Transient | Refusal::Rejected => {
+                    tracing::warn!(
+                        trial = %self.trial_id,
+                        "heartbeat for trial {} failed ({}: {}); the trial keeps running",
+                        self.trial_id,
+                        status.code(),
+                        status.message()
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// Spools `outcome`, then delivers it until the coordinator answers (or
+    /// the daemon aborts, leaving it spooled for the next start).
+    async fn report(&self, outcome: Outcome) {
+        let mut report = Report {
+            trial_id: self.trial_id.clone(),
+            attempt: self.attempt,
+            worker_id: self.worker_id.clone(),
+            outcome,
+        };
+        if let Err(e) = self.ctx.outbox.put(&report) {
+            tracing::warn!("cannot spool the report of trial {}: {e:#}", self.trial_id);
+        }
+        let delivery = self
+            .ctx
+            .coordinator
+            .deliver(&mut report, &self.ctx.shutdown, Level::Aborting)
+            .await;
+        settle(&self.ctx.outbox, &report, delivery);
+    }
+
+    /// Gives the trial back unfinished: one try, not spooled (if it does not
+    /// arrive, the lease expires and the trial is leased again anyway).
+    async fn hand_back(&self) {
+        let report = Report {
+            trial_id: self.trial_id.clone(),
+            attempt: self.attempt,
+            worker_id: self.worker_id.clone(),
+            outcome: Outcome::Failed {
+                error: "handed back: the worker is shutting down".into(),
+                handed_back: true,
+            },
+        };
+        match self.ctx.coordinator.send_report(&report).await {
+            Ok(_) => {
+                tracing::info!(trial = %self.trial_id, "handed trial {} attempt {} back", self.trial_id, self.attempt)
+            }
+            Err(status) => tracing::warn!(
+                trial = %self.trial_id,
+                "could not hand trial {} back ({}: {}); its lease will expire",
+                self.trial_id,
+                status.code(),
+                status.message()
+            ),
+        }
+    }
+}
+
+/// Logs how a report ended up, and unspools it unless it still has to go.
+pub fn settle(outbox: &Outbox, report: &Report, delivery: Delivery) {
+    let what = match report.outcome {
+        Outcome::Completed { .. } => "result",
+        Outcome::Failed { .. } => "failure",
+    };
+    let (t, a) = (&report.trial_id, report.attempt);
+    match delivery {
+        Delivery::Acknowledged { stored: true } => {
+            tracing::info!(trial = %t, "reported the {what} of trial {t} attempt {a}: stored")
+        }
+        Delivery::Acknowledged { stored: false } => {
+            tracing::info!(trial = %t, "reported the {what} of trial {t} attempt {a}: already stored")
+        }
+        Delivery::Stale(why) => {
+            tracing::warn!(trial = %t, "dropped the {what} of trial {t} attempt {a}: stale attempt ({why})")
+        }
+        Delivery::Refused(why) => {
+            tracing::error!(trial = %t, "dropped the {what} of trial {t} attempt {a}: refused ({why})")
+        }
+        Delivery::Abandoned => {
+            tracing::warn!(trial = %t, "the {what} of trial {t} attempt {a} stays spooled for the next start");
+            return;
+        }
+    }
+    outbox.remove(report);
+}
+
+/// Sends each finished epoch to the slot task.
+struct ChannelObserver {
+    epochs: mpsc::UnboundedSender<EpochMetrics>,
+}
+
+impl TrialObserver for ChannelObserver {
+    fn on_epoch(&mut self, metrics: &EpochMetrics) {
+        // The slot task outlives the thread; a closed channel only means it is gone.
+        let _ = self.epochs.send(metrics.clone());
+    }
+}
+
+/// Starts the trial thread. A panic in the trial becomes an error outcome.
+fn spawn_trial_thread(
+    name: String,
+    trial_fn: TrialFn,
+    cfg: TrialConfig,
+    epochs: mpsc::UnboundedSender<EpochMetrics>,
+    done: oneshot::Sender<ThreadOutcome>,
+    cancel: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new().name(name).spawn(move || {
+        let mut observer = ChannelObserver { epochs };
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            trial_fn(&cfg, &mut observer, &cancel)
+        }));
+        let outcome = match run {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(TrialError::Cancelled)) => Err("trial cancelled".to_string()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(panic) => Err(format!("the trial panicked: {}", panic_message(&panic))),
+        };
+        let _ = done.send(outcome);
+    })?;
+    Ok(())
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
