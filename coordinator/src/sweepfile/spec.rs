@@ -1,0 +1,138 @@
+//! The sweep file as written: serde types that deny unknown keys everywhere,
+//! so serde_yaml reports every typo with its line and column.
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use sweep_proto::trial::TrialConfig;
+
+/// The top level of a sweep file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    pub name: String,
+    #[serde(default)]
+    pub metric: Option<MetricSpec>,
+    pub method: Method,
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub random_seed: Option<u64>,
+    #[serde(default)]
+    pub parallelism: Option<u32>,
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    #[serde(default)]
+    pub base: TrialConfig,
+    #[serde(default)]
+    pub parameters: Parameters,
+}
+
+/// `metric: {name: val_acc, goal: maximize}`; `goal` defaults to the metric's natural one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    pub name: String,
+    #[serde(default)]
+    pub goal: Option<Goal>,
+}
+
+/// Which way the ranking metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Goal {
+    Maximize,
+    Minimize,
+}
+
+impl Goal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Goal::Maximize => "maximize",
+            Goal::Minimize => "minimize",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Goal> {
+        match s {
+            "maximize" => Some(Goal::Maximize),
+            "minimize" => Some(Goal::Minimize),
+            _ => None,
+        }
+    }
+}
+
+/// How points are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Every combination of the parameters' `values`.
+    Grid,
+    /// `count` seeded draws.
+    Random,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Grid => "grid",
+            Method::Random => "random",
+        }
+    }
+}
+
+/// One parameter's domain as written: exactly one of the four keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    #[serde(default)]
+    pub values: Option<Vec<Value>>,
+    #[serde(default)]
+    pub uniform: Option<[f64; 2]>,
+    #[serde(default)]
+    pub log_uniform: Option<[f64; 2]>,
+    #[serde(default)]
+    pub int_uniform: Option<[i64; 2]>,
+}
+
+/// `parameters:`, in the order the file lists them (grid order follows it).
+#[derive(Debug, Default)]
+pub struct Parameters(pub Vec<(String, ParamSpec)>);
+
+impl<'de> Deserialize<'de> for Parameters {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> Visitor<'de> for InOrder {
+            type Value = Parameters;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map from dotted parameter path to its domain")
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Parameters, E> {
+                Ok(Parameters::default())
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parameters, A::Error> {
+                let mut out: Vec<(String, ParamSpec)> = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if out.iter().any(|(n, _)| *n == name) {
+                        return Err(de::Error::custom(format!(
+                            "parameter `{name}` is listed twice"
+                        )));
+                    }
+                    let spec = map.next_value::<ParamSpec>()?;
+                    out.push((name, spec));
+                }
+                Ok(Parameters(out))
+            }
+        }
+        d.deserialize_any(InOrder)
+    }
+}
+
+/// Parses the text of a sweep file (syntax, keys and types only).
+pub fn parse(text: &str) -> Result<SweepFile, serde_yaml::Error> {
+    serde_yaml::from_str(text)
+}
