@@ -1,1 +1,228 @@
-//! The `sweep` CLI. To be written.
+//! The `sweep` command line: a gRPC client of the coordinator (`submit`,
+//! `list`, `status`, `leaderboard`, `cancel`, `watch`), plus `run`, which does
+//! a whole sweep on this machine with an in-process coordinator and local
+//! worker processes.
+//!
+//! This file holds the clap definitions, the dispatch, and the mapping of
+//! errors to one line on stderr and an exit code (see [`error`]). Each
+//! command lives in a file of its own; [`render`] and [`progress`] turn
+//! answers into text.
+
+mod cancel;
+mod client;
+mod embedded;
+mod error;
+mod leaderboard;
+mod list;
+mod output;
+pub mod progress;
+pub mod render;
+mod source;
+mod status;
+mod submit;
+mod watch;
+mod workers;
+
+pub use error::{CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNREACHABLE};
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// The coordinator address used when neither --coordinator nor SWEEP_COORDINATOR is set.
+pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:50051";
+
+/// Hyperparameter sweeps over a cluster of `sweep-worker`s.
+#[derive(Debug, Parser, PartialEq, Eq)]
+#[command(name = "sweep", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The coordinator's URL (not used by `run`, which starts its own).
+    #[arg(long, global = true, env = "SWEEP_COORDINATOR", value_name = "URL",
+          default_value = DEFAULT_COORDINATOR)]
+    pub coordinator: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum Command {
+    /// Submit a sweep file; prints the new sweep's id on stdout.
+    Submit(submit::SubmitArgs),
+    /// Every sweep: state, trial counts, best metric.
+    List,
+    /// One sweep's summary and its running trials.
+    Status {
+        /// The sweep's id.
+        id: String,
+    },
+    /// A sweep's trials ranked by its validation metric.
+    Leaderboard(leaderboard::LeaderboardArgs),
+    /// Stop a sweep: nothing more is leased, running trials stop.
+    Cancel {
+        /// The sweep's id.
+        id: String,
+    },
+    /// Live progress of a sweep until it ends, then the top of its leaderboard.
+    Watch(watch::WatchArgs),
+    /// Run a whole sweep here: in-process coordinator + N local worker processes.
+    Run(embedded::RunArgs),
+}
+
+/// Runs one parsed command line.
+pub async fn execute(cli: Cli) -> Result<(), CliError> {
+    let url = cli.coordinator.as_str();
+    match &cli.command {
+        Command::Submit(args) => submit::run(url, args).await,
+        Command::List => list::run(url).await,
+        Command::Status { id } => status::run(url, id).await,
+        Command::Leaderboard(args) => leaderboard::run(url, args).await,
+        Command::Cancel { id } => cancel::run(url, id).await,
+        Command::Watch(args) => watch::run(url, args).await,
+        Command::Run(args) => embedded::run(args).await,
+    }
+}
+
+/// `fn main` of the `sweep` binary: parses the arguments (clap reports usage
+/// errors itself, exit 2), runs the command, prints a failure as one line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sweep: cannot start the tokio runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let result = runtime.block_on(execute(cli));
+    // Do not wait for stray blocking tasks (a stdin read, a DNS lookup).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sweep: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sweep").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn coordinator_is_global_with_a_default() {
+        // SWEEP_COORDINATOR is not set in the test environment.
+        if std::env::var_os("SWEEP_COORDINATOR").is_none() {
+            assert_eq!(parse(&["list"]).unwrap().coordinator, DEFAULT_COORDINATOR);
+        }
+        let before = parse(&["--coordinator", "http://h:1", "list"]).unwrap();
+        let after = parse(&["status", "sw-1", "--coordinator", "http://h:1"]).unwrap();
+        assert_eq!(before.coordinator, "http://h:1");
+        assert_eq!(after.coordinator, "http://h:1");
+        assert_eq!(after.command, Command::Status { id: "sw-1".into() });
+    }
+
+    #[test]
+    fn submit_takes_a_file_and_watch() {
+        let cli = parse(&["submit", "sweeps/quick.yaml", "--watch"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Command::Submit(submit::SubmitArgs {
+                file: PathBuf::from("sweeps/quick.yaml"),
+                watch: true,
+                top: 10,
+            })
+        );
+        assert!(parse(&["submit"]).is_err());
+        // --top only makes sense with --watch.
+        assert!(parse(&["submit", "f.yaml", "--top", "3"]).is_err());
+    }
+
+    #[test]
+    fn leaderboard_formats_and_top() {
+        let cli = parse(&["leaderboard", "sw-1", "--top", "5", "--format", "csv"]).unwrap();
+        assert_eq!(
+            cli.command,
+            Command::Leaderboard(leaderboard::LeaderboardArgs {
+                id: "sw-1".into(),
+                top: 5,
+                format: leaderboard::Format::Csv,
+            })
+        );
+        let cli = parse(&["leaderboard", "sw-1"]).unwrap();
+        let Command::Leaderboard(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!((args.top, args.format), (0, leaderboard::Format::Table));
+        assert!(parse(&["leaderboard", "sw-1", "--format", "xml"]).is_err());
+        assert!(parse(&["leaderboard", "sw-1", "--top", "-1"]).is_err());
+    }
+
+    #[test]
+    fn run_defaults_and_limits() {
+        let cli = parse(&["run", "sweeps/quick.yaml", "--workers", "2"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(args.file, PathBuf::from("sweeps/quick.yaml"));
+        assert_eq!(args.workers, 2);
+        assert_eq!(args.dir, PathBuf::from(".sweep"));
+        assert_eq!(args.threads_per_worker, None);
+        assert_eq!(args.worker_bin, None);
+        assert_eq!(args.lease_ms, 30_000);
+        assert!(args.worker_args.is_empty());
+
+        let cli = parse(&[
+            "run",
+            "g.yaml",
+            "-n",
+            "3",
+            "--dir",
+            "/tmp/s",
+            "--threads-per-worker",
+            "2",
+            "--worker-bin",
+            "/opt/sweep-worker",
+            "--lease-ms",
+            "1500",
+            "--worker-arg=--simulate",
+            "--worker-arg",
+            "--slots=2",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            (args.workers, args.threads_per_worker, args.lease_ms),
+            (3, Some(2), 1500)
+        );
+        assert_eq!(args.dir, PathBuf::from("/tmp/s"));
+        assert_eq!(args.worker_bin, Some(PathBuf::from("/opt/sweep-worker")));
+        assert_eq!(args.worker_args, ["--simulate", "--slots=2"]);
+
+        assert!(parse(&["run", "g.yaml", "--workers", "0"]).is_err());
+        assert!(parse(&["run", "g.yaml", "--threads-per-worker", "0"]).is_err());
+        assert!(parse(&["run", "g.yaml", "--lease-ms", "5"]).is_err());
+    }
+
+    #[test]
+    fn ids_are_required() {
+        for cmd in ["status", "cancel", "watch", "leaderboard"] {
+            assert!(parse(&[cmd]).is_err(), "{cmd} without an id");
+        }
+    }
+}

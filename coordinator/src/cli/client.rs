@@ -1,0 +1,180 @@
+//! The gRPC client every command uses: connects to the coordinator and turns
+//! each `SweepService` call's failure into a [`CliError`] naming the URL (and
+//! the sweep id, for calls about one sweep).
+
+use super::error::{error_chain, CliError};
+use std::time::Duration;
+use sweep_proto::v1::sweep_service_client::SweepServiceClient;
+use sweep_proto::v1::{
+    CancelSweepRequest, GetSweepRequest, ListSweepsRequest, ListTrialsRequest, ListTrialsResponse,
+    SubmitSweepRequest, SubmitSweepResponse, SweepSummary, WatchSweepRequest,
+};
+use tonic::transport::{Channel, Endpoint};
+use tonic::Streaming;
+
+/// How long to wait for the TCP + HTTP/2 handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connected `SweepService` client.
+#[derive(Clone)]
+pub struct Coordinator {
+    url: String,
+    client: SweepServiceClient<Channel>,
+}
+
+/// `host:port` without a scheme means `http://host:port`.
+pub fn normalize_url(url: &str) -> String {
+    let url = url.trim();
+    if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    }
+}
+
+impl Coordinator {
+    /// Connects now, so an unreachable coordinator is reported before anything else.
+    pub async fn connect(url: &str) -> Result<Self, CliError> {
+        let url = normalize_url(url);
+        let endpoint = Endpoint::from_shared(url.clone())
+            .map_err(|e| CliError::unreachable(&url, format!("not a valid URL ({e})")))?
+            .connect_timeout(CONNECT_TIMEOUT);
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| CliError::unreachable(&url, error_chain(&e)))?;
+        Ok(Self {
+            url,
+            client: SweepServiceClient::new(channel),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn error(&self, status: tonic::Status, sweep_id: Option<&str>) -> CliError {
+        CliError::from_status(&status, &self.url, sweep_id)
+    }
+
+    /// Submits a sweep file's text; `source_name` is how errors name the file.
+    pub async fn submit(
+        &mut self,
+        sweep_yaml: String,
+        source_name: String,
+    ) -> Result<SubmitSweepResponse, CliError> {
+        let request = SubmitSweepRequest {
+            sweep_yaml,
+            source_name,
+        };
+        match self.client.submit_sweep(request).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.error(s, None)),
+        }
+    }
+
+    pub async fn sweep(&mut self, sweep_id: &str) -> Result<SweepSummary, CliError> {
+        let request = GetSweepRequest {
+            sweep_id: sweep_id.to_string(),
+        };
+        match self.client.get_sweep(request).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.error(s, Some(sweep_id))),
+        }
+    }
+
+    pub async fn sweeps(&mut self) -> Result<Vec<SweepSummary>, CliError> {
+        match self.client.list_sweeps(ListSweepsRequest {}).await {
+            Ok(r) => Ok(r.into_inner().sweeps),
+            Err(s) => Err(self.error(s, None)),
+        }
+    }
+
+    pub async fn cancel(&mut self, sweep_id: &str) -> Result<SweepSummary, CliError> {
+        let request = CancelSweepRequest {
+            sweep_id: sweep_id.to_string(),
+        };
+        match self.client.cancel_sweep(request).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.error(s, Some(sweep_id))),
+        }
+    }
+
+    /// The sweep's trials as the server ranks them; `top` = 0 for all.
+    pub async fn trials(
+        &mut self,
+        sweep_id: &str,
+        top: u32,
+    ) -> Result<ListTrialsResponse, CliError> {
+        let request = ListTrialsRequest {
+            sweep_id: sweep_id.to_string(),
+            top,
+        };
+        match self.client.list_trials(request).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.error(s, Some(sweep_id))),
+        }
+    }
+
+    /// Opens the summary stream of one sweep (ends when the sweep ends).
+    pub async fn watch(&mut self, sweep_id: &str) -> Result<SummaryStream, CliError> {
+        let request = WatchSweepRequest {
+            sweep_id: sweep_id.to_string(),
+        };
+        match self.client.watch_sweep(request).await {
+            Ok(r) => Ok(SummaryStream {
+                inner: r.into_inner(),
+                coordinator: self.clone(),
+                sweep_id: sweep_id.to_string(),
+            }),
+            Err(s) => Err(self.error(s, Some(sweep_id))),
+        }
+    }
+}
+
+/// The `WatchSweep` stream of one sweep.
+pub struct SummaryStream {
+    inner: Streaming<SweepSummary>,
+    coordinator: Coordinator,
+    sweep_id: String,
+}
+
+impl SummaryStream {
+    /// The next summary, or `None` once the server ends the stream. Cancel-safe.
+    pub async fn next(&mut self) -> Result<Option<SweepSummary>, CliError> {
+        self.inner
+            .message()
+            .await
+            .map_err(|s| self.coordinator.error(s, Some(&self.sweep_id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_address_gets_http() {
+        assert_eq!(normalize_url("127.0.0.1:50051"), "http://127.0.0.1:50051");
+        assert_eq!(normalize_url(" http://h:1 "), "http://h:1");
+        assert_eq!(normalize_url("https://h:1"), "https://h:1");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_with_exit_2() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("http://127.0.0.1:{port}");
+        let err = match Coordinator::connect(&url).await {
+            Ok(_) => panic!("connected to a closed port"),
+            Err(e) => e,
+        };
+        assert_eq!(err.exit_code(), super::super::error::EXIT_UNREACHABLE);
+        assert!(
+            err.message()
+                .starts_with(&format!("cannot reach coordinator at {url}: ")),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! `sweep leaderboard ID [--top K] [--format table|csv|json]`: the sweep's
+//! trials as the coordinator ranks them (validation metric; test never ranks).
+
+use super::client::Coordinator;
+use super::error::CliError;
+use super::output;
+use super::render::leaderboard::Leaderboard;
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// A header row, then one row per trial.
+    Csv,
+    /// An array of objects, one per trial.
+    Json,
+}
+
+#[derive(Debug, Args, PartialEq, Eq)]
+pub struct LeaderboardArgs {
+    /// The sweep's id.
+    pub id: String,
+    /// Only the best K trials (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub top: u32,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub async fn run(url: &str, args: &LeaderboardArgs) -> Result<(), CliError> {
+    let mut coordinator = Coordinator::connect(url).await?;
+    let response = coordinator.trials(&args.id, args.top).await?;
+    let board = Leaderboard::from_response(&response);
+    output::print(&match args.format {
+        Format::Table => board.table(),
+        Format::Csv => board.csv(),
+        Format::Json => board.json(),
+    })
+}

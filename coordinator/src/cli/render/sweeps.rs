@@ -1,0 +1,193 @@
+//! The `sweep list` table (one row per sweep) and the `sweep status` report
+//! (one sweep's counts, best trial and running trials).
+
+use super::table::{Align, Table};
+use super::values;
+use sweep_proto::v1::{RunningTrial, SweepSummary};
+
+/// One row per sweep: id, name, state, trial counts, best metric.
+pub fn list_table(sweeps: &[SweepSummary]) -> String {
+    let mut table = Table::new()
+        .column("id", Align::Left)
+        .column("name", Align::Left)
+        .column("state", Align::Left)
+        .column("done", Align::Right)
+        .column("running", Align::Right)
+        .column("pending", Align::Right)
+        .column("failed", Align::Right)
+        .column("total", Align::Right)
+        .column("best", Align::Left);
+    for s in sweeps {
+        table.row(vec![
+            s.sweep_id.clone(),
+            s.name.clone(),
+            values::sweep_state(s.state).to_string(),
+            s.done.to_string(),
+            s.running.to_string(),
+            s.pending.to_string(),
+            s.failed.to_string(),
+            s.total.to_string(),
+            best(s),
+        ]);
+    }
+    table.render()
+}
+
+/// `val_acc 0.9785`, or `-` before any trial finished.
+pub fn best(s: &SweepSummary) -> String {
+    match s.best_metric {
+        Some(m) => format!("{} {}", s.metric_name, values::metric(m)),
+        None => "-".to_string(),
+    }
+}
+
+/// `done 3 · running 2 · pending 3 · failed 0` (plus cancelled when any).
+pub fn counts(s: &SweepSummary) -> String {
+    let mut text = format!(
+        "done {} · running {} · pending {} · failed {}",
+        s.done, s.running, s.pending, s.failed
+    );
+    if s.cancelled > 0 {
+        text.push_str(&format!(" · cancelled {}", s.cancelled));
+    }
+    text
+}
+
+/// `epoch 2/10`.
+pub fn epochs(t: &RunningTrial) -> String {
+    format!("epoch {}/{}", t.epochs_done, t.total_epochs)
+}
+
+/// One sweep's summary, then a table of its running trials.
+pub fn status_report(s: &SweepSummary, now_unix_ms: u64) -> String {
+    let mut out = format!(
+        "sweep    {} ({})\nstate    {}\nmetric   {} ({})\ncreated  {}\ntrials   {} total · {}\n",
+        s.sweep_id,
+        s.name,
+        values::sweep_state(s.state),
+        s.metric_name,
+        s.metric_goal,
+        values::ago(s.created_unix_ms, now_unix_ms),
+        s.total,
+        counts(s),
+    );
+    match s.best_metric {
+        Some(m) => out.push_str(&format!(
+            "best     {} {} (trial {})\n",
+            s.metric_name,
+            values::metric(m),
+            s.best_trial_id
+        )),
+        None => out.push_str("best     - (no trial finished yet)\n"),
+    }
+    if s.running_trials.is_empty() {
+        out.push_str("\nno trial running\n");
+        return out;
+    }
+    let mut table = Table::new()
+        .column("trial", Align::Left)
+        .column("attempt", Align::Right)
+        .column("worker", Align::Left)
+        .column("epoch", Align::Right)
+        .column("val_acc", Align::Right);
+    for t in &s.running_trials {
+        table.row(vec![
+            t.trial_id.clone(),
+            t.attempt.to_string(),
+            t.worker_id.clone(),
+            format!("{}/{}", t.epochs_done, t.total_epochs),
+            values::or_dash(t.last_val_acc.map(values::metric)),
+        ]);
+    }
+    out.push_str("\nrunning trials:\n");
+    out.push_str(&table.render());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sweep_proto::v1::SweepState;
+
+    fn summary() -> SweepSummary {
+        SweepSummary {
+            sweep_id: "sw-0011aabb".into(),
+            name: "lr-unfreeze-grid".into(),
+            state: SweepState::Running as i32,
+            metric_name: "val_acc".into(),
+            metric_goal: "maximize".into(),
+            created_unix_ms: 1_000,
+            total: 8,
+            pending: 3,
+            running: 2,
+            done: 3,
+            failed: 0,
+            cancelled: 0,
+            best_metric: Some(0.97854),
+            best_trial_id: "aaaa000011112222".into(),
+            running_trials: vec![
+                RunningTrial {
+                    trial_id: "bbbb000011112222".into(),
+                    attempt: 1,
+                    worker_id: "w-1".into(),
+                    epochs_done: 2,
+                    total_epochs: 10,
+                    last_val_acc: Some(0.91),
+                },
+                RunningTrial {
+                    trial_id: "cccc000011112222".into(),
+                    attempt: 2,
+                    worker_id: "w-2".into(),
+                    epochs_done: 0,
+                    total_epochs: 10,
+                    last_val_acc: None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn list_has_counts_and_best() {
+        let mut other = summary();
+        other.sweep_id = "sw-ffff0000".into();
+        other.name = "seed".into();
+        other.state = SweepState::Finished as i32;
+        other.best_metric = None;
+        let text = list_table(&[summary(), other]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("id "));
+        assert!(
+            lines[1].starts_with("sw-0011aabb  lr-unfreeze-grid  running"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].ends_with("val_acc 0.9785"));
+        assert!(lines[2].contains("finished") && lines[2].ends_with('-'));
+    }
+
+    #[test]
+    fn status_shows_running_trials() {
+        let text = status_report(&summary(), 61_000);
+        assert!(text.contains("created  1m00s ago"));
+        assert!(text.contains("done 3 · running 2 · pending 3 · failed 0"));
+        assert!(text.contains("best     val_acc 0.9785 (trial aaaa000011112222)"));
+        let row = text.lines().find(|l| l.starts_with("bbbb")).unwrap();
+        assert!(
+            row.contains("w-1") && row.contains("2/10") && row.ends_with("0.9100"),
+            "{row}"
+        );
+        let row = text.lines().find(|l| l.starts_with("cccc")).unwrap();
+        assert!(row.ends_with('-'), "{row}");
+    }
+
+    #[test]
+    fn status_without_running_trials_says_so() {
+        let mut s = summary();
+        s.running_trials.clear();
+        s.best_metric = None;
+        let text = status_report(&s, 1_000);
+        assert!(text.contains("no trial running"));
+        assert!(text.contains("no trial finished yet"));
+    }
+}

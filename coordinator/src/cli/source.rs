@@ -1,0 +1,52 @@
+//! Reading a sweep file from disk for `submit` and `run`. The coordinator
+//! parses and validates it; here a missing or unreadable file becomes one
+//! line naming the path.
+
+use super::error::CliError;
+use std::path::Path;
+
+/// A sweep file's text and the name errors will call it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepFile {
+    pub text: String,
+    /// The path as given on the command line.
+    pub source_name: String,
+}
+
+pub fn read(path: &Path) -> Result<SweepFile, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            _ => e.to_string(),
+        };
+        CliError::failed(format!("cannot read sweep file {}: {why}", path.display()))
+    })?;
+    Ok(SweepFile {
+        text,
+        source_name: path.display().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let err = read(Path::new("/no/such/dir/grid.yaml")).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "cannot read sweep file /no/such/dir/grid.yaml: no such file"
+        );
+    }
+
+    #[test]
+    fn a_file_keeps_its_path_as_source_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quick.yaml");
+        std::fs::write(&path, "name: q\n").unwrap();
+        let f = read(&path).unwrap();
+        assert_eq!(f.text, "name: q\n");
+        assert_eq!(f.source_name, path.display().to_string());
+    }
+}

@@ -1,0 +1,460 @@
+//! The worker processes `sweep run` starts: finding the `sweep-worker`
+//! binary, starting N of them with their output in `DIR/logs/worker-K.log`,
+//! noticing when one exits, and stopping them all (SIGTERM, a second SIGTERM,
+//! then SIGKILL after a grace period).
+//!
+//! Workers run in a process group of their own, so a Ctrl-C at the terminal
+//! reaches only `sweep`, which then stops them in order; on Linux each also
+//! gets SIGTERM if `sweep` itself dies, so none is ever left running.
+
+use super::error::CliError;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The worker binary's file name.
+pub const WORKER_BIN: &str = "sweep-worker";
+
+/// Finds the worker binary: `explicit` (`--worker-bin`), else next to the
+/// running `sweep`, else on PATH.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    locate_in(explicit, exe_dir.as_deref(), std::env::var_os("PATH"))
+}
+
+/// [`locate`] with its surroundings passed in (testable).
+pub fn locate_in(
+    explicit: Option<&Path>,
+    exe_dir: Option<&Path>,
+    path_var: Option<OsString>,
+) -> Result<PathBuf, CliError> {
+    if let Some(path) = explicit {
+        return if is_executable(path) {
+            Ok(path.to_path_buf())
+        } else {
+            Err(CliError::failed(format!(
+                "--worker-bin {}: no executable file there",
+                path.display()
+            )))
+        };
+    }
+    let beside = exe_dir.map(|d| d.join(WORKER_BIN));
+    let on_path = path_var
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(WORKER_BIN));
+    beside
+        .into_iter()
+        .chain(on_path)
+        .find(|p| is_executable(p))
+        .ok_or_else(|| {
+            let looked = exe_dir
+                .map(|d| format!("in {} and on PATH", d.display()))
+                .unwrap_or_else(|| "on PATH".to_string());
+            CliError::failed(format!(
+                "cannot find the worker binary `{WORKER_BIN}` (looked {looked}); build it with \
+                 `cargo build --release -p sweep-worker`, or pass --worker-bin PATH"
+            ))
+        })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// How to start each worker.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    pub bin: PathBuf,
+    pub coordinator_url: String,
+    /// Intra-op threads per worker (`--threads`).
+    pub threads: u32,
+    /// Extra arguments for every worker (`--worker-arg`).
+    pub extra_args: Vec<String>,
+    /// `DIR`: logs go to `DIR/logs/worker-K.log`, report spools to `DIR/workers/worker-K`.
+    pub dir: PathBuf,
+}
+
+impl WorkerSpec {
+    /// The arguments of worker `k` (1-based).
+    pub fn args(&self, k: usize) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            "--coordinator".into(),
+            self.coordinator_url.clone().into(),
+            "--threads".into(),
+            self.threads.to_string().into(),
+            "--name".into(),
+            format!("worker-{k}").into(),
+            "--state-dir".into(),
+            self.dir.join("workers").join(format!("worker-{k}")).into(),
+        ];
+        args.extend(self.extra_args.iter().map(OsString::from));
+        args
+    }
+
+    pub fn log_path(&self, k: usize) -> PathBuf {
+        self.dir.join("logs").join(format!("worker-{k}.log"))
+    }
+}
+
+/// A worker process that ended.
+#[derive(Debug, Clone)]
+pub struct WorkerExit {
+    /// 1-based, as in `worker-K.log`.
+    pub index: usize,
+    pub pid: u32,
+    /// `exit status: 1`, `signal: 9 (SIGKILL)`, ...
+    pub status: String,
+    pub success: bool,
+    pub log: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+struct Handle {
+    signals: mpsc::UnboundedSender<Signal>,
+    exited: bool,
+}
+
+/// The running workers.
+pub struct WorkerPool {
+    handles: Vec<Handle>,
+    exits: mpsc::UnboundedReceiver<WorkerExit>,
+    alive: usize,
+}
+
+/// How long workers get after the first SIGTERM (which lets running trials
+/// finish), when nothing is running any more and when hurrying (Ctrl-C).
+const CALM_FIRST_WAIT: Duration = Duration::from_secs(10);
+const HURRIED_FIRST_WAIT: Duration = Duration::from_secs(1);
+/// After the second SIGTERM (cancel at once, hand trials back), before SIGKILL.
+const GRACE: Duration = Duration::from_secs(10);
+/// After SIGKILL, to collect the exits.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+impl WorkerPool {
+    /// Starts `count` workers. Their logs are truncated first.
+    pub fn spawn(spec: &WorkerSpec, count: usize) -> Result<Self, CliError> {
+        let logs = spec.dir.join("logs");
+        std::fs::create_dir_all(&logs).map_err(|e| {
+            CliError::failed(format!("cannot create log folder {}: {e}", logs.display()))
+        })?;
+        let (exit_tx, exits) = mpsc::unbounded_channel();
+        let mut pool = Self {
+            handles: Vec::new(),
+            exits,
+            alive: 0,
+        };
+        for k in 1..=count {
+            match spawn_one(spec, k, exit_tx.clone()) {
+                Ok(handle) => {
+                    pool.handles.push(handle);
+                    pool.alive += 1;
+                }
+                Err(e) => {
+                    // Leave nothing behind: the workers already started go.
+                    for h in &pool.handles {
+                        let _ = h.signals.send(Signal::Kill);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Workers not known to have exited.
+    pub fn alive(&self) -> usize {
+        self.alive
+    }
+
+    /// The next worker to exit; `None` when none is left. Cancel-safe.
+    pub async fn next_exit(&mut self) -> Option<WorkerExit> {
+        if self.alive == 0 {
+            return None;
+        }
+        let exit = self.exits.recv().await?;
+        self.mark_exited(&exit);
+        Some(exit)
+    }
+
+    fn mark_exited(&mut self, exit: &WorkerExit) {
+        if let Some(h) = self.handles.get_mut(exit.index - 1) {
+            if !h.exited {
+                h.exited = true;
+                self.alive -= 1;
+            }
+        }
+    }
+
+    fn signal_alive(&self, signal: Signal) {
+        for h in self.handles.iter().filter(|h| !h.exited) {
+            let _ = h.signals.send(signal);
+        }
+    }
+
+    /// Collects exits until none is alive or `wait` has passed.
+    async fn collect(&mut self, wait: Duration, into: &mut Vec<WorkerExit>) {
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.alive > 0 {
+            match tokio::time::timeout_at(deadline, self.next_exit()).await {
+                Ok(Some(exit)) => into.push(exit),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    /// Stops every worker: SIGTERM (stop leasing, let running trials finish),
+    /// after a while a second SIGTERM (cancel them, hand them back), after
+    /// [`GRACE`] SIGKILL. `hurry` shortens the first wait (after Ctrl-C).
+    /// Returns the exits seen and how many needed SIGKILL.
+    pub async fn stop(&mut self, hurry: bool) -> (Vec<WorkerExit>, usize) {
+        let mut exits = Vec::new();
+        self.signal_alive(Signal::Term);
+        let first_wait = if hurry {
+            HURRIED_FIRST_WAIT
+        } else {
+            CALM_FIRST_WAIT
+        };
+        self.collect(first_wait, &mut exits).await;
+        if self.alive > 0 {
+            self.signal_alive(Signal::Term);
+            self.collect(GRACE, &mut exits).await;
+        }
+        let killed = self.alive;
+        if killed > 0 {
+            self.signal_alive(Signal::Kill);
+            self.collect(KILL_WAIT, &mut exits).await;
+        }
+        (exits, killed)
+    }
+
+    /// SIGKILL to every worker still alive, at once (second Ctrl-C).
+    pub fn kill_now(&self) {
+        self.signal_alive(Signal::Kill);
+    }
+}
+
+fn spawn_one(
+    spec: &WorkerSpec,
+    k: usize,
+    exits: mpsc::UnboundedSender<WorkerExit>,
+) -> Result<Handle, CliError> {
+    let log = spec.log_path(k);
+    let log_file = std::fs::File::create(&log)
+        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", log.display())))?;
+    let log_err = log_file
+        .try_clone()
+        .map_err(|e| CliError::failed(format!("cannot open {} twice: {e}", log.display())))?;
+    let mut command = tokio::process::Command::new(&spec.bin);
+    command
+        .args(spec.args(k))
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_err)
+        .process_group(0)
+        .kill_on_drop(true);
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| CliError::failed(format!("cannot start {}: {e}", spec.bin.display())))?;
+    let pid = child.id().unwrap_or(0);
+    let (signals, mut signal_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                Some(signal) = signal_rx.recv() => match signal {
+                    // The child is not reaped until wait() returns, so the pid is still its own.
+                    // SAFETY: kill(2) with a valid signal number has no memory effects.
+                    Signal::Term => unsafe {
+                        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+                    },
+                    Signal::Kill => {
+                        let _ = child.start_kill();
+                    }
+                },
+            }
+        };
+        let (status, success) = match status {
+            Ok(s) => (s.to_string(), s.success()),
+            Err(e) => (format!("unknown status ({e})"), false),
+        };
+        let _ = exits.send(WorkerExit {
+            index: k,
+            pid,
+            status,
+            success,
+            log,
+        });
+    });
+    Ok(Handle {
+        signals,
+        exited: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn spec(dir: &Path, bin: PathBuf) -> WorkerSpec {
+        WorkerSpec {
+            bin,
+            coordinator_url: "http://127.0.0.1:9".into(),
+            threads: 2,
+            extra_args: vec!["--simulate".into()],
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn locate_prefers_explicit_then_beside_then_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let beside = dir.path().join("bin");
+        let on_path = dir.path().join("path");
+        std::fs::create_dir_all(&beside).unwrap();
+        std::fs::create_dir_all(&on_path).unwrap();
+        let path_var = Some(OsString::from(on_path.as_os_str()));
+
+        let err = locate_in(None, Some(&beside), path_var.clone()).unwrap_err();
+        assert!(
+            err.message()
+                .contains("cargo build --release -p sweep-worker"),
+            "{err}"
+        );
+
+        let p = script(&on_path, WORKER_BIN, "exit 0");
+        assert_eq!(locate_in(None, Some(&beside), path_var.clone()).unwrap(), p);
+        let b = script(&beside, WORKER_BIN, "exit 0");
+        assert_eq!(locate_in(None, Some(&beside), path_var.clone()).unwrap(), b);
+        let x = script(dir.path(), "my-worker", "exit 0");
+        assert_eq!(
+            locate_in(Some(&x), Some(&beside), path_var.clone()).unwrap(),
+            x
+        );
+
+        let missing = dir.path().join("nope");
+        let err = locate_in(Some(&missing), Some(&beside), path_var).unwrap_err();
+        assert!(err.message().starts_with("--worker-bin "), "{err}");
+    }
+
+    #[test]
+    fn a_file_without_exec_bit_is_not_a_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join(WORKER_BIN);
+        std::fs::write(&plain, "not a program").unwrap();
+        assert!(locate_in(None, Some(dir.path()), None).is_err());
+    }
+
+    #[test]
+    fn worker_args_carry_url_threads_name_state_dir_and_extras() {
+        let s = spec(Path::new("/tmp/sw"), PathBuf::from("/bin/true"));
+        let args: Vec<String> = s
+            .args(2)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "run",
+                "--coordinator",
+                "http://127.0.0.1:9",
+                "--threads",
+                "2",
+                "--name",
+                "worker-2",
+                "--state-dir",
+                "/tmp/sw/workers/worker-2",
+                "--simulate"
+            ]
+        );
+        assert_eq!(s.log_path(2), Path::new("/tmp/sw/logs/worker-2.log"));
+    }
+
+    #[tokio::test]
+    async fn exits_are_reported_and_output_goes_to_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = script(dir.path(), "w", "echo \"args: $*\"; echo oops >&2; exit 3");
+        let mut pool = WorkerPool::spawn(&spec(dir.path(), bin), 2).unwrap();
+        assert_eq!(pool.alive(), 2);
+        let mut seen = Vec::new();
+        while let Some(exit) = pool.next_exit().await {
+            assert!(!exit.success);
+            assert!(exit.status.contains('3'), "{}", exit.status);
+            seen.push(exit.index);
+        }
+        seen.sort();
+        assert_eq!(seen, [1, 2]);
+        assert_eq!(pool.alive(), 0);
+        let log = std::fs::read_to_string(dir.path().join("logs/worker-1.log")).unwrap();
+        assert!(
+            log.contains("args: run --coordinator") && log.contains("--name worker-1"),
+            "{log}"
+        );
+        assert!(log.contains("oops"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn stop_ends_workers_that_obey_sigterm() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = script(
+            dir.path(),
+            "w",
+            "trap 'exit 0' TERM; while true; do sleep 0.05; done",
+        );
+        let mut pool = WorkerPool::spawn(&spec(dir.path(), bin), 2).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await; // let the traps be set
+        let started = std::time::Instant::now();
+        let (exits, killed) = pool.stop(false).await;
+        assert_eq!((exits.len(), killed), (2, 0));
+        assert!(exits.iter().all(|e| e.success), "{exits:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_second_sigterm_is_sent_to_workers_that_ignore_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        // Exits 0 on the second SIGTERM only, like the daemon's "cancel now".
+        let bin = script(
+            dir.path(),
+            "w",
+            "n=0; trap 'n=$((n+1)); [ $n -ge 2 ] && exit 0' TERM; while true; do sleep 0.05; done",
+        );
+        let mut pool = WorkerPool::spawn(&spec(dir.path(), bin), 1).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (exits, killed) = pool.stop(true).await;
+        assert_eq!((exits.len(), killed), (1, 0));
+        assert!(exits[0].success, "{exits:?}");
+    }
+}
