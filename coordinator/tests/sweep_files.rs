@@ -1,0 +1,67 @@
+//! The sweep files shipped in `sweeps/` load with the coordinator's own
+//! parser and expand to the trials their comments promise.
+
+use std::path::PathBuf;
+use sweep_coordinator::sweepfile::{self, Sweep, DEFAULT_MAX_GRID};
+use sweep_proto::trial::{SchedulerKind, Stage, TrialConfig};
+
+fn load(name: &str) -> Sweep {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../sweeps")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    sweepfile::load(&text, name, DEFAULT_MAX_GRID).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn quick_is_four_small_trials() {
+    let sweep = load("quick.yaml");
+    assert_eq!(sweep.metric_name, "val_acc");
+    assert_eq!(sweep.points.len(), 4);
+    for p in &sweep.points {
+        let c = &p.config;
+        assert_eq!(c.input_size, 32);
+        assert_eq!((c.data.train, c.data.val, c.data.test), (1000, 200, 200));
+        assert_eq!(c.total_epochs(), 2);
+        assert_eq!(c.backbone.weights, TrialConfig::default().backbone.weights);
+    }
+    let lrs: Vec<f64> = sweep
+        .points
+        .iter()
+        .map(|p| p.config.phase2.lr_backbone)
+        .collect();
+    assert!(lrs.contains(&1e-5) && lrs.contains(&1e-3), "{lrs:?}");
+}
+
+#[test]
+fn seed_is_the_seed_recipe_on_a_224_px_backbone() {
+    let sweep = load("seed.yaml");
+    assert_eq!(sweep.points.len(), 1);
+    let mut expected = TrialConfig::default();
+    expected.backbone.weights = "data/backbone/resnet18-fashion-224.safetensors".into();
+    assert_eq!(sweep.points[0].config, expected);
+}
+
+#[test]
+fn grid_is_the_full_design_grid() {
+    let sweep = load("grid.yaml");
+    assert_eq!(sweep.points.len(), 3 * 3 * 2 * 2);
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut unfreezes = std::collections::BTreeSet::new();
+    for p in &sweep.points {
+        let c = &p.config;
+        assert_eq!(c.input_size, 32);
+        assert_eq!(
+            (c.data.train, c.data.val, c.data.test),
+            (10_000, 2_000, 2_000)
+        );
+        assert_eq!((c.phase1.epochs, c.phase2.epochs), (3, 7));
+        kinds.insert(format!("{:?}", c.scheduler.kind));
+        unfreezes.insert(c.phase2.unfreeze.clone());
+    }
+    assert_eq!(kinds.len(), 2);
+    assert!(kinds.contains(&format!("{:?}", SchedulerKind::Cosine)));
+    assert!(unfreezes.contains(&vec![Stage::Layer3, Stage::Layer4]));
+    assert!(unfreezes.contains(&vec![Stage::All]));
+}
