@@ -3,9 +3,35 @@
 //!
 //! The API the daemon uses is [`run_trial`] with a [`TrialObserver`] and a
 //! cancellation flag checked between batches.
+//!
+//! - [`idx`], [`mnist`]: reading the data; [`split`]: the stratified split;
+//!   [`transform`]: eval transform and batched augmentation; [`data`]: the
+//!   tensors a trial keeps.
+//! - [`resnet`]: ResNet18 by stages; [`weights`]: safetensors in and out.
+//! - [`optim`]: per-group AdamW; [`schedule`]: LR schedules; [`metrics`]:
+//!   accuracy, ECE, confusion; [`trial`]: the two phases.
+//!
+//! Threads: libtorch's intra-op thread count is process-global
+//! ([`trial::apply_threads`]); trials that must not share cores have to run in
+//! separate processes, each with its own `threads`.
+
+pub mod data;
+pub mod idx;
+pub mod metrics;
+pub mod mnist;
+pub mod optim;
+pub mod pretrain;
+pub mod resnet;
+pub mod rng;
+pub mod schedule;
+pub mod split;
+pub mod transform;
+pub mod trial;
+pub mod weights;
 
 use std::sync::atomic::AtomicBool;
 use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
+pub use trial::TrialOptions;
 
 /// Called by [`run_trial`] as the trial advances (on the trial's own thread).
 pub trait TrialObserver {
@@ -41,6 +67,15 @@ pub fn run_trial(
     observer: &mut dyn TrialObserver,
     cancel: &AtomicBool,
 ) -> Result<TrialResult, TrialError> {
-    let _ = (cfg, observer, cancel);
-    todo!("pipeline helper implements this")
+    trial::run(cfg, observer, cancel, &TrialOptions::default())
+}
+
+/// [`run_trial`] with extras (`--save-best`).
+pub fn run_trial_with_options(
+    cfg: &TrialConfig,
+    observer: &mut dyn TrialObserver,
+    cancel: &AtomicBool,
+    options: &TrialOptions,
+) -> Result<TrialResult, TrialError> {
+    trial::run(cfg, observer, cancel, options)
 }

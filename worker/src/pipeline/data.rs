@@ -1,0 +1,48 @@
+//! A trial's data, made once before training: the stratified split of MNIST,
+//! the training images kept small (28×28, [0, 1]) for per-batch augmentation,
+//! and the val/test images already resized and normalised (kept, never
+//! recomputed).
+
+use super::mnist::load_mnist;
+use super::split::{stratified_split, Split, SplitSizes};
+use super::transform::{eval_inputs, label_tensor, unit_images};
+use anyhow::Result;
+use sweep_proto::trial::TrialConfig;
+use tch::Tensor;
+
+/// Tensors of one trial's three splits.
+pub struct TrialData {
+    pub split: Split,
+    /// `[N, 1, 28, 28]` in [0, 1]: augmented and resized batch by batch.
+    pub train_unit: Tensor,
+    pub train_labels: Tensor,
+    /// `[N, 3, S, S]`, normalised: the evaluation transform, done once.
+    pub val_inputs: Tensor,
+    pub val_labels: Tensor,
+    pub test_inputs: Tensor,
+    pub test_labels: Tensor,
+}
+
+/// Loads MNIST from `cfg.data.dir`, draws the split (seed `data.split_seed`
+/// or the trial seed) and prepares the tensors.
+pub fn prepare_data(cfg: &TrialConfig) -> Result<TrialData> {
+    let mnist = load_mnist(&cfg.data.dir)?;
+    let sizes = SplitSizes {
+        train: cfg.data.train as usize,
+        val: cfg.data.val as usize,
+        test: cfg.data.test as usize,
+    };
+    let seed = cfg.data.split_seed.unwrap_or(cfg.seed);
+    let split = stratified_split(&mnist.train.labels, &mnist.test.labels, sizes, seed)?;
+    let size = cfg.input_size as i64;
+    let (tr, te) = (&mnist.train, &mnist.test);
+    Ok(TrialData {
+        train_unit: unit_images(&tr.images, &split.train),
+        train_labels: label_tensor(&tr.labels, &split.train),
+        val_inputs: eval_inputs(&unit_images(&tr.images, &split.val), size),
+        val_labels: label_tensor(&tr.labels, &split.val),
+        test_inputs: eval_inputs(&unit_images(&te.images, &split.test), size),
+        test_labels: label_tensor(&te.labels, &split.test),
+        split,
+    })
+}

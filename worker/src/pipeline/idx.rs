@@ -1,0 +1,183 @@
+//! Reads IDX files (the MNIST / Fashion-MNIST format), plain or gzipped, and
+//! the four-file train/test layout those data sets ship in.
+
+use anyhow::{bail, Context, Result};
+use flate2::read::GzDecoder;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// A stack of 8-bit grayscale images, row-major, `count × rows × cols`.
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub count: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub pixels: Vec<u8>,
+}
+
+impl Images {
+    /// The pixels of image `i`.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.rows * self.cols;
+        &self.pixels[i * n..(i + 1) * n]
+    }
+}
+
+/// Images with their class labels (0..=9).
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    pub images: Images,
+    pub labels: Vec<u8>,
+}
+
+/// Both halves of an IDX data set (MNIST's layout: `train-*` and `t10k-*`).
+#[derive(Debug, Clone)]
+pub struct IdxDataset {
+    pub train: Labelled,
+    pub test: Labelled,
+}
+
+const IMAGES_MAGIC: u32 = 0x0000_0803;
+const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// The file `dir/name`, or `dir/name.gz` if only that exists.
+fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
+    let plain = dir.join(name);
+    if plain.is_file() {
+        return Ok(plain);
+    }
+    let gz = dir.join(format!("{name}.gz"));
+    if gz.is_file() {
+        return Ok(gz);
+    }
+    bail!("{} (or .gz) is missing", plain.display())
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        GzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .with_context(|| format!("{} is not valid gzip", path.display()))?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Parses an IDX image file (magic 0x803, three dimensions).
+pub fn parse_images(bytes: &[u8], path: &Path) -> Result<Images> {
+    if bytes.len() < 16 || be_u32(bytes, 0) != IMAGES_MAGIC {
+        bail!("{} is not an IDX image file (bad header)", path.display());
+    }
+    let (count, rows, cols) = (
+        be_u32(bytes, 4) as usize,
+        be_u32(bytes, 8) as usize,
+        be_u32(bytes, 12) as usize,
+    );
+    let expected = 16 + count * rows * cols;
+    if bytes.len() != expected || rows == 0 || cols == 0 {
+        bail!(
+            "{} is truncated or corrupt: header says {count}×{rows}×{cols} ({expected} bytes), file has {} bytes",
+            path.display(),
+            bytes.len()
+        );
+    }
+    Ok(Images { count, rows, cols, pixels: bytes[16..].to_vec() })
+}
+
+/// Parses an IDX label file (magic 0x801, one dimension, labels 0..=9).
+pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    if bytes.len() < 8 || be_u32(bytes, 0) != LABELS_MAGIC {
+        bail!("{} is not an IDX label file (bad header)", path.display());
+    }
+    let count = be_u32(bytes, 4) as usize;
+    if bytes.len() != 8 + count {
+        bail!(
+            "{} is truncated or corrupt: header says {count} labels, file has {} bytes",
+            path.display(),
+            bytes.len()
+        );
+    }
+    let labels = bytes[8..].to_vec();
+    if let Some(bad) = labels.iter().find(|&&l| l > 9) {
+        bail!("{} holds label {bad}, outside 0..=9", path.display());
+    }
+    Ok(labels)
+}
+
+fn read_pair(dir: &Path, prefix: &str) -> Result<Labelled> {
+    let ipath = locate(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+    let lpath = locate(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+    let images = parse_images(&read_bytes(&ipath)?, &ipath)?;
+    let labels = parse_labels(&read_bytes(&lpath)?, &lpath)?;
+    if images.count != labels.len() {
+        bail!(
+            "{} has {} images but {} has {} labels",
+            ipath.display(),
+            images.count,
+            lpath.display(),
+            labels.len()
+        );
+    }
+    Ok(Labelled { images, labels })
+}
+
+/// Reads `train-{images,labels}` and `t10k-{images,labels}` from `dir`
+/// (each plain or `.gz`). `repair` is appended to any error: the command
+/// that makes or repairs the folder.
+pub fn read_idx_dataset(dir: &Path, repair: &str) -> Result<IdxDataset> {
+    let load = || -> Result<IdxDataset> {
+        if !dir.is_dir() {
+            bail!("the folder does not exist");
+        }
+        Ok(IdxDataset { train: read_pair(dir, "train")?, test: read_pair(dir, "t10k")? })
+    };
+    load().with_context(|| format!("data folder {} is missing or corrupt; {repair}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image_file(count: u32, rows: u32, cols: u32, extra: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        for v in [IMAGES_MAGIC, count, rows, cols] {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b.resize(16 + (count * rows * cols) as usize + extra, 7);
+        b
+    }
+
+    #[test]
+    fn parses_images_and_refuses_truncation() {
+        let p = Path::new("x");
+        let ok = parse_images(&image_file(2, 3, 4, 0), p).unwrap();
+        assert_eq!((ok.count, ok.rows, ok.cols, ok.image(1).len()), (2, 3, 4, 12));
+        assert!(parse_images(&image_file(2, 3, 4, 1), p).is_err());
+        let mut short = image_file(2, 3, 4, 0);
+        short.pop();
+        assert!(parse_images(&short, p).unwrap_err().to_string().contains("truncated"));
+    }
+
+    #[test]
+    fn refuses_bad_labels() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&LABELS_MAGIC.to_be_bytes());
+        b.extend_from_slice(&2u32.to_be_bytes());
+        b.extend_from_slice(&[3, 12]);
+        assert!(parse_labels(&b, Path::new("l")).unwrap_err().to_string().contains("12"));
+    }
+
+    #[test]
+    fn missing_folder_names_path_and_repair() {
+        let e = read_idx_dataset(Path::new("/nonexistent/mnist"), "run `fix-it`").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("/nonexistent/mnist") && msg.contains("fix-it"), "{msg}");
+    }
+}

@@ -1,0 +1,145 @@
+//! Classification metrics: accuracy, mean cross-entropy, expected calibration
+//! error (15 equal-width confidence bins), per-class accuracy and the
+//! confusion matrix; and the evaluation pass that produces them.
+
+use super::resnet::ResNet18;
+use tch::{Kind, Reduction, Tensor};
+
+/// Confidence bins of the ECE.
+pub const ECE_BINS: usize = 15;
+
+/// Predictions gathered over a split.
+#[derive(Debug, Clone, Default)]
+pub struct Predictions {
+    pub labels: Vec<i64>,
+    pub predicted: Vec<i64>,
+    /// Softmax probability of the predicted class.
+    pub confidence: Vec<f64>,
+    pub loss_sum: f64,
+}
+
+impl Predictions {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        let right = self.labels.iter().zip(&self.predicted).filter(|(a, b)| a == b).count();
+        right as f64 / self.len().max(1) as f64
+    }
+
+    /// Mean cross-entropy (no label smoothing).
+    pub fn loss(&self) -> f64 {
+        self.loss_sum / self.len().max(1) as f64
+    }
+
+    pub fn ece(&self) -> f64 {
+        let correct: Vec<bool> = self.labels.iter().zip(&self.predicted).map(|(a, b)| a == b).collect();
+        expected_calibration_error(&self.confidence, &correct, ECE_BINS)
+    }
+
+    /// `confusion[true][predicted]` over `classes` classes.
+    pub fn confusion(&self, classes: usize) -> Vec<Vec<u64>> {
+        let mut m = vec![vec![0u64; classes]; classes];
+        for (&t, &p) in self.labels.iter().zip(&self.predicted) {
+            m[t as usize][p as usize] += 1;
+        }
+        m
+    }
+
+    /// Accuracy of each true class (0 for a class with no images).
+    pub fn per_class_accuracy(&self, classes: usize) -> Vec<f64> {
+        self.confusion(classes)
+            .iter()
+            .enumerate()
+            .map(|(c, row)| {
+                let n: u64 = row.iter().sum();
+                if n == 0 { 0.0 } else { row[c] as f64 / n as f64 }
+            })
+            .collect()
+    }
+}
+
+/// ECE: Σ over bins (0,1/B], (1/B,2/B], … of |bin|/n · |accuracy − mean confidence|.
+pub fn expected_calibration_error(confidence: &[f64], correct: &[bool], bins: usize) -> f64 {
+    let n = confidence.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let mut count = vec![0usize; bins];
+    let mut conf_sum = vec![0.0; bins];
+    let mut right = vec![0usize; bins];
+    for (&c, &ok) in confidence.iter().zip(correct) {
+        // Bin b holds (b/B, (b+1)/B]; confidence 0 goes to the first bin.
+        let b = ((c * bins as f64).ceil() as usize).clamp(1, bins) - 1;
+        count[b] += 1;
+        conf_sum[b] += c;
+        right[b] += ok as usize;
+    }
+    (0..bins)
+        .filter(|&b| count[b] > 0)
+        .map(|b| {
+            let k = count[b] as f64;
+            (k / n as f64) * (right[b] as f64 / k - conf_sum[b] / k).abs()
+        })
+        .sum()
+}
+
+/// Runs `model` in eval mode over kept `inputs` / `labels` in batches.
+pub fn evaluate(model: &ResNet18, inputs: &Tensor, labels: &Tensor, batch: usize) -> Predictions {
+    let n = inputs.size()[0];
+    let mut out = Predictions::default();
+    tch::no_grad(|| {
+        let mut start = 0;
+        while start < n {
+            let len = (batch as i64).min(n - start);
+            let x = inputs.narrow(0, start, len);
+            let y = labels.narrow(0, start, len);
+            let logits = model.forward_eval(&x);
+            out.loss_sum += logits
+                .cross_entropy_loss(&y, None::<Tensor>, Reduction::Sum, -100, 0.0)
+                .double_value(&[]);
+            let (conf, pred) = logits.softmax(-1, Kind::Float).max_dim(1, false);
+            out.confidence.extend(Vec::<f32>::try_from(&conf).unwrap().into_iter().map(f64::from));
+            out.predicted.extend(Vec::<i64>::try_from(&pred).unwrap());
+            out.labels.extend(Vec::<i64>::try_from(&y).unwrap());
+            start += len;
+        }
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ece_of_a_calibrated_and_an_overconfident_model() {
+        // 10 predictions at 0.8 confidence, 8 right: calibrated.
+        let conf = vec![0.8; 10];
+        let ok: Vec<bool> = (0..10).map(|i| i < 8).collect();
+        assert!(expected_calibration_error(&conf, &ok, 15) < 1e-12);
+        // Always 1.0 confident, half right: ECE 0.5.
+        let conf = vec![1.0; 4];
+        let ok = vec![true, false, true, false];
+        assert!((expected_calibration_error(&conf, &ok, 15) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn confusion_and_per_class() {
+        let p = Predictions {
+            labels: vec![0, 0, 1, 1],
+            predicted: vec![0, 1, 1, 1],
+            confidence: vec![0.9; 4],
+            loss_sum: 2.0,
+        };
+        assert_eq!(p.confusion(2), vec![vec![1, 1], vec![0, 2]]);
+        assert_eq!(p.per_class_accuracy(2), vec![0.5, 1.0]);
+        assert_eq!(p.accuracy(), 0.75);
+        assert_eq!(p.loss(), 0.5);
+    }
+}

@@ -1,0 +1,82 @@
+//! One phase's AdamW with its parameter groups: group 0 is the head (`fc`) at
+//! the phase's `lr_head`, then one group per trainable backbone stage at
+//! `lr_backbone`. Learning rates are set per group (`set_learning_rate_group`;
+//! tch's `set_lr` would overwrite every group) as a factor of each group's own
+//! base rate, which is what every scheduler produces.
+
+use super::resnet::ResNet18;
+use anyhow::Result;
+use sweep_proto::trial::{OptimizerConfig, Stage};
+use tch::COptimizer;
+
+/// What one optimizer group holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// `fc` or the stage name.
+    pub label: &'static str,
+    pub is_head: bool,
+    pub base_lr: f64,
+    pub lr: f64,
+}
+
+/// AdamW over the head and the trainable stages of one phase.
+pub struct PhaseOptimizer {
+    opt: COptimizer,
+    groups: Vec<Group>,
+}
+
+impl PhaseOptimizer {
+    /// Groups the head and `stages` (each its own group) of `model`. Stages
+    /// must already be trainable ([`ResNet18::set_trainable`]).
+    pub fn new(
+        model: &ResNet18,
+        stages: &[Stage],
+        lr_backbone: f64,
+        lr_head: f64,
+        cfg: &OptimizerConfig,
+    ) -> Result<Self> {
+        let mut opt = COptimizer::adamw(lr_head, cfg.beta1, cfg.beta2, cfg.weight_decay, cfg.eps, false)?;
+        let mut groups = vec![Group { label: "fc", is_head: true, base_lr: lr_head, lr: lr_head }];
+        for p in model.head_parameters() {
+            opt.add_parameters(&p, 0)?;
+        }
+        for &stage in stages {
+            let g = groups.len();
+            for p in model.stage(stage).parameters() {
+                opt.add_parameters(&p, g)?;
+            }
+            groups.push(Group { label: stage.name(), is_head: false, base_lr: lr_backbone, lr: lr_backbone });
+        }
+        let mut me = Self { opt, groups };
+        me.set_factor(1.0)?;
+        Ok(me)
+    }
+
+    pub fn zero_grad(&mut self) -> Result<()> {
+        Ok(self.opt.zero_grad()?)
+    }
+
+    pub fn step(&mut self) -> Result<()> {
+        Ok(self.opt.step()?)
+    }
+
+    /// Sets every group's learning rate to `factor` × its own base rate.
+    pub fn set_factor(&mut self, factor: f64) -> Result<()> {
+        for (i, g) in self.groups.iter_mut().enumerate() {
+            g.lr = g.base_lr * factor;
+            self.opt.set_learning_rate_group(i, g.lr)?;
+        }
+        Ok(())
+    }
+
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// Current (backbone, head) learning rates; backbone is 0 when no stage trains.
+    pub fn lrs(&self) -> (f64, f64) {
+        let head = self.groups[0].lr;
+        let backbone = self.groups.iter().find(|g| !g.is_head).map_or(0.0, |g| g.lr);
+        (backbone, head)
+    }
+}

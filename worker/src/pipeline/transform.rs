@@ -1,0 +1,139 @@
+//! Image tensors for the network: grayscale → 3 channels, resized to the input
+//! size, ImageNet mean/std. Val/test go through [`eval_inputs`] once and are
+//! kept; training batches go through [`Augmenter`], which rotates, shifts and
+//! resizes a whole batch with one affine grid and one `grid_sample`.
+
+use super::idx::Images;
+use rand::Rng;
+use std::f64::consts::PI;
+use tch::{Kind, Tensor};
+
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// Images per chunk when preparing a kept split (bounds peak memory).
+const CHUNK: usize = 256;
+
+/// The images at `indices` as a `[N, 1, rows, cols]` float tensor in [0, 1].
+pub fn unit_images(images: &Images, indices: &[usize]) -> Tensor {
+    let per = images.rows * images.cols;
+    let mut bytes = Vec::with_capacity(indices.len() * per);
+    for &i in indices {
+        bytes.extend_from_slice(images.image(i));
+    }
+    Tensor::from_slice(&bytes)
+        .reshape([indices.len() as i64, 1, images.rows as i64, images.cols as i64])
+        .to_kind(Kind::Float)
+        / 255.0
+}
+
+/// Labels at `indices` as an int64 tensor.
+pub fn label_tensor(labels: &[u8], indices: &[usize]) -> Tensor {
+    let v: Vec<i64> = indices.iter().map(|&i| labels[i] as i64).collect();
+    Tensor::from_slice(&v)
+}
+
+/// `[N, 1, H, W]` in [0, 1] → `[N, 3, H, W]` with ImageNet normalisation.
+pub fn normalize3(x: &Tensor) -> Tensor {
+    let mean = Tensor::from_slice(&MEAN).reshape([1, 3, 1, 1]);
+    let inv_std = Tensor::from_slice(&STD.map(|s| 1.0 / s)).reshape([1, 3, 1, 1]);
+    (x - mean) * inv_std
+}
+
+/// The evaluation transform of a `[N, 1, h, w]` unit batch: bilinear resize
+/// to `size` (as torchvision's `Resize` when enlarging), then [`normalize3`].
+pub fn eval_transform(x: &Tensor, size: i64) -> Tensor {
+    let (h, w) = (x.size()[2], x.size()[3]);
+    let resized = if (h, w) == (size, size) {
+        x.shallow_clone()
+    } else {
+        x.upsample_bilinear2d([size, size], false, None, None)
+    };
+    normalize3(&resized)
+}
+
+/// The evaluation inputs of a whole split, computed once (in chunks) and kept.
+pub fn eval_inputs(unit: &Tensor, size: i64) -> Tensor {
+    tch::no_grad(|| {
+        let n = unit.size()[0];
+        let parts: Vec<Tensor> = (0..n)
+            .step_by(CHUNK)
+            .map(|s| eval_transform(&unit.narrow(0, s, (CHUNK as i64).min(n - s)), size))
+            .collect();
+        Tensor::cat(&parts, 0)
+    })
+}
+
+/// One image's random transform: rotation in degrees and shift as a fraction
+/// of width (`dx`) and height (`dy`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Affine {
+    pub angle_deg: f64,
+    pub dx: f64,
+    pub dy: f64,
+}
+
+/// Train-only augmentation as torchvision's `RandomRotation(rotation_deg)` then
+/// `RandomAffine(0, translate=(translate, translate))`: angle uniform in
+/// ±rotation_deg, shift uniform in ±translate × size (continuous, bilinear),
+/// zero (black) fill, sampled straight at the output size.
+#[derive(Debug, Clone, Copy)]
+pub struct Augmenter {
+    pub rotation_deg: f64,
+    pub translate: f64,
+    pub size: i64,
+}
+
+impl Augmenter {
+    /// Draws one transform per image.
+    pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Vec<Affine> {
+        let r = self.rotation_deg;
+        let t = self.translate;
+        let mut uniform = |half: f64| if half > 0.0 { rng.random_range(-half..=half) } else { 0.0 };
+        (0..n)
+            .map(|_| {
+                let angle_deg = uniform(r);
+                let dx = uniform(t);
+                let dy = uniform(t);
+                Affine { angle_deg, dx, dy }
+            })
+            .collect()
+    }
+
+    /// Augments and resizes a `[B, 1, h, w]` unit batch into a normalised
+    /// `[B, 3, size, size]` network input: one affine grid, one grid sample.
+    pub fn apply(&self, unit: &Tensor, transforms: &[Affine]) -> Tensor {
+        tch::no_grad(|| {
+            let b = unit.size()[0];
+            assert_eq!(b as usize, transforms.len(), "one transform per image");
+            let theta = Tensor::from_slice(&thetas(transforms)).reshape([b, 2, 3]);
+            let grid = Tensor::affine_grid_generator(&theta, [b, 1, self.size, self.size], false);
+            // interpolation 0 = bilinear, padding 0 = zeros (black fill).
+            let sampled = unit.grid_sampler_2d(&grid, 0, 0, false);
+            normalize3(&sampled)
+        })
+    }
+
+    /// Draws transforms from `rng` and applies them.
+    pub fn augment(&self, unit: &Tensor, rng: &mut impl Rng) -> Tensor {
+        let t = self.sample(unit.size()[0] as usize, rng);
+        self.apply(unit, &t)
+    }
+}
+
+/// The `[B, 2, 3]` matrices mapping output to input coordinates (normalised,
+/// −1..1) for "rotate by angle about the centre, then shift by (dx, dy)".
+pub fn thetas(transforms: &[Affine]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(transforms.len() * 6);
+    for t in transforms {
+        let a = t.angle_deg * PI / 180.0;
+        let (c, s) = (a.cos(), a.sin());
+        // out = R(a)·in + d  ⇒  in = R(−a)·(out − d); a shift of dx of the
+        // width is 2·dx in normalised units.
+        let (sx, sy) = (2.0 * t.dx, 2.0 * t.dy);
+        let (r00, r01, r10, r11) = (c, s, -s, c);
+        let bx = -(r00 * sx + r01 * sy);
+        let by = -(r10 * sx + r11 * sy);
+        out.extend([r00, r01, bx, r10, r11, by].map(|v| v as f32));
+    }
+    out
+}

@@ -1,0 +1,275 @@
+//! The trial itself: phase 1 (head, plus `phase1.unfreeze`) then phase 2
+//! (`phase2.unfreeze` + head), each with a fresh AdamW and its schedule; val
+//! after every epoch, the best-val weights kept in memory, and those weights
+//! evaluated on test at the end.
+
+use super::data::{prepare_data, TrialData};
+use super::metrics::{evaluate, Predictions};
+use super::optim::PhaseOptimizer;
+use super::resnet::{Head, ResNet18, Snapshot};
+use super::rng::{stream, Stream};
+use super::schedule::Schedule;
+use super::transform::{eval_transform, Augmenter};
+use super::weights::{check_weights_exist, read_state_dict, write_state_dict};
+use super::{TrialError, TrialObserver};
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use sweep_proto::trial::{
+    EpochMetrics, PhaseConfig, PhaseTiming, TestMetrics, TrialConfig, TrialResult,
+};
+use tch::{Reduction, Tensor};
+
+/// MNIST's digits.
+pub const CLASSES: i64 = 10;
+/// Batch size of evaluation passes (does not change results, only speed).
+const EVAL_BATCH: usize = 256;
+
+/// Extras of a standalone run.
+#[derive(Debug, Clone, Default)]
+pub struct TrialOptions {
+    /// Write the best-val weights here (safetensors, torchvision names).
+    pub save_best: Option<PathBuf>,
+}
+
+/// Sets libtorch's intra-op threads (process-global!) and returns the count:
+/// `requested`, or every available core for 0. A daemon running several
+/// trials side by side in one process cannot give them different counts; it
+/// must split cores across processes (one trial per process).
+pub fn apply_threads(requested: u32) -> u32 {
+    let n = if requested == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+    } else {
+        requested
+    };
+    tch::set_num_threads(n as i32);
+    n
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // within it or truncates, and we stop at the first NUL.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The best epoch so far: its number, val metrics and weights.
+struct Best {
+    epoch: u32,
+    val: Predictions,
+    weights: Snapshot,
+}
+
+/// Everything an epoch needs that lives for the whole trial.
+struct Run<'a> {
+    cfg: &'a TrialConfig,
+    data: &'a TrialData,
+    model: ResNet18,
+    augmenter: Option<Augmenter>,
+    shuffle_rng: StdRng,
+    augment_rng: StdRng,
+    observer: &'a mut dyn TrialObserver,
+    cancel: &'a AtomicBool,
+    epoch: u32,
+    epochs: Vec<EpochMetrics>,
+    best: Option<Best>,
+}
+
+/// One epoch's training outcome.
+struct TrainStats {
+    loss: f64,
+    acc: f64,
+    images: usize,
+    seconds: f64,
+    /// (backbone, head) learning rates of the epoch's last batch.
+    lrs: (f64, f64),
+}
+
+impl Run<'_> {
+    fn batches(&self) -> usize {
+        let n = self.data.split.train.len();
+        n.div_ceil(self.cfg.batch_size as usize)
+    }
+
+    fn train_epoch(
+        &mut self,
+        phase: u32,
+        opt: &mut PhaseOptimizer,
+        sched: &mut Schedule,
+    ) -> Result<TrainStats, TrialError> {
+        let start = Instant::now();
+        let n = self.data.split.train.len();
+        let mut order: Vec<i64> = (0..n as i64).collect();
+        order.shuffle(&mut self.shuffle_rng);
+        let batches = self.batches();
+        let bs = self.cfg.batch_size as usize;
+        let size = self.cfg.input_size as i64;
+        let smoothing = self.cfg.loss.label_smoothing;
+        let (mut loss_sum, mut right) = (0.0, 0i64);
+        let mut lrs = opt.lrs();
+        for (b, chunk) in order.chunks(bs).enumerate() {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(TrialError::Cancelled);
+            }
+            let idx = Tensor::from_slice(chunk);
+            let unit = self.data.train_unit.index_select(0, &idx);
+            let y = self.data.train_labels.index_select(0, &idx);
+            let x = match &self.augmenter {
+                Some(a) => a.augment(&unit, &mut self.augment_rng),
+                None => tch::no_grad(|| eval_transform(&unit, size)),
+            };
+            let logits = self.model.forward_train(&x);
+            let loss = logits.cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, smoothing);
+            opt.zero_grad()?;
+            loss.backward();
+            opt.step()?;
+            lrs = opt.lrs();
+            loss_sum += loss.double_value(&[]) * chunk.len() as f64;
+            right += tch::no_grad(|| logits.argmax(1, false).eq_tensor(&y).sum(tch::Kind::Int64).int64_value(&[]));
+            if sched.after_batch() {
+                opt.set_factor(sched.factor())?;
+            }
+            self.observer.on_batch(phase, self.epoch, b + 1, batches);
+        }
+        Ok(TrainStats {
+            loss: loss_sum / n as f64,
+            acc: right as f64 / n as f64,
+            images: n,
+            seconds: start.elapsed().as_secs_f64(),
+            lrs,
+        })
+    }
+
+    /// Runs one phase; returns its timing (None for a phase of 0 epochs).
+    fn phase(&mut self, phase: u32, pc: &PhaseConfig) -> Result<Option<PhaseTiming>, TrialError> {
+        if pc.epochs == 0 {
+            return Ok(None);
+        }
+        let start = Instant::now();
+        let stages = pc.unfrozen_stages();
+        self.model.set_trainable(&stages);
+        let mut opt = PhaseOptimizer::new(&self.model, &stages, pc.lr_backbone, pc.lr_head, &self.cfg.optimizer)?;
+        let scheduled = phase == 2 || self.cfg.scheduler.phase1;
+        let mut sched = Schedule::new(&self.cfg.scheduler, scheduled, pc.epochs, self.batches());
+        let (mut images, mut train_s) = (0usize, 0.0);
+        for _ in 0..pc.epochs {
+            self.epoch += 1;
+            let epoch_start = Instant::now();
+            let t = self.train_epoch(phase, &mut opt, &mut sched)?;
+            images += t.images;
+            train_s += t.seconds;
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(TrialError::Cancelled);
+            }
+            let val = evaluate(&self.model, &self.data.val_inputs, &self.data.val_labels, EVAL_BATCH);
+            if sched.after_epoch(val.loss()) {
+                opt.set_factor(sched.factor())?;
+            }
+            let m = EpochMetrics {
+                epoch: self.epoch,
+                phase,
+                train_loss: t.loss,
+                train_acc: t.acc,
+                val_loss: val.loss(),
+                val_acc: val.accuracy(),
+                val_ece: val.ece(),
+                lr_backbone: t.lrs.0,
+                lr_head: t.lrs.1,
+                wall_s: epoch_start.elapsed().as_secs_f64(),
+            };
+            if self.best.as_ref().is_none_or(|b| m.val_acc > b.val.accuracy()) {
+                self.best = Some(Best { epoch: self.epoch, val, weights: self.model.snapshot() });
+            }
+            self.observer.on_epoch(&m);
+            self.epochs.push(m);
+        }
+        Ok(Some(PhaseTiming {
+            phase,
+            epochs: pc.epochs,
+            wall_s: start.elapsed().as_secs_f64(),
+            train_images_per_s: images as f64 / train_s.max(1e-9),
+        }))
+    }
+}
+
+/// Runs one trial (see the module docs); every check happens before training.
+pub fn run(
+    cfg: &TrialConfig,
+    observer: &mut dyn TrialObserver,
+    cancel: &AtomicBool,
+    opts: &TrialOptions,
+) -> Result<TrialResult, TrialError> {
+    let start = Instant::now();
+    cfg.validate()?;
+    check_weights_exist(&cfg.backbone.weights, cfg.input_size)?;
+    if let Some(p) = &opts.save_best {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("--save-best: cannot create {}", dir.display()))?;
+        }
+    }
+    let threads = apply_threads(cfg.threads);
+    tch::manual_seed(cfg.seed as i64);
+    let data = prepare_data(cfg)?;
+    let (sd, backbone) = read_state_dict(&cfg.backbone.weights, cfg.input_size)?;
+    let mut model = ResNet18::from_state_dict(sd, Head::Fresh { classes: CLASSES, seed: cfg.seed })
+        .with_context(|| format!("backbone weights {}", cfg.backbone.weights.display()))?;
+    model.hold_frozen_bn = cfg.backbone.hold_frozen_bn;
+    let a = &cfg.augment;
+    let augmenter = a.enabled.then_some(Augmenter {
+        rotation_deg: a.rotation_deg,
+        translate: a.translate,
+        size: cfg.input_size as i64,
+    });
+    let mut run = Run {
+        cfg,
+        data: &data,
+        model,
+        augmenter,
+        shuffle_rng: stream(cfg.seed, Stream::Shuffle),
+        augment_rng: stream(cfg.seed, Stream::Augment),
+        observer,
+        cancel,
+        epoch: 0,
+        epochs: Vec::new(),
+        best: None,
+    };
+    let mut phases = Vec::new();
+    for (phase, pc) in [(1, &cfg.phase1), (2, &cfg.phase2)] {
+        phases.extend(run.phase(phase, pc)?);
+    }
+    let best = run.best.take().expect("validation guarantees at least one epoch");
+    run.model.restore(&best.weights);
+    if let Some(p) = &opts.save_best {
+        write_state_dict(&run.model, p)?;
+    }
+    let test = evaluate(&run.model, &data.test_inputs, &data.test_labels, EVAL_BATCH);
+    let classes = CLASSES as usize;
+    Ok(TrialResult {
+        backbone,
+        epochs: run.epochs,
+        best_epoch: best.epoch,
+        best_val_acc: best.val.accuracy(),
+        best_val_loss: best.val.loss(),
+        best_val_ece: best.val.ece(),
+        test: TestMetrics {
+            acc: test.accuracy(),
+            loss: test.loss(),
+            ece: test.ece(),
+            per_class_acc: test.per_class_accuracy(classes),
+            confusion: test.confusion(classes),
+        },
+        phases,
+        wall_s: start.elapsed().as_secs_f64(),
+        threads,
+        host: hostname(),
+    })
+}

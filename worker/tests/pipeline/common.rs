@@ -1,0 +1,54 @@
+//! Where the pipeline tests find what scripts/setup.sh makes (MNIST, the
+//! stand-in backbone, the venv's python), and a tiny trial config. A missing
+//! piece fails the test with the command that makes it; nothing is skipped.
+
+use std::path::{Path, PathBuf};
+use sweep_proto::trial::TrialConfig;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("worker/ sits in the repo").to_path_buf()
+}
+
+pub fn mnist_dir() -> PathBuf {
+    let dir = repo_root().join("data/mnist");
+    let there = ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"].iter().any(|f| dir.join(f).is_file());
+    assert!(
+        there,
+        "MNIST is missing at {}: run scripts/setup.sh (or `python3 scripts/fetch_mnist.py data/mnist`)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn backbone() -> PathBuf {
+    let path = repo_root().join("data/backbone/resnet18-fashion-32.safetensors");
+    assert!(
+        path.is_file(),
+        "the stand-in backbone is missing at {}: run scripts/setup.sh (or `sweep-worker pretrain --out {} --input-size 32`)",
+        path.display(),
+        path.display()
+    );
+    path
+}
+
+pub fn python() -> PathBuf {
+    let py = repo_root().join(".venv/bin/python");
+    assert!(py.is_file(), "the project venv is missing at {}: run scripts/setup.sh", py.display());
+    py
+}
+
+/// 500/200/200 images, 32 px, 1 + 1 epochs, on the real data and backbone.
+pub fn tiny_config() -> TrialConfig {
+    let mut c = TrialConfig::default();
+    c.data.dir = mnist_dir();
+    c.data.train = 500;
+    c.data.val = 200;
+    c.data.test = 200;
+    c.input_size = 32;
+    c.batch_size = 32;
+    c.phase1.epochs = 1;
+    c.phase2.epochs = 1;
+    c.backbone.weights = backbone();
+    c.threads = 2;
+    c
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the trial pipeline (one binary: libtorch is linked once).
+
+mod augment;
+mod common;
+mod end_to_end;
+mod freezing;
+mod lr_groups;
+mod parity;
+mod split;
