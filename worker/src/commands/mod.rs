@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod pretrain;
+mod progress;
 pub mod run;
 pub mod train;
 
