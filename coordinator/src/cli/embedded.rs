@@ -130,7 +130,14 @@ async fn drive(
     ));
 
     let mut stream = coordinator.watch(&id).await?;
-    let mut pool = WorkerPool::spawn(spec, args.workers as usize)?;
+    let mut pool = match WorkerPool::spawn(spec, args.workers as usize) {
+        Ok(pool) => pool,
+        Err(e) => {
+            // Leave no runnable sweep behind in the database.
+            let _ = coordinator.cancel(&id).await;
+            return Err(e);
+        }
+    };
     output::note(&format!(
         "started {} worker(s) with {} thread(s) each; their output goes to {}",
         args.workers,

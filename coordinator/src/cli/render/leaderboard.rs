@@ -114,8 +114,12 @@ impl Leaderboard {
             .column("best_epoch", Align::Right)
             .column("wall", Align::Right)
             .column("worker", Align::Left)
-            .column("attempts", Align::Right)
-            .column("error", Align::Left);
+            .column("attempts", Align::Right);
+        // The error column only when some trial has an error to show.
+        let errors = self.entries.iter().any(|e| e.last_error.is_some());
+        if errors {
+            table = table.column("error", Align::Left);
+        }
         for e in &self.entries {
             let mut row = vec![
                 values::or_dash(e.rank.map(|r| r.to_string())),
@@ -134,11 +138,15 @@ impl Leaderboard {
                 values::or_dash(e.wall_s.map(values::seconds)),
                 values::or_dash(e.worker.clone()),
                 e.attempts.to_string(),
-                e.last_error
-                    .as_deref()
-                    .map(|m| shorten(m, TABLE_ERROR_CHARS))
-                    .unwrap_or_default(),
             ]);
+            if errors {
+                row.push(
+                    e.last_error
+                        .as_deref()
+                        .map(|m| shorten(m, TABLE_ERROR_CHARS))
+                        .unwrap_or_default(),
+                );
+            }
             table.row(row);
         }
         table.render()
@@ -378,6 +386,27 @@ mod tests {
         let pending = &items[3];
         assert!(pending["rank"].is_null() && pending["metric"].is_null());
         assert!(pending["worker"].is_null());
+    }
+
+    #[test]
+    fn no_error_column_when_nothing_failed() {
+        let mut response = ListTrialsResponse {
+            metric_name: "val_loss".into(),
+            metric_goal: "minimize".into(),
+            trials: vec![trial(
+                1,
+                "aaaa000011112222",
+                TrialState::Done,
+                "0.001",
+                "[\"all\"]",
+            )],
+        };
+        let text = Leaderboard::from_response(&response).table();
+        assert!(!text.lines().next().unwrap().contains("error"), "{text}");
+        assert!(text.lines().next().unwrap().contains("val_loss"), "{text}");
+        response.trials[0].last_error = "boom".into();
+        let text = Leaderboard::from_response(&response).table();
+        assert!(text.lines().next().unwrap().ends_with("error"), "{text}");
     }
 
     #[test]

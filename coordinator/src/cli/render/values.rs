@@ -71,7 +71,7 @@ pub fn number(f: f64) -> String {
     }
 }
 
-/// A wall time: `12.3s`, `4m05s`, `1h02m`.
+/// A wall time: `12.3s`, `4m05s`, `1h02m`, `3d04h`.
 pub fn seconds(s: f64) -> String {
     if !s.is_finite() || s < 0.0 {
         return "-".to_string();
@@ -82,8 +82,10 @@ pub fn seconds(s: f64) -> String {
     let total = s.round() as u64;
     if total < 3600 {
         format!("{}m{:02}s", total / 60, total % 60)
-    } else {
+    } else if total < 86_400 {
         format!("{}h{:02}m", total / 3600, (total % 3600) / 60)
+    } else {
+        format!("{}d{:02}h", total / 86_400, (total % 86_400) / 3600)
     }
 }
 
@@ -126,6 +128,7 @@ mod tests {
         assert_eq!(seconds(3.04), "3.0s");
         assert_eq!(seconds(245.0), "4m05s");
         assert_eq!(seconds(3720.0), "1h02m");
+        assert_eq!(seconds(3.0 * 86_400.0 + 4.0 * 3600.0), "3d04h");
         assert_eq!(seconds(f64::NAN), "-");
         assert_eq!(ago(1_000, 61_000), "1m00s ago");
     }
