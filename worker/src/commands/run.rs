@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// Command-line arguments of `sweep-worker run`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The coordinator's URL, e.g. http://10.0.0.5:50051.
+    /// The coordinator's URL, e.g. http://10.0.0.5:50051 (`host:port` means http).
     #[arg(long, env = "SWEEP_COORDINATOR", value_name = "URL")]
     pub coordinator: String,
     /// Trials run side by side; they split the cores between them.
@@ -37,6 +37,7 @@ pub struct Args {
 pub fn execute(args: Args) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -62,7 +63,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         }
     );
     let config = DaemonConfig {
-        coordinator: args.coordinator,
+        coordinator: normalize_url(&args.coordinator),
         slots: args.slots,
         threads_per_trial,
         name: args.name.unwrap_or_else(daemon::hostname),
@@ -81,6 +82,16 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         shutdown::listen_for_signals(trigger).context("cannot listen for SIGINT/SIGTERM")?;
         daemon::run(config, shutdown).await
     })
+}
+
+/// `host:port` without a scheme means `http://host:port`.
+fn normalize_url(url: &str) -> String {
+    let url = url.trim();
+    if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    }
 }
 
 /// `$XDG_STATE_HOME/sweep-worker`, else `~/.local/state/sweep-worker`, else
