@@ -1,1 +1,146 @@
-//! The SQLite store. To be written.
+//! The coordinator's state in SQLite: sweeps, trials, epochs, workers.
+//!
+//! The store is the state machine; it knows nothing of gRPC. Every change is
+//! one committed transaction (WAL, `synchronous=FULL`) before the method
+//! returns, so whatever a caller acknowledges is on disk. The connection
+//! sits behind a `std::sync::Mutex`: operations are short and synchronous,
+//! and callers in async code run them on a blocking thread.
+//!
+//! - [`sweeps`](Store::create_sweep): store a checked sweep, cancel it,
+//!   summarise it, rank its trials.
+//! - [`leases`](Store::lease): register workers, hand out trials, expire
+//!   leases that were not renewed.
+//! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
+//!   attempt number.
+//!
+//! Opening a database gives every running trial a fresh deadline: the old
+//! clock measured nothing while the coordinator was down.
+
+mod clock;
+mod error;
+mod feed;
+mod ids;
+mod leases;
+mod model;
+mod reports;
+mod schema;
+mod sweeps;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+
+use feed::ChangeFeed;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The default lease: how long a trial stays with a worker without a heartbeat.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// How a store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub lease: Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            lease: DEFAULT_LEASE,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The SQLite store. Share it with an `Arc`.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    lease_ms: u64,
+    clock: Arc<dyn Clock>,
+    feed: ChangeFeed,
+}
+
+/// Sweeps whose state a write changed (their watchers are told after commit).
+type Changed = Vec<String>;
+
+impl Store {
+    /// Opens (creating if missing) the database at `path`, migrates it, and
+    /// gives running trials a fresh lease deadline.
+    pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Store> {
+        let open_error = |message: String| StoreError::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut conn = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
+        schema::configure(&conn).map_err(open_error)?;
+        schema::migrate(&mut conn).map_err(open_error)?;
+        let store = Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            lease_ms: options.lease.as_millis().max(1) as u64,
+            clock: options.clock,
+            feed: ChangeFeed::default(),
+        };
+        let renewed = store.write(|tx, now, _| leases::renew_all(tx, now + store.lease_ms))?;
+        if renewed > 0 {
+            tracing::info!(
+                "{renewed} trial(s) were running when the coordinator stopped; their leases restart now"
+            );
+        }
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How long a lease lasts without a heartbeat, in milliseconds.
+    pub fn lease_ms(&self) -> u64 {
+        self.lease_ms
+    }
+
+    /// Now, by the coordinator's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// A receiver that changes after every committed write to `sweep_id`.
+    pub fn subscribe(&self, sweep_id: &str) -> watch::Receiver<u64> {
+        self.feed.subscribe(sweep_id)
+    }
+
+    /// Runs `f` in one immediate transaction and commits it; then tells the
+    /// watchers of the sweeps `f` marked as changed.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction, u64, &mut Changed) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut changed = Changed::new();
+        let value = {
+            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx, self.clock.now_ms(), &mut changed)?;
+            tx.commit()?;
+            value
+        };
+        changed.sort();
+        changed.dedup();
+        for id in &changed {
+            self.feed.notify(id);
+        }
+        Ok(value)
+    }
+
+    /// Runs `f` on the connection (reads see only committed state).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+}

@@ -1,0 +1,184 @@
+//! What the store hands in and out: trial and sweep states, a lease, the
+//! reports workers send, and the summaries and rankings clients read. Plain
+//! Rust types; the gRPC mapping lives in `service`.
+
+use crate::sweepfile::Goal;
+
+/// Where a trial stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrialState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl TrialState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialState::Pending => "pending",
+            TrialState::Running => "running",
+            TrialState::Done => "done",
+            TrialState::Failed => "failed",
+            TrialState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TrialState> {
+        Some(match s {
+            "pending" => TrialState::Pending,
+            "running" => TrialState::Running,
+            "done" => TrialState::Done,
+            "failed" => TrialState::Failed,
+            "cancelled" => TrialState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a sweep stands. `Finished` is derived: no trial pending or running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepState {
+    Running,
+    Finished,
+    Cancelled,
+}
+
+impl SweepState {
+    /// Whether a watcher has seen the last of this sweep.
+    pub fn is_over(self) -> bool {
+        self != SweepState::Running
+    }
+}
+
+/// A worker introducing itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerInfo {
+    pub hostname: String,
+    pub cores: u32,
+    pub slots: u32,
+    pub version: String,
+}
+
+/// One trial handed to one worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseGrant {
+    pub sweep_id: String,
+    pub trial_id: String,
+    /// 1 for the first lease of the trial, one more for each later one.
+    pub attempt: u32,
+    /// The resolved `TrialConfig`, canonical JSON.
+    pub config_json: String,
+    pub lease_ms: u64,
+}
+
+/// A running trial's sign of life.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeartbeatReport {
+    pub worker_id: String,
+    pub trial_id: String,
+    pub attempt: u32,
+    /// `EpochMetrics` JSON, one per epoch finished since the last accepted heartbeat.
+    pub epoch_json: Vec<String>,
+    pub epochs_done: u32,
+    pub total_epochs: u32,
+}
+
+/// The coordinator's answer to a heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatAnswer {
+    /// The sweep was cancelled: stop, report nothing more.
+    pub stop: bool,
+    pub lease_ms: u64,
+}
+
+/// A finished trial's result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompletionReport {
+    pub worker_id: String,
+    pub trial_id: String,
+    pub attempt: u32,
+    /// `TrialResult` JSON.
+    pub result_json: String,
+}
+
+/// A trial that did not finish.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FailureReport {
+    pub worker_id: String,
+    pub trial_id: String,
+    pub attempt: u32,
+    pub error: String,
+    /// Given back unfinished (worker shutting down): pending again, not counted.
+    pub handed_back: bool,
+}
+
+/// How many trials of a sweep are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrialCounts {
+    pub total: u64,
+    pub pending: u64,
+    pub running: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+/// One running trial in a summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningTrial {
+    pub trial_id: String,
+    pub attempt: u32,
+    pub worker_id: String,
+    pub epochs_done: u32,
+    pub total_epochs: u32,
+    pub last_val_acc: Option<f64>,
+}
+
+/// A sweep at a glance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSummary {
+    pub sweep_id: String,
+    pub name: String,
+    pub state: SweepState,
+    pub metric_name: String,
+    pub goal: Goal,
+    pub created_unix_ms: u64,
+    pub counts: TrialCounts,
+    /// The best finished trial: (metric, trial id).
+    pub best: Option<(f64, String)>,
+    pub running: Vec<RunningTrial>,
+}
+
+/// One trial in a ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialInfo {
+    /// 1-based among finished trials; 0 for the others.
+    pub rank: u32,
+    pub trial_id: String,
+    /// Position in the sweep's expansion.
+    pub index: u64,
+    pub state: TrialState,
+    /// The swept values: dotted path → JSON value text.
+    pub params: Vec<(String, String)>,
+    pub metric: Option<f64>,
+    pub test_acc: Option<f64>,
+    pub best_epoch: u32,
+    pub wall_s: f64,
+    pub worker_id: String,
+    /// Leases so far.
+    pub attempts: u32,
+    pub last_error: String,
+    /// The `TrialResult` JSON, for finished trials (empty otherwise).
+    pub result_json: String,
+    pub config_json: String,
+}
+
+/// A sweep's trials, finished ones ranked by the sweep's metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialRanking {
+    pub metric_name: String,
+    pub goal: Goal,
+    pub trials: Vec<TrialInfo>,
+}

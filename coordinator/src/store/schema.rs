@@ -1,0 +1,121 @@
+//! The database layout, the connection settings (WAL, synchronous=FULL) and
+//! the migration run at open. `PRAGMA user_version` records the layout's
+//! version; a database from a newer coordinator is refused, not guessed at.
+
+use rusqlite::Connection;
+
+/// The layout this code writes.
+pub const VERSION: i64 = 1;
+
+const V1: &str = r#"
+CREATE TABLE sweeps (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT    NOT NULL UNIQUE,
+    name         TEXT    NOT NULL,
+    source_name  TEXT    NOT NULL,
+    yaml         TEXT    NOT NULL,
+    metric_name  TEXT    NOT NULL,
+    goal         TEXT    NOT NULL CHECK (goal IN ('maximize', 'minimize')),
+    method       TEXT    NOT NULL,
+    parallelism  INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    -- 'running' or 'cancelled'; finished is derived from the trials.
+    state        TEXT    NOT NULL CHECK (state IN ('running', 'cancelled')),
+    created_ms   INTEGER NOT NULL
+);
+
+CREATE TABLE trials (
+    sweep_id          TEXT    NOT NULL REFERENCES sweeps(id),
+    trial_id          TEXT    NOT NULL,
+    idx               INTEGER NOT NULL,
+    config_json       TEXT    NOT NULL,
+    params_json       TEXT    NOT NULL,
+    state             TEXT    NOT NULL
+        CHECK (state IN ('pending', 'running', 'done', 'failed', 'cancelled')),
+    -- Number of the latest lease (0 = never leased).
+    attempt           INTEGER NOT NULL DEFAULT 0,
+    -- Attempts that count toward max_attempts, and the latest one counted
+    -- (so that no attempt is counted twice).
+    attempts_counted  INTEGER NOT NULL DEFAULT 0,
+    counted_attempt   INTEGER NOT NULL DEFAULT 0,
+    -- The latest attempt whose final report (complete/fail) is stored.
+    reported_attempt  INTEGER NOT NULL DEFAULT 0,
+    worker_id         TEXT    NOT NULL DEFAULT '',
+    leased_at_ms      INTEGER,
+    lease_deadline_ms INTEGER,
+    result_json       TEXT,
+    metric            REAL,
+    test_acc          REAL,
+    best_epoch        INTEGER NOT NULL DEFAULT 0,
+    wall_s            REAL    NOT NULL DEFAULT 0,
+    last_error        TEXT    NOT NULL DEFAULT '',
+    epochs_done       INTEGER NOT NULL DEFAULT 0,
+    total_epochs      INTEGER NOT NULL,
+    last_val_acc      REAL,
+    PRIMARY KEY (sweep_id, trial_id),
+    UNIQUE (sweep_id, idx)
+);
+CREATE INDEX trials_by_sweep_state ON trials(sweep_id, state, idx);
+CREATE INDEX trials_by_state_deadline ON trials(state, lease_deadline_ms);
+CREATE INDEX trials_by_trial_id ON trials(trial_id, state);
+
+CREATE TABLE epochs (
+    sweep_id TEXT    NOT NULL,
+    trial_id TEXT    NOT NULL,
+    attempt  INTEGER NOT NULL,
+    epoch    INTEGER NOT NULL,
+    json     TEXT    NOT NULL,
+    PRIMARY KEY (sweep_id, trial_id, attempt, epoch)
+) WITHOUT ROWID;
+
+CREATE TABLE workers (
+    id            TEXT    PRIMARY KEY,
+    hostname      TEXT    NOT NULL,
+    cores         INTEGER NOT NULL,
+    slots         INTEGER NOT NULL,
+    version       TEXT    NOT NULL,
+    registered_ms INTEGER NOT NULL,
+    last_seen_ms  INTEGER NOT NULL
+);
+"#;
+
+/// Connection settings: every commit is durable before it returns.
+pub fn configure(conn: &Connection) -> Result<(), String> {
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("cannot switch to WAL (journal_mode is {mode})"));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Creates the tables on an empty database, or checks the version of an
+/// existing one. Returns an error text on a database this code cannot use.
+pub fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    match version {
+        0 => {
+            let tx = conn.transaction().map_err(|e| e.to_string())?;
+            let has_tables: i64 = tx
+                .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+                .map_err(|e| e.to_string())?;
+            if has_tables > 0 {
+                return Err("it holds tables but no sweep schema version (not a coordinator database?)".into());
+            }
+            tx.execute_batch(V1).map_err(|e| e.to_string())?;
+            tx.pragma_update(None, "user_version", VERSION)
+                .map_err(|e| e.to_string())?;
+            tx.commit().map_err(|e| e.to_string())
+        }
+        VERSION => Ok(()),
+        v => Err(format!(
+            "schema version {v} is not one this coordinator knows (it writes {VERSION}); use the coordinator that wrote it"
+        )),
+    }
+}

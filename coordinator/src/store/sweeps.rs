@@ -1,0 +1,302 @@
+//! Sweeps: storing a checked sweep with all its trials, cancelling it,
+//! summarising it and ranking its trials by the sweep's validation metric.
+
+use super::error::{StoreError, StoreResult};
+use super::model::{
+    RunningTrial, SweepState, SweepSummary, TrialCounts, TrialInfo, TrialRanking, TrialState,
+};
+use super::{ids, Store};
+use crate::sweepfile::{Goal, Sweep};
+use rusqlite::{params, Connection, OptionalExtension};
+use sweep_proto::trial::EpochMetrics;
+
+impl Store {
+    /// Stores `sweep` and all its trials (pending) in one transaction and
+    /// returns the new sweep's id. `yaml` and `source_name` are kept as submitted.
+    pub fn create_sweep(
+        &self,
+        sweep: &Sweep,
+        yaml: &str,
+        source_name: &str,
+    ) -> StoreResult<String> {
+        self.write(|tx, now, changed| {
+            let id = loop {
+                let candidate = ids::short_id("sw-", &sweep.name);
+                let taken: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sweeps WHERE id = ?1)",
+                    [&candidate],
+                    |r| r.get(0),
+                )?;
+                if !taken {
+                    break candidate;
+                }
+            };
+            tx.execute(
+                "INSERT INTO sweeps (id, name, source_name, yaml, metric_name, goal, method,
+                                     parallelism, max_attempts, state, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10)",
+                params![
+                    id,
+                    sweep.name,
+                    source_name,
+                    yaml,
+                    sweep.metric_name,
+                    sweep.goal.as_str(),
+                    sweep.method.as_str(),
+                    sweep.parallelism,
+                    sweep.max_attempts,
+                    now as i64,
+                ],
+            )?;
+            let mut insert = tx.prepare(
+                "INSERT INTO trials (sweep_id, trial_id, idx, config_json, params_json, state, total_epochs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+            )?;
+            for (idx, point) in sweep.points.iter().enumerate() {
+                insert.execute(params![
+                    id,
+                    point.trial_id,
+                    idx as i64,
+                    point.config.canonical_json(),
+                    point.params_json(),
+                    point.config.total_epochs(),
+                ])?;
+            }
+            changed.push(id.clone());
+            Ok(id)
+        })
+    }
+
+    /// Cancels a running sweep: its pending trials become cancelled, nothing
+    /// more is leased, and running trials are told to stop at their next
+    /// heartbeat. A finished or already cancelled sweep is left as it is.
+    pub fn cancel_sweep(&self, sweep_id: &str) -> StoreResult<SweepSummary> {
+        self.write(|tx, _now, changed| {
+            let before = summary(tx, sweep_id)?;
+            if before.state == SweepState::Running {
+                tx.execute(
+                    "UPDATE sweeps SET state = 'cancelled' WHERE id = ?1",
+                    [sweep_id],
+                )?;
+                tx.execute(
+                    "UPDATE trials SET state = 'cancelled', last_error = 'sweep cancelled'
+                     WHERE sweep_id = ?1 AND state = 'pending'",
+                    [sweep_id],
+                )?;
+                changed.push(sweep_id.to_string());
+            }
+            summary(tx, sweep_id)
+        })
+    }
+
+    /// The sweep at a glance.
+    pub fn sweep_summary(&self, sweep_id: &str) -> StoreResult<SweepSummary> {
+        self.read(|conn| summary(conn, sweep_id))
+    }
+
+    /// Every sweep, oldest first.
+    pub fn list_sweeps(&self) -> StoreResult<Vec<SweepSummary>> {
+        self.read(|conn| {
+            let ids: Vec<String> = conn
+                .prepare("SELECT id FROM sweeps ORDER BY seq")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            ids.iter().map(|id| summary(conn, id)).collect()
+        })
+    }
+
+    /// The sweep's trials: finished ones first, ranked by the sweep's metric
+    /// (per its goal, ties by index; those without a metric last), then the
+    /// others by index. `top` > 0 keeps only the first `top`.
+    pub fn list_trials(&self, sweep_id: &str, top: u32) -> StoreResult<TrialRanking> {
+        self.read(|conn| {
+            let (metric_name, goal) = sweep_metric(conn, sweep_id)?;
+            let order = match goal {
+                Goal::Maximize => "DESC",
+                Goal::Minimize => "ASC",
+            };
+            let limit = if top == 0 { -1 } else { i64::from(top) };
+            let mut stmt = conn.prepare(&format!(
+                "SELECT trial_id, idx, state, params_json, metric, test_acc, best_epoch, wall_s,
+                        worker_id, attempt, last_error, result_json, config_json
+                 FROM trials WHERE sweep_id = ?1
+                 ORDER BY state <> 'done', metric IS NULL, metric {order}, idx
+                 LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![sweep_id, limit], |r| {
+                Ok((
+                    TrialInfo {
+                        rank: 0,
+                        trial_id: r.get(0)?,
+                        index: r.get::<_, i64>(1)? as u64,
+                        state: TrialState::Pending,
+                        params: Vec::new(),
+                        metric: r.get(4)?,
+                        test_acc: r.get(5)?,
+                        best_epoch: r.get(6)?,
+                        wall_s: r.get(7)?,
+                        worker_id: r.get(8)?,
+                        attempts: r.get(9)?,
+                        last_error: r.get(10)?,
+                        result_json: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                        config_json: r.get(12)?,
+                    },
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            let mut trials = Vec::new();
+            let mut rank = 0;
+            for row in rows {
+                let (mut info, state, params_json) = row?;
+                info.state = trial_state(&state)?;
+                info.params = params_text(&params_json)?;
+                if info.state == TrialState::Done {
+                    rank += 1;
+                    info.rank = rank;
+                }
+                trials.push(info);
+            }
+            Ok(TrialRanking {
+                metric_name,
+                goal,
+                trials,
+            })
+        })
+    }
+}
+
+impl Store {
+    /// The epochs recorded for a trial (from heartbeats and its result):
+    /// (attempt, metrics), by attempt then epoch.
+    pub fn trial_epochs(
+        &self,
+        sweep_id: &str,
+        trial_id: &str,
+    ) -> StoreResult<Vec<(u32, EpochMetrics)>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT attempt, json FROM epochs WHERE sweep_id = ?1 AND trial_id = ?2
+                 ORDER BY attempt, epoch",
+            )?;
+            let rows = stmt.query_map([sweep_id, trial_id], |r| {
+                Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.map(|row| {
+                let (attempt, json) = row?;
+                let metrics = serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("epoch json {json:?}: {e}")))?;
+                Ok((attempt, metrics))
+            })
+            .collect()
+        })
+    }
+}
+
+/// Reads a trial state column.
+pub(super) fn trial_state(s: &str) -> StoreResult<TrialState> {
+    TrialState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("trial state `{s}`")))
+}
+
+/// `{"a.b": 1}` → `[("a.b", "1")]`.
+fn params_text(json: &str) -> StoreResult<Vec<(String, String)>> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("params_json {json:?}: {e}")))?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.to_string())).collect())
+}
+
+fn sweep_metric(conn: &Connection, sweep_id: &str) -> StoreResult<(String, Goal)> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT metric_name, goal FROM sweeps WHERE id = ?1",
+            [sweep_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (metric, goal) = row.ok_or_else(|| StoreError::NoSweep(sweep_id.to_string()))?;
+    let goal = Goal::parse(&goal).ok_or_else(|| StoreError::Corrupt(format!("goal `{goal}`")))?;
+    Ok((metric, goal))
+}
+
+/// The summary of one sweep, read on `conn` (inside or outside a transaction).
+pub(super) fn summary(conn: &Connection, sweep_id: &str) -> StoreResult<SweepSummary> {
+    let row: Option<(String, String, String, String, i64)> = conn
+        .query_row(
+            "SELECT name, metric_name, goal, state, created_ms FROM sweeps WHERE id = ?1",
+            [sweep_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let (name, metric_name, goal, stored_state, created_ms) =
+        row.ok_or_else(|| StoreError::NoSweep(sweep_id.to_string()))?;
+    let goal = Goal::parse(&goal).ok_or_else(|| StoreError::Corrupt(format!("goal `{goal}`")))?;
+
+    let mut counts = TrialCounts::default();
+    let mut stmt = conn
+        .prepare_cached("SELECT state, count(*) FROM trials WHERE sweep_id = ?1 GROUP BY state")?;
+    for row in stmt.query_map([sweep_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })? {
+        let (state, n) = row?;
+        let n = n as u64;
+        counts.total += n;
+        match trial_state(&state)? {
+            TrialState::Pending => counts.pending = n,
+            TrialState::Running => counts.running = n,
+            TrialState::Done => counts.done = n,
+            TrialState::Failed => counts.failed = n,
+            TrialState::Cancelled => counts.cancelled = n,
+        }
+    }
+
+    let order = match goal {
+        Goal::Maximize => "DESC",
+        Goal::Minimize => "ASC",
+    };
+    let best = conn
+        .query_row(
+            &format!(
+                "SELECT metric, trial_id FROM trials
+                 WHERE sweep_id = ?1 AND state = 'done' AND metric IS NOT NULL
+                 ORDER BY metric {order}, idx LIMIT 1"
+            ),
+            [sweep_id],
+            |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?;
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT trial_id, attempt, worker_id, epochs_done, total_epochs, last_val_acc
+         FROM trials WHERE sweep_id = ?1 AND state = 'running' ORDER BY idx",
+    )?;
+    let running = stmt
+        .query_map([sweep_id], |r| {
+            Ok(RunningTrial {
+                trial_id: r.get(0)?,
+                attempt: r.get(1)?,
+                worker_id: r.get(2)?,
+                epochs_done: r.get(3)?,
+                total_epochs: r.get(4)?,
+                last_val_acc: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let state = match stored_state.as_str() {
+        "cancelled" => SweepState::Cancelled,
+        "running" if counts.pending + counts.running == 0 => SweepState::Finished,
+        "running" => SweepState::Running,
+        other => return Err(StoreError::Corrupt(format!("sweep state `{other}`"))),
+    };
+    Ok(SweepSummary {
+        sweep_id: sweep_id.to_string(),
+        name,
+        state,
+        metric_name,
+        goal,
+        created_unix_ms: created_ms as u64,
+        counts,
+        best,
+        running,
+    })
+}

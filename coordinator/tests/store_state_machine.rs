@@ -1,0 +1,665 @@
+//! The store's state machine without gRPC: leases, heartbeats, expiry and
+//! requeue, attempt fencing, late and repeated reports, hand-backs, cancel,
+//! the parallelism cap, ranking, and a restart on the same file.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use sweep_coordinator::store::{
+    CompletionReport, FailureReport, HeartbeatReport, ManualClock, Store, StoreError, StoreOptions,
+    SweepState, TrialState,
+};
+
+fn setup() -> (tempfile::TempDir, Arc<ManualClock>, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let store = open_store(dir.path(), &clock);
+    (dir, clock, store)
+}
+
+fn submit(store: &Store, name: &str, n: usize, extra: &str) -> String {
+    let yaml = seed_sweep_yaml(name, n, extra);
+    store
+        .create_sweep(&seed_sweep(name, n, extra), &yaml, "test.yaml")
+        .unwrap()
+}
+
+fn beat(
+    store: &Store,
+    w: &str,
+    trial: &str,
+    attempt: u32,
+    epochs: &[u32],
+) -> Result<bool, StoreError> {
+    store
+        .heartbeat(&HeartbeatReport {
+            worker_id: w.into(),
+            trial_id: trial.into(),
+            attempt,
+            epoch_json: epochs
+                .iter()
+                .map(|&e| serde_json::to_string(&epoch(e, 0.5 + e as f64 / 100.0)).unwrap())
+                .collect(),
+            epochs_done: epochs.iter().copied().max().unwrap_or(0),
+            total_epochs: 10,
+        })
+        .map(|a| a.stop)
+}
+
+fn complete(
+    store: &Store,
+    w: &str,
+    trial: &str,
+    attempt: u32,
+    val_acc: f64,
+) -> Result<bool, StoreError> {
+    store.complete(&CompletionReport {
+        worker_id: w.into(),
+        trial_id: trial.into(),
+        attempt,
+        result_json: result_json(val_acc, 0.9),
+    })
+}
+
+fn fail(
+    store: &Store,
+    w: &str,
+    trial: &str,
+    attempt: u32,
+    error: &str,
+    handed_back: bool,
+) -> Result<bool, StoreError> {
+    store.fail(&FailureReport {
+        worker_id: w.into(),
+        trial_id: trial.into(),
+        attempt,
+        error: error.into(),
+        handed_back,
+    })
+}
+
+/// (state, attempts, last_error) of a trial.
+fn trial(store: &Store, sweep: &str, trial_id: &str) -> (TrialState, u32, String) {
+    let t = store
+        .list_trials(sweep, 0)
+        .unwrap()
+        .trials
+        .into_iter()
+        .find(|t| t.trial_id == trial_id)
+        .unwrap();
+    (t.state, t.attempts, t.last_error)
+}
+
+#[test]
+fn leases_go_oldest_sweep_first_in_index_order() {
+    let (_d, _c, store) = setup();
+    let w = worker(&store, "a");
+    assert!(store.lease(&w).unwrap().is_none(), "nothing pending");
+    let s1 = submit(&store, "one", 2, "");
+    let s2 = submit(&store, "two", 1, "");
+    assert!(
+        s1.starts_with("sw-") && s1.len() == 11 && s1 != s2,
+        "{s1} {s2}"
+    );
+    let points = seed_sweep("one", 2, "").points;
+    let a = store.lease(&w).unwrap().unwrap();
+    assert_eq!(
+        (a.sweep_id.as_str(), a.trial_id.as_str(), a.attempt),
+        (s1.as_str(), points[0].trial_id.as_str(), 1)
+    );
+    assert_eq!(a.config_json, points[0].config.canonical_json());
+    assert_eq!(a.lease_ms, LEASE_MS);
+    let b = store.lease(&w).unwrap().unwrap();
+    assert_eq!(
+        (b.sweep_id.as_str(), b.trial_id.as_str()),
+        (s1.as_str(), points[1].trial_id.as_str())
+    );
+    let c = store.lease(&w).unwrap().unwrap();
+    assert_eq!(c.sweep_id, s2);
+    assert!(store.lease(&w).unwrap().is_none());
+    let sum = store.sweep_summary(&s1).unwrap();
+    assert_eq!(
+        (sum.counts.total, sum.counts.running, sum.counts.pending),
+        (2, 2, 0)
+    );
+    assert_eq!(sum.state, SweepState::Running);
+    assert_eq!(sum.running[0].worker_id, w);
+
+    match store.lease("w-nobody") {
+        Err(StoreError::UnknownWorker(id)) => assert_eq!(id, "w-nobody"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        beat(&store, "w-nobody", &a.trial_id, 1, &[]),
+        Err(StoreError::UnknownWorker(_))
+    ));
+    assert!(matches!(
+        store.sweep_summary("sw-none"),
+        Err(StoreError::NoSweep(_))
+    ));
+}
+
+#[test]
+fn heartbeat_extends_the_lease_and_records_epochs_once() {
+    let (_d, clock, store) = setup();
+    let s = submit(&store, "hb", 1, "");
+    let w = worker(&store, "a");
+    let l = store.lease(&w).unwrap().unwrap();
+    clock.advance_ms(LEASE_MS - 1);
+    assert!(!beat(&store, &w, &l.trial_id, 1, &[1, 2]).unwrap());
+    assert!(
+        !beat(&store, &w, &l.trial_id, 1, &[2, 3]).unwrap(),
+        "epoch 2 again is ignored"
+    );
+    clock.advance_ms(LEASE_MS - 1);
+    assert_eq!(
+        store.expire_leases().unwrap(),
+        0,
+        "the heartbeat renewed the lease"
+    );
+    let sum = store.sweep_summary(&s).unwrap();
+    assert_eq!(sum.running[0].epochs_done, 3);
+    assert_eq!(sum.running[0].total_epochs, 10);
+    assert_eq!(sum.running[0].last_val_acc, Some(0.53));
+    let epochs = store.trial_epochs(&s, &l.trial_id).unwrap();
+    assert_eq!(
+        epochs
+            .iter()
+            .map(|(a, e)| (*a, e.epoch))
+            .collect::<Vec<_>>(),
+        vec![(1, 1), (1, 2), (1, 3)]
+    );
+
+    clock.advance_ms(2);
+    assert_eq!(
+        store.expire_leases().unwrap(),
+        1,
+        "no heartbeat for a whole lease"
+    );
+
+    let bad = store.heartbeat(&HeartbeatReport {
+        worker_id: w.clone(),
+        trial_id: l.trial_id.clone(),
+        attempt: 1,
+        epoch_json: vec!["{\"epoch\": 1}".into()],
+        ..Default::default()
+    });
+    match bad {
+        Err(StoreError::Invalid(m)) => assert!(m.contains("epoch_json[0]"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn expiry_requeues_then_fails_after_max_attempts() {
+    let (_d, clock, store) = setup();
+    let s = submit(&store, "exp", 1, "max_attempts: 2\n");
+    let w = worker(&store, "a");
+    let l1 = store.lease(&w).unwrap().unwrap();
+    clock.advance_ms(LEASE_MS + 1);
+    // Lazily, before leasing: attempt 1 expires, the trial is leased again.
+    let l2 = store.lease(&w).unwrap().unwrap();
+    assert_eq!(
+        (l2.trial_id.as_str(), l2.attempt),
+        (l1.trial_id.as_str(), 2)
+    );
+    clock.advance_ms(LEASE_MS + 1);
+    assert_eq!(store.expire_leases().unwrap(), 1);
+    let (state, attempts, error) = trial(&store, &s, &l1.trial_id);
+    assert_eq!((state, attempts), (TrialState::Failed, 2));
+    assert_eq!(error, "lease expired after 2 attempts");
+    assert!(store.lease(&w).unwrap().is_none());
+    assert_eq!(store.sweep_summary(&s).unwrap().state, SweepState::Finished);
+}
+
+#[test]
+fn failures_count_and_the_last_error_is_kept() {
+    let (_d, _c, store) = setup();
+    let s = submit(&store, "f", 1, "max_attempts: 2\n");
+    let w = worker(&store, "a");
+    let l = store.lease(&w).unwrap().unwrap();
+    assert!(fail(&store, &w, &l.trial_id, 1, "out of memory", false).unwrap());
+    assert!(
+        !fail(&store, &w, &l.trial_id, 1, "out of memory", false).unwrap(),
+        "a repeat stores nothing"
+    );
+    assert_eq!(trial(&store, &s, &l.trial_id).0, TrialState::Pending);
+    let l = store.lease(&w).unwrap().unwrap();
+    assert_eq!(l.attempt, 2);
+    assert!(fail(&store, &w, &l.trial_id, 2, "NaN loss at epoch 3", false).unwrap());
+    let (state, attempts, error) = trial(&store, &s, &l.trial_id);
+    assert_eq!(
+        (state, attempts, error.as_str()),
+        (TrialState::Failed, 2, "NaN loss at epoch 3")
+    );
+    assert_eq!(store.sweep_summary(&s).unwrap().counts.failed, 1);
+}
+
+#[test]
+fn stale_attempts_are_refused() {
+    let (_d, clock, store) = setup();
+    let _s = submit(&store, "stale", 1, "");
+    let a = worker(&store, "a");
+    let b = worker(&store, "b");
+    let l1 = store.lease(&a).unwrap().unwrap();
+    clock.advance_ms(LEASE_MS + 1);
+    let l2 = store.lease(&b).unwrap().unwrap();
+    assert_eq!(l2.attempt, 2);
+    for r in [
+        beat(&store, &a, &l1.trial_id, 1, &[1]),
+        complete(&store, &a, &l1.trial_id, 1, 0.9),
+        fail(&store, &a, &l1.trial_id, 1, "x", false),
+        fail(&store, &a, &l1.trial_id, 1, "x", true),
+    ] {
+        match r {
+            Err(e @ StoreError::StaleAttempt { .. }) => {
+                assert_eq!(
+                    e.to_string(),
+                    format!("trial {}: stale attempt 1, current is 2", l1.trial_id)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(
+        complete(&store, &b, &l1.trial_id, 3, 0.9),
+        Err(StoreError::StaleAttempt { .. })
+    ));
+    assert!(matches!(
+        complete(&store, &b, "0000000000000000", 1, 0.9),
+        Err(StoreError::NoTrial(_))
+    ));
+    assert!(complete(&store, &b, &l2.trial_id, 2, 0.9).unwrap());
+}
+
+#[test]
+fn a_never_leased_trial_takes_no_report() {
+    let (_d, _c, store) = setup();
+    let _s = submit(&store, "nl", 1, "");
+    let w = worker(&store, "a");
+    let id = seed_sweep("nl", 1, "").points[0].trial_id.clone();
+    assert!(matches!(
+        complete(&store, &w, &id, 0, 0.9),
+        Err(StoreError::StaleAttempt { .. })
+    ));
+}
+
+#[test]
+fn a_repeated_complete_stores_one_result() {
+    let (_d, _c, store) = setup();
+    let s = submit(&store, "dup", 1, "");
+    let w = worker(&store, "a");
+    let l = store.lease(&w).unwrap().unwrap();
+    assert!(complete(&store, &w, &l.trial_id, 1, 0.8).unwrap());
+    assert!(!complete(&store, &w, &l.trial_id, 1, 0.1).unwrap());
+    assert!(!fail(&store, &w, &l.trial_id, 1, "late failure", false).unwrap());
+    let t = &store.list_trials(&s, 0).unwrap().trials[0];
+    assert_eq!((t.state, t.metric), (TrialState::Done, Some(0.8)));
+    assert_eq!(t.test_acc, Some(0.9));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&t.result_json).unwrap()["best_val_acc"],
+        0.8
+    );
+    assert!(matches!(
+        beat(&store, &w, &l.trial_id, 1, &[]),
+        Err(StoreError::AlreadyReported { .. })
+    ));
+    assert_eq!(store.sweep_summary(&s).unwrap().state, SweepState::Finished);
+}
+
+#[test]
+fn a_late_result_of_the_latest_attempt_is_accepted() {
+    let (_d, clock, store) = setup();
+    let s = submit(&store, "late", 2, "max_attempts: 1\n");
+    let w = worker(&store, "a");
+    let a = store.lease(&w).unwrap().unwrap();
+    let b = store.lease(&w).unwrap().unwrap();
+    clock.advance_ms(LEASE_MS + 1);
+    store.expire_leases().unwrap();
+    assert_eq!(
+        trial(&store, &s, &a.trial_id).0,
+        TrialState::Failed,
+        "max_attempts 1: failed on expiry"
+    );
+    // The worker was only slow: its result still counts.
+    assert!(complete(&store, &w, &a.trial_id, 1, 0.7).unwrap());
+    assert_eq!(trial(&store, &s, &a.trial_id).0, TrialState::Done);
+    // A late heartbeat re-adopts the lease, undoing the counted expiry.
+    assert!(!beat(&store, &w, &b.trial_id, 1, &[4]).unwrap());
+    let (state, attempts, _) = trial(&store, &s, &b.trial_id);
+    assert_eq!((state, attempts), (TrialState::Running, 1));
+    assert_eq!(store.sweep_summary(&s).unwrap().state, SweepState::Running);
+    clock.advance_ms(LEASE_MS + 1);
+    store.expire_leases().unwrap();
+    assert_eq!(
+        trial(&store, &s, &b.trial_id).2,
+        "lease expired after 1 attempts"
+    );
+}
+
+#[test]
+fn a_late_heartbeat_after_requeue_keeps_the_attempt() {
+    let (_d, clock, store) = setup();
+    let s = submit(&store, "requeue", 1, "max_attempts: 2\n");
+    let w = worker(&store, "a");
+    let l = store.lease(&w).unwrap().unwrap();
+    clock.advance_ms(LEASE_MS + 1);
+    store.expire_leases().unwrap();
+    assert_eq!(trial(&store, &s, &l.trial_id).0, TrialState::Pending);
+    beat(&store, &w, &l.trial_id, 1, &[1]).unwrap();
+    assert_eq!(trial(&store, &s, &l.trial_id).0, TrialState::Running);
+    // Re-adopted, the expiry no longer counts: one real failure leaves one attempt.
+    assert!(fail(&store, &w, &l.trial_id, 1, "boom", false).unwrap());
+    assert_eq!(trial(&store, &s, &l.trial_id).0, TrialState::Pending);
+}
+
+#[test]
+fn a_hand_back_does_not_count() {
+    let (_d, _c, store) = setup();
+    let s = submit(&store, "hand", 1, "max_attempts: 1\n");
+    let w = worker(&store, "a");
+    for attempt in 1..=3 {
+        let l = store.lease(&w).unwrap().unwrap();
+        assert_eq!(l.attempt, attempt);
+        assert!(fail(&store, &w, &l.trial_id, attempt, "shutting down", true).unwrap());
+        assert_eq!(trial(&store, &s, &l.trial_id).0, TrialState::Pending);
+    }
+    let l = store.lease(&w).unwrap().unwrap();
+    assert!(fail(&store, &w, &l.trial_id, 4, "segfault", false).unwrap());
+    assert_eq!(
+        trial(&store, &s, &l.trial_id),
+        (TrialState::Failed, 4, "segfault".into())
+    );
+}
+
+#[test]
+fn cancel_stops_leasing_and_tells_running_trials_to_stop() {
+    let (_d, _c, store) = setup();
+    let s = submit(&store, "cancel", 3, "");
+    let other = submit(&store, "other", 1, "");
+    let w = worker(&store, "a");
+    let a = store.lease(&w).unwrap().unwrap();
+    let b = store.lease(&w).unwrap().unwrap();
+    let sum = store.cancel_sweep(&s).unwrap();
+    assert_eq!(sum.state, SweepState::Cancelled);
+    assert_eq!((sum.counts.cancelled, sum.counts.running), (1, 2));
+    let next = store.lease(&w).unwrap().unwrap();
+    assert_eq!(
+        next.sweep_id, other,
+        "nothing more from the cancelled sweep"
+    );
+    assert!(
+        beat(&store, &w, &a.trial_id, 1, &[1]).unwrap(),
+        "stop at the next heartbeat"
+    );
+    assert_eq!(trial(&store, &s, &a.trial_id).0, TrialState::Cancelled);
+    // A late result is still stored.
+    assert!(complete(&store, &w, &b.trial_id, 1, 0.6).unwrap());
+    let sum = store.sweep_summary(&s).unwrap();
+    assert_eq!(
+        (sum.counts.done, sum.counts.cancelled, sum.counts.running),
+        (1, 2, 0)
+    );
+    assert_eq!(sum.state, SweepState::Cancelled);
+    assert_eq!(
+        store.cancel_sweep(&s).unwrap().state,
+        SweepState::Cancelled,
+        "cancel twice is fine"
+    );
+    assert!(matches!(
+        store.cancel_sweep("sw-nope"),
+        Err(StoreError::NoSweep(_))
+    ));
+}
+
+#[test]
+fn parallelism_caps_running_trials_per_sweep() {
+    let (_d, _c, store) = setup();
+    let capped = submit(&store, "capped", 5, "parallelism: 2\n");
+    let free = submit(&store, "free", 2, "");
+    let w = worker(&store, "a");
+    let got: Vec<String> = (0..4)
+        .map(|_| store.lease(&w).unwrap().unwrap().sweep_id)
+        .collect();
+    assert_eq!(
+        got,
+        vec![capped.clone(), capped.clone(), free.clone(), free.clone()]
+    );
+    assert!(
+        store.lease(&w).unwrap().is_none(),
+        "capped sweep full, the other empty"
+    );
+    let running = store.sweep_summary(&capped).unwrap().running;
+    assert!(complete(&store, &w, &running[0].trial_id, 1, 0.5).unwrap());
+    assert_eq!(
+        store.lease(&w).unwrap().unwrap().sweep_id,
+        capped,
+        "room again"
+    );
+}
+
+#[test]
+fn the_same_config_never_runs_twice_at_once() {
+    let (_d, _c, store) = setup();
+    let a = submit(&store, "same", 1, "");
+    let b = submit(&store, "same", 1, "");
+    let w = worker(&store, "a");
+    let first = store.lease(&w).unwrap().unwrap();
+    assert_eq!(first.sweep_id, a);
+    assert!(
+        store.lease(&w).unwrap().is_none(),
+        "sweep b's only trial is the same config"
+    );
+    assert!(complete(&store, &w, &first.trial_id, 1, 0.5).unwrap());
+    let second = store.lease(&w).unwrap().unwrap();
+    assert_eq!(
+        (second.sweep_id.as_str(), second.trial_id.as_str()),
+        (b.as_str(), first.trial_id.as_str())
+    );
+    assert!(complete(&store, &w, &second.trial_id, 1, 0.4).unwrap());
+    assert_eq!(
+        store.list_trials(&a, 0).unwrap().trials[0].metric,
+        Some(0.5)
+    );
+    assert_eq!(
+        store.list_trials(&b, 0).unwrap().trials[0].metric,
+        Some(0.4)
+    );
+}
+
+#[test]
+fn ranking_follows_the_goal_with_ties_by_index() {
+    let (_d, _c, store) = setup();
+    let max = submit(&store, "max", 5, "");
+    let min = submit(&store, "min", 5, "metric: {name: val_loss}\n");
+    let w = worker(&store, "a");
+    let accs = [0.5, 0.9, 0.7, 0.9];
+    for sweep in [&max, &min] {
+        for acc in accs {
+            let l = store.lease(&w).unwrap().unwrap();
+            assert_eq!(&l.sweep_id, sweep);
+            complete(&store, &w, &l.trial_id, 1, acc).unwrap();
+        }
+        store.lease(&w).unwrap().unwrap(); // the fifth stays running
+    }
+    let r = store.list_trials(&max, 0).unwrap();
+    let order: Vec<(u32, u64)> = r.trials.iter().map(|t| (t.rank, t.index)).collect();
+    assert_eq!(order, vec![(1, 1), (2, 3), (3, 2), (4, 0), (0, 4)]);
+    let seed = seed_sweep("max", 5, "").points[1].config.seed;
+    assert_eq!(
+        r.trials[0].params,
+        vec![("seed".to_string(), seed.to_string())]
+    );
+    let sum = store.sweep_summary(&max).unwrap();
+    assert_eq!(sum.best, Some((0.9, r.trials[0].trial_id.clone())));
+
+    // val_loss = 1 - val_acc, minimised: the same order.
+    let r = store.list_trials(&min, 2).unwrap();
+    assert_eq!(r.metric_name, "val_loss");
+    let order: Vec<(u32, u64)> = r.trials.iter().map(|t| (t.rank, t.index)).collect();
+    assert_eq!(order, vec![(1, 1), (2, 3)]);
+    assert!((r.trials[0].metric.unwrap() - 0.1).abs() < 1e-12);
+}
+
+#[test]
+fn test_accuracy_never_ranks() {
+    let (_d, _c, store) = setup();
+    let s = submit(&store, "t", 2, "");
+    let w = worker(&store, "a");
+    let a = store.lease(&w).unwrap().unwrap();
+    let b = store.lease(&w).unwrap().unwrap();
+    store
+        .complete(&CompletionReport {
+            worker_id: w.clone(),
+            trial_id: a.trial_id.clone(),
+            attempt: 1,
+            result_json: result_json(0.6, 0.99),
+        })
+        .unwrap();
+    store
+        .complete(&CompletionReport {
+            worker_id: w.clone(),
+            trial_id: b.trial_id.clone(),
+            attempt: 1,
+            result_json: result_json(0.7, 0.10),
+        })
+        .unwrap();
+    let r = store.list_trials(&s, 0).unwrap();
+    assert_eq!(
+        r.trials[0].trial_id, b.trial_id,
+        "ranked on validation, not test"
+    );
+}
+
+#[test]
+fn a_malformed_result_is_refused_and_nothing_changes() {
+    let (_d, _c, store) = setup();
+    let s = submit(&store, "bad", 1, "");
+    let w = worker(&store, "a");
+    let l = store.lease(&w).unwrap().unwrap();
+    let r = store.complete(&CompletionReport {
+        worker_id: w.clone(),
+        trial_id: l.trial_id.clone(),
+        attempt: 1,
+        result_json: "{\"best_epoch\": 1}".into(),
+    });
+    match r {
+        Err(StoreError::Invalid(m)) => assert!(m.contains("result_json"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let mut res = result(0.5, 0.5);
+    res.best_epoch = 7;
+    let r = store.complete(&CompletionReport {
+        worker_id: w.clone(),
+        trial_id: l.trial_id.clone(),
+        attempt: 1,
+        result_json: serde_json::to_string(&res).unwrap(),
+    });
+    // val_acc is taken from best_val_acc, so this one is fine; train_loss needs the epoch.
+    assert!(r.unwrap());
+    let s2 = submit(&store, "bad2", 1, "metric: {name: train_loss}\n");
+    let l = store.lease(&w).unwrap().unwrap();
+    assert_eq!(l.sweep_id, s2);
+    let r = store.complete(&CompletionReport {
+        worker_id: w.clone(),
+        trial_id: l.trial_id.clone(),
+        attempt: 1,
+        result_json: serde_json::to_string(&res).unwrap(),
+    });
+    assert!(matches!(r, Err(StoreError::Invalid(m)) if m.contains("train_loss")));
+    assert_eq!(trial(&store, &s2, &l.trial_id).0, TrialState::Running);
+    assert_eq!(store.sweep_summary(&s).unwrap().counts.done, 1);
+}
+
+#[test]
+fn a_restart_keeps_everything_and_renews_running_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(5_000_000));
+    let (s, w, running, done) = {
+        let store = open_store(dir.path(), &clock);
+        let s = submit(&store, "restart", 4, "");
+        let w = worker(&store, "a");
+        let done = store.lease(&w).unwrap().unwrap();
+        complete(&store, &w, &done.trial_id, 1, 0.75).unwrap();
+        let running = store.lease(&w).unwrap().unwrap();
+        beat(&store, &w, &running.trial_id, 1, &[1]).unwrap();
+        (s, w, running, done)
+        // Dropped without any shutdown step, as after kill -9.
+    };
+    // Down for longer than a lease.
+    clock.advance_ms(10 * LEASE_MS);
+    let store = open_store(dir.path(), &clock);
+    assert_eq!(
+        store.expire_leases().unwrap(),
+        0,
+        "the running trial got a fresh deadline"
+    );
+    let sum = store.sweep_summary(&s).unwrap();
+    assert_eq!(
+        (sum.counts.pending, sum.counts.running, sum.counts.done),
+        (2, 1, 1)
+    );
+    assert_eq!(sum.running[0].trial_id, running.trial_id);
+    assert_eq!(sum.running[0].epochs_done, 1);
+    let r = store.list_trials(&s, 0).unwrap();
+    assert_eq!(
+        (r.trials[0].trial_id.as_str(), r.trials[0].metric),
+        (done.trial_id.as_str(), Some(0.75))
+    );
+    // The worker is remembered and keeps its trial by heartbeating.
+    clock.advance_ms(LEASE_MS - 1);
+    assert!(!beat(&store, &w, &running.trial_id, 1, &[2]).unwrap());
+    clock.advance_ms(LEASE_MS - 1);
+    assert_eq!(store.expire_leases().unwrap(), 0);
+    clock.advance_ms(2);
+    assert_eq!(
+        store.expire_leases().unwrap(),
+        1,
+        "silent after the restart: requeued"
+    );
+    assert_eq!(trial(&store, &s, &running.trial_id).0, TrialState::Pending);
+}
+
+#[test]
+fn watchers_hear_of_every_committed_change() {
+    let (_d, _c, store) = setup();
+    let s = submit(&store, "watch", 1, "");
+    let mut rx = store.subscribe(&s);
+    assert!(!rx.has_changed().unwrap());
+    let w = worker(&store, "a");
+    let l = store.lease(&w).unwrap().unwrap();
+    assert!(rx.has_changed().unwrap());
+    rx.mark_unchanged();
+    assert!(matches!(complete(&store, &w, &l.trial_id, 2, 0.5), Err(_)));
+    assert!(
+        !rx.has_changed().unwrap(),
+        "a refused report changes nothing"
+    );
+    complete(&store, &w, &l.trial_id, 1, 0.5).unwrap();
+    assert!(rx.has_changed().unwrap());
+}
+
+#[test]
+fn unusable_database_paths_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/sweep.db");
+    let err = Store::open(&missing, StoreOptions::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }));
+    assert!(err.to_string().contains("no/such/dir/sweep.db"), "{err}");
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![b'x'; 4096]).unwrap();
+    let err = Store::open(&garbage, StoreOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("garbage.db"), "{err}");
+
+    let foreign = dir.path().join("foreign.db");
+    let conn = rusqlite::Connection::open(&foreign).unwrap();
+    conn.execute_batch("CREATE TABLE notes (x TEXT);").unwrap();
+    drop(conn);
+    let err = Store::open(&foreign, StoreOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("foreign.db") && err.to_string().contains("not a coordinator"),
+        "{err}"
+    );
+}
