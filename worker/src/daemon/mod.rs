@@ -21,6 +21,11 @@ pub mod shutdown;
 pub mod simulated;
 pub mod slot;
 
+#[cfg(test)]
+mod fake_coordinator;
+#[cfg(test)]
+mod tests;
+
 use crate::pipeline::{TrialError, TrialObserver};
 use client::{classify, Backoff, Coordinator, Refusal};
 use outbox::Outbox;

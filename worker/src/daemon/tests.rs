@@ -1,0 +1,289 @@
+//! The daemon against a scripted in-process coordinator
+//! ([`super::fake_coordinator`]), with simulated 5 ms epochs: the happy path,
+//! a coordinator that is away, stop answers, stale and unknown-worker
+//! refusals, the two shutdown steps, and the outbox.
+
+use super::fake_coordinator::{Fake, Script, Seen};
+use super::outbox::{Outbox, Outcome, Report};
+use super::shutdown::{self, Trigger};
+use super::{run, simulated, DaemonConfig};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
+use sweep_proto::v1::Lease;
+use tonic::Code;
+
+struct Daemon {
+    fake: Arc<Fake>,
+    trigger: Trigger,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    state: tempfile::TempDir,
+}
+
+async fn start(script: Script) -> Daemon {
+    start_with_state(script, tempfile::tempdir().unwrap()).await
+}
+
+async fn start_with_state(mut script: Script, state: tempfile::TempDir) -> Daemon {
+    std::env::set_var(simulated::EPOCH_MS_ENV, "5");
+    if script.heartbeat_interval_ms == 0 {
+        script.heartbeat_interval_ms = 10;
+    }
+    let (fake, url) = Fake::start(script).await;
+    let (trigger, shutdown) = shutdown::channel();
+    let config = DaemonConfig {
+        coordinator: url,
+        slots: 1,
+        threads_per_trial: 3,
+        name: "test-host".into(),
+        cores: 4,
+        version: "test".into(),
+        state_dir: state.path().to_path_buf(),
+        trial_fn: simulated::run_trial,
+    };
+    let handle = tokio::spawn(run(config, shutdown));
+    Daemon {
+        fake,
+        trigger,
+        handle,
+        state,
+    }
+}
+
+impl Daemon {
+    /// Waits until what the fake has seen satisfies `done`.
+    async fn until(&self, what: &str, done: impl Fn(&Seen) -> bool) -> Seen {
+        let started = Instant::now();
+        loop {
+            let seen = self.fake.seen();
+            if done(&seen) {
+                return seen;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "timed out waiting for {what}: {seen:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Sends `signals` shutdown signals and waits for the daemon to return.
+    async fn stop(self, signals: usize) -> (Seen, tempfile::TempDir) {
+        for _ in 0..signals {
+            self.trigger.escalate();
+        }
+        tokio::time::timeout(Duration::from_secs(5), self.handle)
+            .await
+            .expect("the daemon must stop")
+            .unwrap()
+            .expect("the daemon must stop cleanly");
+        (self.fake.seen(), self.state)
+    }
+}
+
+fn lease(trial_id: &str, seed: u64, epochs: (u32, u32)) -> Lease {
+    let mut cfg = TrialConfig {
+        seed,
+        ..TrialConfig::default()
+    };
+    cfg.phase1.epochs = epochs.0;
+    cfg.phase2.epochs = epochs.1;
+    Lease {
+        sweep_id: "s1".into(),
+        trial_id: trial_id.into(),
+        attempt: 1,
+        config_json: cfg.canonical_json(),
+        lease_ms: 1000,
+    }
+}
+
+fn script(leases: Vec<Lease>) -> Script {
+    Script {
+        leases: leases.into(),
+        ..Script::default()
+    }
+}
+
+#[tokio::test]
+async fn runs_a_trial_heartbeats_its_epochs_and_completes_it() {
+    let d = start(script(vec![lease("t1", 1, (1, 2))])).await;
+    d.until("the result", |s| !s.stored.is_empty()).await;
+    let (seen, state) = d.stop(1).await;
+
+    let reg = &seen.registers[0];
+    assert_eq!(
+        (reg.hostname.as_str(), reg.cores, reg.slots),
+        ("test-host", 4, 1)
+    );
+    let epochs: Vec<u32> = seen
+        .heartbeats
+        .iter()
+        .flat_map(|h| h.epoch_json.iter())
+        .map(|j| serde_json::from_str::<EpochMetrics>(j).unwrap().epoch)
+        .collect();
+    assert!(
+        epochs.contains(&1),
+        "epoch 1 must be heartbeated as soon as it ends: {epochs:?}"
+    );
+    assert!(seen
+        .heartbeats
+        .iter()
+        .all(|h| h.total_epochs == 3 && h.trial_id == "t1"));
+    assert_eq!(seen.completes.len(), 1);
+    let c = &seen.completes[0];
+    assert_eq!(
+        (c.worker_id.as_str(), c.trial_id.as_str(), c.attempt),
+        ("w1", "t1", 1)
+    );
+    let result: TrialResult = serde_json::from_str(&c.result_json).unwrap();
+    assert_eq!(result.epochs.len(), 3);
+    assert_eq!(
+        result.threads, 3,
+        "the daemon's per-trial threads override the config"
+    );
+    assert!(seen.fails.is_empty());
+    assert!(Outbox::open(state.path())
+        .unwrap()
+        .pending()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn keeps_a_result_while_the_coordinator_is_unavailable() {
+    let mut s = script(vec![lease("t1", 1, (1, 0))]);
+    s.complete_errors = [Code::Unavailable, Code::Unavailable, Code::Unavailable].into();
+    let d = start(s).await;
+    d.until("a second try", |s| s.completes.len() >= 2).await;
+    let spooled = Outbox::open(d.state.path()).unwrap().pending().unwrap();
+    assert_eq!(spooled.len(), 1, "an unacknowledged result is spooled");
+    assert_eq!(spooled[0].trial_id, "t1");
+    d.until("the result", |s| !s.stored.is_empty()).await;
+    let (seen, state) = d.stop(1).await;
+    assert_eq!(seen.completes.len(), 4);
+    assert_eq!(seen.stored.len(), 1);
+    assert!(Outbox::open(state.path())
+        .unwrap()
+        .pending()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_stop_answer_cancels_the_trial_and_reports_nothing() {
+    let mut s = script(vec![lease("t1", 1, (1, 99))]);
+    s.stop = true;
+    let d = start(s).await;
+    d.until("a heartbeat", |s| !s.heartbeats.is_empty()).await;
+    let stopping = Instant::now();
+    let (seen, _) = d.stop(1).await;
+    // 100 epochs of 5 ms would take 0.5 s; the stop ends it at once.
+    assert!(
+        stopping.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert!(
+        seen.completes.is_empty() && seen.fails.is_empty(),
+        "{seen:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_result_is_dropped_and_leasing_goes_on() {
+    let mut s = script(vec![lease("t1", 1, (1, 0))]);
+    s.complete_errors = [Code::FailedPrecondition].into();
+    let d = start(s).await;
+    let seen = d
+        .until("the refused result", |s| !s.completes.is_empty())
+        .await;
+    let leases_then = seen.lease_calls.len();
+    d.until("more lease calls", |s| {
+        s.lease_calls.len() > leases_then + 2
+    })
+    .await;
+    let (seen, state) = d.stop(1).await;
+    assert_eq!(seen.completes.len(), 1, "a stale result is not retried");
+    assert!(seen.stored.is_empty());
+    assert!(Outbox::open(state.path())
+        .unwrap()
+        .pending()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_worker_registers_again() {
+    let mut s = script(vec![lease("t1", 1, (1, 0))]);
+    s.lease_errors = [Code::NotFound].into();
+    let d = start(s).await;
+    d.until("the result", |s| !s.stored.is_empty()).await;
+    let (seen, _) = d.stop(1).await;
+    assert_eq!(seen.registers.len(), 2);
+    assert_eq!(seen.lease_calls[..2], ["w1", "w2"]);
+    assert_eq!(seen.stored[0].worker_id, "w2");
+}
+
+#[tokio::test]
+async fn a_failing_trial_is_reported_as_failed() {
+    let d = start(script(vec![lease("t1", simulated::FAILING_SEED, (2, 0))])).await;
+    let seen = d.until("the failure", |s| !s.fails.is_empty()).await;
+    let f = &seen.fails[0];
+    assert!(f.error.contains("13013") && !f.handed_back, "{f:?}");
+    let (seen, _) = d.stop(1).await;
+    assert!(seen.completes.is_empty());
+}
+
+#[tokio::test]
+async fn the_first_signal_drains_the_second_hands_back() {
+    let d = start(script(vec![
+        lease("t1", 1, (1, 99)),
+        lease("t2", 2, (1, 0)),
+    ]))
+    .await;
+    d.until("a heartbeat", |s| !s.heartbeats.is_empty()).await;
+    d.trigger.escalate();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let seen = d.fake.seen();
+    assert!(
+        seen.fails.is_empty() && seen.completes.is_empty(),
+        "draining lets the trial run"
+    );
+    let leases_then = seen.lease_calls.len();
+    let (seen, _) = d.stop(1).await;
+    assert_eq!(
+        seen.lease_calls.len(),
+        leases_then,
+        "nothing is leased while draining"
+    );
+    assert_eq!(seen.fails.len(), 1);
+    let f = &seen.fails[0];
+    assert!(f.handed_back && f.trial_id == "t1", "{f:?}");
+    assert!(seen.completes.is_empty());
+}
+
+#[tokio::test]
+async fn spooled_reports_are_resent_on_start() {
+    let state = tempfile::tempdir().unwrap();
+    let old = Report {
+        trial_id: "old".into(),
+        attempt: 2,
+        worker_id: "w-before".into(),
+        outcome: Outcome::Completed {
+            result_json: "{}".into(),
+        },
+    };
+    Outbox::open(state.path()).unwrap().put(&old).unwrap();
+    let d = start_with_state(Script::default(), state).await;
+    let seen = d
+        .until("the spooled result", |s| !s.stored.is_empty())
+        .await;
+    assert_eq!(seen.stored[0].trial_id, "old");
+    assert_eq!(seen.stored[0].worker_id, "w-before");
+    let (_, state) = d.stop(1).await;
+    assert!(Outbox::open(state.path())
+        .unwrap()
+        .pending()
+        .unwrap()
+        .is_empty());
+}
