@@ -1,1 +1,40 @@
-//! The gRPC services. To be written.
+//! The `sweep.v1` gRPC services over the [`Store`]: requests are mapped to
+//! store calls (run on blocking threads, since each one commits to disk
+//! before it returns) and store answers and errors to protobuf messages and
+//! status codes. No state lives here.
+//!
+//! - [`SweepApi`]: `SweepService`, for clients (submit, inspect, cancel, watch).
+//! - [`WorkerApi`]: `WorkerService`, for workers (register, lease, report).
+
+mod convert;
+mod status;
+mod sweeps;
+mod watch;
+mod workers;
+
+pub use sweeps::SweepApi;
+pub use workers::WorkerApi;
+
+use crate::store::{Store, StoreResult};
+use std::sync::Arc;
+use tonic::Status;
+
+/// Runs a store operation on a blocking thread; store errors become statuses.
+async fn on_store<T: Send + 'static>(
+    store: &Arc<Store>,
+    op: impl FnOnce(&Store) -> StoreResult<T> + Send + 'static,
+) -> Result<T, Status> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || op(&store))
+        .await
+        .map_err(|e| Status::internal(format!("store task failed: {e}")))?
+        .map_err(status::from_store)
+}
+
+/// Refuses an empty id field.
+fn required(field: &str, value: &str) -> Result<(), Status> {
+    if value.trim().is_empty() {
+        return Err(Status::invalid_argument(format!("`{field}` is empty")));
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Store types to `sweep.v1` messages.
+
+use crate::store::{self, SweepState, TrialState};
+use sweep_proto::v1;
+
+pub fn sweep_state(s: SweepState) -> v1::SweepState {
+    match s {
+        SweepState::Running => v1::SweepState::Running,
+        SweepState::Finished => v1::SweepState::Finished,
+        SweepState::Cancelled => v1::SweepState::Cancelled,
+    }
+}
+
+pub fn trial_state(s: TrialState) -> v1::TrialState {
+    match s {
+        TrialState::Pending => v1::TrialState::Pending,
+        TrialState::Running => v1::TrialState::Running,
+        TrialState::Done => v1::TrialState::Done,
+        TrialState::Failed => v1::TrialState::Failed,
+        TrialState::Cancelled => v1::TrialState::Cancelled,
+    }
+}
+
+pub fn summary(s: store::SweepSummary) -> v1::SweepSummary {
+    let (best_metric, best_trial_id) = match s.best {
+        Some((m, id)) => (Some(m), id),
+        None => (None, String::new()),
+    };
+    v1::SweepSummary {
+        sweep_id: s.sweep_id,
+        name: s.name,
+        state: sweep_state(s.state) as i32,
+        metric_name: s.metric_name,
+        metric_goal: s.goal.as_str().to_string(),
+        created_unix_ms: s.created_unix_ms,
+        total: s.counts.total,
+        pending: s.counts.pending,
+        running: s.counts.running,
+        done: s.counts.done,
+        failed: s.counts.failed,
+        cancelled: s.counts.cancelled,
+        best_metric,
+        best_trial_id,
+        running_trials: s
+            .running
+            .into_iter()
+            .map(|r| v1::RunningTrial {
+                trial_id: r.trial_id,
+                attempt: r.attempt,
+                worker_id: r.worker_id,
+                epochs_done: r.epochs_done,
+                total_epochs: r.total_epochs,
+                last_val_acc: r.last_val_acc,
+            })
+            .collect(),
+    }
+}
+
+pub fn ranking(r: store::TrialRanking) -> v1::ListTrialsResponse {
+    v1::ListTrialsResponse {
+        metric_name: r.metric_name,
+        metric_goal: r.goal.as_str().to_string(),
+        trials: r
+            .trials
+            .into_iter()
+            .map(|t| v1::TrialInfo {
+                rank: t.rank,
+                trial_id: t.trial_id,
+                state: trial_state(t.state) as i32,
+                params: t.params.into_iter().collect(),
+                metric: t.metric,
+                test_acc: t.test_acc,
+                best_epoch: t.best_epoch,
+                wall_s: t.wall_s,
+                worker_id: t.worker_id,
+                attempts: t.attempts,
+                last_error: t.last_error,
+                result_json: t.result_json,
+                config_json: t.config_json,
+            })
+            .collect(),
+    }
+}
+
+pub fn lease(l: store::LeaseGrant) -> v1::Lease {
+    v1::Lease {
+        sweep_id: l.sweep_id,
+        trial_id: l.trial_id,
+        attempt: l.attempt,
+        config_json: l.config_json,
+        lease_ms: l.lease_ms,
+    }
+}

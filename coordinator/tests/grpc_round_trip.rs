@@ -1,0 +1,359 @@
+//! One gRPC round trip over a real loopback socket with the generated
+//! clients: health, a refused and an accepted submit, register, lease,
+//! heartbeat, complete (and its repeat), fencing errors, ranking, a watch
+//! stream that ends when the sweep finishes, and a clean shutdown.
+
+mod common;
+
+use common::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+use sweep_coordinator::server::{serve, ServerConfig};
+use sweep_proto::v1::sweep_service_client::SweepServiceClient;
+use sweep_proto::v1::worker_service_client::WorkerServiceClient;
+use sweep_proto::v1::*;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(lease: Duration) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = ServerConfig {
+        db_path: dir.path().join("sweep.db"),
+        lease,
+        max_grid: 100,
+    };
+    let task = tokio::spawn(serve(config, listener, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        stop,
+        task,
+        _dir: dir,
+    }
+}
+
+async fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_runs_end_to_end_over_grpc() {
+    let server = start(Duration::from_secs(30)).await;
+    let ch = channel(server.addr).await;
+    let mut sweeps = SweepServiceClient::new(ch.clone());
+    let mut workers = WorkerServiceClient::new(ch.clone());
+
+    let mut health = HealthClient::new(ch.clone());
+    for service in ["sweep.v1.SweepService", "sweep.v1.WorkerService"] {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.status, ServingStatus::Serving as i32, "{service}");
+    }
+
+    // Refused: INVALID_ARGUMENT naming the file and line, nothing stored.
+    let refused = sweeps
+        .submit_sweep(SubmitSweepRequest {
+            sweep_yaml: "name: x\nmethod: grid\nbase:\n  phase2: {lr_bakbone: 1}\n".into(),
+            source_name: "bad.yaml".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().starts_with("bad.yaml: ") && refused.message().contains("line 4"),
+        "{}",
+        refused.message()
+    );
+    let too_big = sweeps
+        .submit_sweep(SubmitSweepRequest {
+            sweep_yaml: seed_sweep_yaml("big", 101, ""),
+            source_name: "big.yaml".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        too_big.message().contains("max_grid = 100"),
+        "{}",
+        too_big.message()
+    );
+    let listed = sweeps
+        .list_sweeps(ListSweepsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.sweeps.is_empty(), "a refused submit stores nothing");
+
+    let submitted = sweeps
+        .submit_sweep(SubmitSweepRequest {
+            sweep_yaml: seed_sweep_yaml("rt", 2, "metric: {name: val_acc, goal: maximize}\n"),
+            source_name: "rt.yaml".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(submitted.trial_count, 2);
+    let sweep_id = submitted.sweep_id;
+
+    let mut watch = sweeps
+        .watch_sweep(WatchSweepRequest {
+            sweep_id: sweep_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(
+        (first.state, first.pending, first.total),
+        (SweepState::Running as i32, 2, 2)
+    );
+
+    let reg = workers
+        .register(RegisterRequest {
+            hostname: "test-host".into(),
+            cores: 2,
+            slots: 1,
+            version: "test".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(reg.worker_id.starts_with("w-"));
+    assert_eq!((reg.lease_ms, reg.heartbeat_interval_ms), (30_000, 10_000));
+    let wid = reg.worker_id;
+
+    let unknown = workers
+        .lease_trial(LeaseTrialRequest {
+            worker_id: "w-unknown".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let mut vals = [0.6, 0.8].into_iter();
+    let mut trial_ids = Vec::new();
+    loop {
+        let answer = workers
+            .lease_trial(LeaseTrialRequest {
+                worker_id: wid.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(lease) = answer.lease else {
+            assert!(answer.retry_after_ms > 0);
+            break;
+        };
+        assert_eq!(
+            (lease.sweep_id.as_str(), lease.attempt, lease.lease_ms),
+            (sweep_id.as_str(), 1, 30_000)
+        );
+        let config: sweep_proto::trial::TrialConfig =
+            serde_json::from_str(&lease.config_json).unwrap();
+        assert_eq!(config.content_id(), lease.trial_id);
+        let hb = workers
+            .heartbeat(HeartbeatRequest {
+                worker_id: wid.clone(),
+                trial_id: lease.trial_id.clone(),
+                attempt: 1,
+                epoch_json: vec![serde_json::to_string(&epoch(1, 0.5)).unwrap()],
+                epochs_done: 1,
+                total_epochs: 1,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!hb.stop);
+        let report = CompleteTrialRequest {
+            worker_id: wid.clone(),
+            trial_id: lease.trial_id.clone(),
+            attempt: 1,
+            result_json: result_json(vals.next().unwrap(), 0.95),
+        };
+        let r = workers
+            .complete_trial(report.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.stored);
+        let again = workers.complete_trial(report).await.unwrap().into_inner();
+        assert!(!again.stored, "a repeat is acknowledged, not stored");
+        let stale = workers
+            .fail_trial(FailTrialRequest {
+                worker_id: wid.clone(),
+                trial_id: lease.trial_id.clone(),
+                attempt: 2,
+                error: "x".into(),
+                handed_back: false,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(stale.code(), Code::FailedPrecondition);
+        assert!(
+            stale.message().contains("stale attempt 2, current is 1"),
+            "{}",
+            stale.message()
+        );
+        trial_ids.push(lease.trial_id);
+    }
+    assert_eq!(trial_ids.len(), 2);
+
+    // The watch stream saw the changes and ended with the sweep finished.
+    let mut last = first;
+    let mut updates = 0;
+    while let Some(s) = tokio::time::timeout(Duration::from_secs(10), watch.message())
+        .await
+        .expect("the watch stream ends once the sweep is finished")
+        .unwrap()
+    {
+        last = s;
+        updates += 1;
+    }
+    assert!(updates >= 2, "{updates} updates");
+    assert_eq!((last.state, last.done), (SweepState::Finished as i32, 2));
+    assert_eq!(last.best_trial_id, trial_ids[1]);
+    assert_eq!(last.best_metric, Some(0.8));
+
+    let ranking = sweeps
+        .list_trials(ListTrialsRequest {
+            sweep_id: sweep_id.clone(),
+            top: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (ranking.metric_name.as_str(), ranking.metric_goal.as_str()),
+        ("val_acc", "maximize")
+    );
+    assert_eq!(ranking.trials.len(), 1);
+    let best = &ranking.trials[0];
+    assert_eq!(
+        (best.rank, best.trial_id.as_str(), best.state),
+        (1, trial_ids[1].as_str(), TrialState::Done as i32)
+    );
+    assert_eq!(best.metric, Some(0.8));
+    assert_eq!(best.test_acc, Some(0.95));
+    assert!(best.params.contains_key("seed"));
+    assert!(!best.result_json.is_empty() && !best.config_json.is_empty());
+
+    let missing = sweeps
+        .get_sweep(GetSweepRequest {
+            sweep_id: "sw-00000000".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    server.stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.task)
+        .await
+        .expect("shutdown within 10 s")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_is_requeued_by_the_background_task_and_shutdown_ends_watches() {
+    let server = start(Duration::from_millis(200)).await;
+    let ch = channel(server.addr).await;
+    let mut sweeps = SweepServiceClient::new(ch.clone());
+    let mut workers = WorkerServiceClient::new(ch.clone());
+    let sweep_id = sweeps
+        .submit_sweep(SubmitSweepRequest {
+            sweep_yaml: seed_sweep_yaml("expiry", 1, "max_attempts: 5\n"),
+            source_name: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sweep_id;
+    let wid = workers
+        .register(RegisterRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .worker_id;
+    let lease = workers
+        .lease_trial(LeaseTrialRequest {
+            worker_id: wid.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .lease
+        .unwrap();
+    let mut watch = sweeps
+        .watch_sweep(WatchSweepRequest {
+            sweep_id: sweep_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(watch.message().await.unwrap().unwrap().running, 1);
+    // No heartbeat: the background expiry (every lease/4) requeues it; the
+    // watch stream reports the change without anyone leasing.
+    let requeued = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("expiry within 5 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!((requeued.pending, requeued.running), (1, 0));
+    let trials = sweeps
+        .list_trials(ListTrialsRequest {
+            sweep_id: sweep_id.clone(),
+            top: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .trials;
+    assert_eq!(
+        (trials[0].trial_id.as_str(), trials[0].attempts),
+        (lease.trial_id.as_str(), 1)
+    );
+    assert!(
+        trials[0].last_error.contains("expired"),
+        "{}",
+        trials[0].last_error
+    );
+
+    // The sweep is still running and watched; shutdown must not wait for it.
+    server.stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.task)
+        .await
+        .expect("shutdown is not held up by an open watch stream")
+        .unwrap()
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("stream ends");
+    assert!(
+        !matches!(end, Ok(Some(_))),
+        "no more summaries after shutdown: {end:?}"
+    );
+}
