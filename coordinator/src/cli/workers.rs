@@ -4,8 +4,9 @@
 //! then SIGKILL after a grace period).
 //!
 //! Workers run in a process group of their own, so a Ctrl-C at the terminal
-//! reaches only `sweep`, which then stops them in order; on Linux each also
-//! gets SIGTERM if `sweep` itself dies, so none is ever left running.
+//! reaches only `sweep`, which then stops them in order; on Linux each is
+//! also killed if `sweep` itself dies (its in-process coordinator is gone
+//! then, so there is nobody left to report to), so none is left running.
 
 use super::error::CliError;
 use std::ffi::OsString;
@@ -266,11 +267,13 @@ fn spawn_one(
         .stderr(log_err)
         .process_group(0)
         .kill_on_drop(true);
+    // If `sweep` dies (SIGKILL, crash), its in-process coordinator dies with
+    // it and nothing a worker does can be reported any more: it goes too.
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe and touches only the child's own state.
     unsafe {
         command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
