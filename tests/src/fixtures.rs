@@ -33,9 +33,17 @@ pub fn mnist_dir() -> PathBuf {
     repo_root().join("data/mnist")
 }
 
-/// The stand-in backbone `scripts/setup.sh` makes (absolute).
+/// Environment variable naming another backbone file for the real sweep
+/// (e.g. a quick `sweep-worker pretrain --limit 1000` output).
+pub const BACKBONE_ENV: &str = "SWEEP_TEST_BACKBONE";
+
+/// The stand-in backbone `scripts/setup.sh` makes (absolute), unless
+/// [`BACKBONE_ENV`] names another.
 pub fn backbone() -> PathBuf {
-    repo_root().join("data/backbone/resnet18-fashion-32.safetensors")
+    match std::env::var_os(BACKBONE_ENV).filter(|v| !v.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => repo_root().join("data/backbone/resnet18-fashion-32.safetensors"),
+    }
 }
 
 /// Panics with the command that makes them when MNIST or the backbone is missing.

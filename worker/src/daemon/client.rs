@@ -160,7 +160,6 @@ impl Coordinator {
                         lease,
                     };
                     tracing::info!(
-                        worker_id = %s.worker_id,
                         "registered as {} (heartbeat every {:?}, lease {:?})",
                         s.worker_id,
                         s.heartbeat_interval,
