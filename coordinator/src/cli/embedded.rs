@@ -210,6 +210,13 @@ async fn drive(
         }
     };
     stop_workers(&mut pool, hurry, signals).await;
+    if !hurry {
+        output::note(&format!(
+            "results stay in {db}; to look again: `sweep-coordinator --db {db}`, then \
+             `sweep leaderboard {id}`",
+            db = spec.dir.join("sweep.db").display()
+        ));
+    }
     result
 }
 
