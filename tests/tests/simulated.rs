@@ -390,3 +390,46 @@ async fn a_second_signal_hands_the_running_trial_back() {
     let trials = rpc::trials(c.url(), &id).await;
     assert!(is(&trials[0], TrialState::Done), "{:#?}", trials[0]);
 }
+
+#[tokio::test]
+async fn two_slots_run_side_by_side_and_heartbeats_keep_long_trials_leased() {
+    // Each trial runs 2.5 s, the lease is 1 s: only heartbeats keep them.
+    let c = Cluster::start(1000);
+    let id = c
+        .submit("slots.yaml", &sim_sweep("slots", &[1, 2], (2, 8), 3))
+        .await;
+    let _worker = c.worker(
+        "worker",
+        &["--simulate", "--slots", "2"],
+        &[("SWEEP_SIM_EPOCH_MS", "250")],
+    );
+    let both = wait_until(
+        "both trials running on the one worker",
+        secs(20),
+        || async {
+            let s = rpc::summary(c.url(), &id).await;
+            (s.running_trials.len() == 2).then_some(s.running_trials)
+        },
+    )
+    .await;
+    assert_eq!(both[0].worker_id, both[1].worker_id);
+    let progress = rpc::wait_running(c.url(), &id, 5, secs(20)).await;
+    assert_eq!(progress.total_epochs, 10);
+    assert!(
+        progress.last_val_acc.is_some(),
+        "epoch metrics reach the coordinator: {progress:#?}"
+    );
+
+    rpc::wait_state(c.url(), &id, SweepState::Finished, secs(20)).await;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    for t in rpc::trials(c.url(), &id).await {
+        assert!(is(&t, TrialState::Done), "{t:#?}");
+        assert_eq!(t.attempts, 1, "a heartbeated lease must not expire: {t:#?}");
+        let result: TrialResult = serde_json::from_str(&t.result_json).expect("a TrialResult");
+        assert_eq!(
+            result.threads,
+            (cores / 2).max(1),
+            "threads per trial = cores / slots"
+        );
+    }
+}
