@@ -2,7 +2,8 @@
 //! (finished / total, with the done / running / pending / failed counts and
 //! the best metric), and one bar per running trial (epoch x / y, attempt,
 //! worker, last validation accuracy). Bars of trials that stopped running go
-//! away; notes print above the bars.
+//! away; notes print above the bars; at the end the bars give way to one
+//! plain line with the final counts.
 
 use super::ProgressView;
 use crate::cli::render::{sweeps, values};
@@ -16,8 +17,11 @@ const TRIAL_TEMPLATE: &str = "  {prefix} [{bar:20.green/white}] epoch {pos}/{len
 /// Terminal bars (drawn on stderr).
 pub struct Bars {
     multi: MultiProgress,
-    overall: ProgressBar,
+    /// Added at the first summary (an empty bar would draw as full).
+    overall: Option<ProgressBar>,
     trials: HashMap<String, ProgressBar>,
+    /// The overall bar's text, left on screen as a plain line at the end.
+    last_line: Option<String>,
 }
 
 impl Default for Bars {
@@ -28,13 +32,11 @@ impl Default for Bars {
 
 impl Bars {
     pub fn new() -> Self {
-        let multi = MultiProgress::new();
-        let overall = multi.add(ProgressBar::new(0));
-        overall.set_style(style(OVERALL_TEMPLATE));
         Self {
-            multi,
-            overall,
+            multi: MultiProgress::new(),
+            overall: None,
             trials: HashMap::new(),
+            last_line: None,
         }
     }
 
@@ -56,15 +58,27 @@ fn style(template: &str) -> ProgressStyle {
 
 impl ProgressView for Bars {
     fn update(&mut self, s: &SweepSummary) {
-        self.overall
-            .set_prefix(format!("{} {}", s.sweep_id, s.name));
-        self.overall.set_length(s.total);
-        self.overall.set_position(s.done + s.failed + s.cancelled);
+        let multi = &self.multi;
+        let overall = self.overall.get_or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new(s.total));
+            bar.set_style(style(OVERALL_TEMPLATE));
+            bar
+        });
+        overall.set_prefix(format!("{} {}", s.sweep_id, s.name));
+        overall.set_length(s.total);
+        overall.set_position(s.done + s.failed + s.cancelled);
         let mut msg = sweeps::counts(s);
         if s.best_metric.is_some() {
             msg.push_str(&format!(" · best {}", sweeps::best(s)));
         }
-        self.overall.set_message(msg);
+        self.last_line = Some(format!(
+            "{} {}: {}/{} · {msg}",
+            s.sweep_id,
+            s.name,
+            s.done + s.failed + s.cancelled,
+            s.total
+        ));
+        overall.set_message(msg);
 
         for t in &s.running_trials {
             let bar = self.trial_bar(t);
@@ -101,6 +115,14 @@ impl ProgressView for Bars {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
-        self.overall.finish();
+        // Clear the bars and leave their last state as an ordinary line, so
+        // whatever follows starts on a line of its own.
+        if let Some(overall) = self.overall.take() {
+            overall.finish_and_clear();
+        }
+        let _ = self.multi.clear();
+        if let Some(line) = self.last_line.take() {
+            eprintln!("{line}");
+        }
     }
 }
