@@ -120,7 +120,8 @@ impl Coordinator {
             .serve_with_incoming_shutdown(incoming, stopping)
             .await
             .context("gRPC server failed");
-        expiry.abort();
+        let _ = expiry.await;
+        release(self.store).await;
         served
     }
 }
@@ -135,6 +136,19 @@ pub async fn serve(
         .await
         .context("opening the store panicked")??;
     coordinator.run(listener, shutdown).await
+}
+
+/// Waits (up to 2 s) for the last watch streams to drop their handle on the
+/// store, so that the database file (held exclusively) is closed when
+/// [`Coordinator::run`] returns and can be opened again at once.
+async fn release(store: Arc<Store>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while Arc::strong_count(&store) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if Arc::strong_count(&store) > 1 {
+        tracing::warn!("the store is still in use after shutdown");
+    }
 }
 
 /// A quarter of the lease, between 10 ms and 10 s.

@@ -357,3 +357,50 @@ async fn an_expired_lease_is_requeued_by_the_background_task_and_shutdown_ends_w
         "no more summaries after shutdown: {end:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_can_be_served_again_right_after_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sweep.db");
+    let mut sweep_id = String::new();
+    for round in 0..2 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = ServerConfig {
+            db_path: db.clone(),
+            lease: Duration::from_secs(30),
+            max_grid: 100,
+        };
+        let task = tokio::spawn(serve(config, listener, async {
+            let _ = stopped.await;
+        }));
+        let mut sweeps = SweepServiceClient::new(channel(addr).await);
+        if round == 0 {
+            sweep_id = sweeps
+                .submit_sweep(SubmitSweepRequest {
+                    sweep_yaml: seed_sweep_yaml("again", 2, ""),
+                    source_name: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .sweep_id;
+        }
+        let mut watch = sweeps
+            .watch_sweep(WatchSweepRequest {
+                sweep_id: sweep_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let s = watch.message().await.unwrap().unwrap();
+        assert_eq!(s.pending, 2, "round {round}");
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
+    }
+}

@@ -631,7 +631,7 @@ fn watchers_hear_of_every_committed_change() {
     let l = store.lease(&w).unwrap().unwrap();
     assert!(rx.has_changed().unwrap());
     rx.mark_unchanged();
-    assert!(matches!(complete(&store, &w, &l.trial_id, 2, 0.5), Err(_)));
+    assert!(complete(&store, &w, &l.trial_id, 2, 0.5).is_err());
     assert!(
         !rx.has_changed().unwrap(),
         "a refused report changes nothing"
@@ -662,4 +662,18 @@ fn unusable_database_paths_are_named() {
         err.to_string().contains("foreign.db") && err.to_string().contains("not a coordinator"),
         "{err}"
     );
+}
+
+#[test]
+fn a_second_store_on_the_same_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(0));
+    let first = open_store(dir.path(), &clock);
+    let err = Store::open(&dir.path().join("sweep.db"), StoreOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("sweep.db") && err.to_string().contains("locked"),
+        "{err}"
+    );
+    drop(first);
+    open_store(dir.path(), &clock);
 }

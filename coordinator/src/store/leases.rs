@@ -71,7 +71,7 @@ impl Store {
 
     /// Takes back every trial whose lease has run out; returns how many.
     pub fn expire_leases(&self) -> StoreResult<usize> {
-        self.write(|tx, now, changed| expire(tx, now, changed))
+        self.write(expire)
     }
 }
 

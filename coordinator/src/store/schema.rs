@@ -79,18 +79,20 @@ CREATE TABLE workers (
 );
 "#;
 
-/// Connection settings: every commit is durable before it returns.
+/// Connection settings: every commit is durable before it returns, and the
+/// database belongs to this process alone (a second coordinator on the same
+/// file is refused with "database is locked" instead of double-leasing).
 pub fn configure(conn: &Connection) -> Result<(), String> {
+    conn.execute_batch("PRAGMA busy_timeout = 1000; PRAGMA locking_mode = EXCLUSIVE;")
+        .map_err(|e| e.to_string())?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(|e| e.to_string())?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(format!("cannot switch to WAL (journal_mode is {mode})"));
     }
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-    )
-    .map_err(|e| e.to_string())
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| e.to_string())
 }
 
 /// Creates the tables on an empty database, or checks the version of an
