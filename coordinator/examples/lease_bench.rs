@@ -139,6 +139,7 @@ async fn worker(
         };
         let stored = rpc
             .complete_trial(CompleteTrialRequest {
+                sweep_id: Default::default(),
                 worker_id: worker_id.clone(),
                 trial_id: lease.trial_id,
                 attempt: lease.attempt,

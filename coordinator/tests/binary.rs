@@ -107,6 +107,7 @@ async fn kill_9_and_restart_keeps_results_and_the_running_trial() {
     let done = lease_one(&mut workers, &wid).await;
     let stored = workers
         .complete_trial(CompleteTrialRequest {
+            sweep_id: Default::default(),
             worker_id: wid.clone(),
             trial_id: done.trial_id.clone(),
             attempt: 1,
@@ -139,6 +140,7 @@ async fn kill_9_and_restart_keeps_results_and_the_running_trial() {
     // The worker is remembered and keeps its trial.
     let hb = workers
         .heartbeat(HeartbeatRequest {
+            sweep_id: Default::default(),
             worker_id: wid.clone(),
             trial_id: running.trial_id.clone(),
             attempt: 1,

@@ -177,6 +177,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         assert_eq!(config.content_id(), lease.trial_id);
         let hb = workers
             .heartbeat(HeartbeatRequest {
+                sweep_id: Default::default(),
                 worker_id: wid.clone(),
                 trial_id: lease.trial_id.clone(),
                 attempt: 1,
@@ -189,6 +190,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
             .into_inner();
         assert!(!hb.stop);
         let report = CompleteTrialRequest {
+            sweep_id: Default::default(),
             worker_id: wid.clone(),
             trial_id: lease.trial_id.clone(),
             attempt: 1,
@@ -204,6 +206,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         assert!(!again.stored, "a repeat is acknowledged, not stored");
         let stale = workers
             .fail_trial(FailTrialRequest {
+                sweep_id: Default::default(),
                 worker_id: wid.clone(),
                 trial_id: lease.trial_id.clone(),
                 attempt: 2,

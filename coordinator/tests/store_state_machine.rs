@@ -34,6 +34,7 @@ fn beat(
 ) -> Result<bool, StoreError> {
     store
         .heartbeat(&HeartbeatReport {
+            sweep_id: Default::default(),
             worker_id: w.into(),
             trial_id: trial.into(),
             attempt,
@@ -55,6 +56,7 @@ fn complete(
     val_acc: f64,
 ) -> Result<bool, StoreError> {
     store.complete(&CompletionReport {
+        sweep_id: Default::default(),
         worker_id: w.into(),
         trial_id: trial.into(),
         attempt,
@@ -71,6 +73,7 @@ fn fail(
     handed_back: bool,
 ) -> Result<bool, StoreError> {
     store.fail(&FailureReport {
+        sweep_id: Default::default(),
         worker_id: w.into(),
         trial_id: trial.into(),
         attempt,
@@ -179,6 +182,7 @@ fn heartbeat_extends_the_lease_and_records_epochs_once() {
     );
 
     let bad = store.heartbeat(&HeartbeatReport {
+        sweep_id: Default::default(),
         worker_id: w.clone(),
         trial_id: l.trial_id.clone(),
         attempt: 1,
@@ -440,32 +444,31 @@ fn parallelism_caps_running_trials_per_sweep() {
 }
 
 #[test]
-fn the_same_config_never_runs_twice_at_once() {
+fn the_same_config_in_two_sweeps_is_two_trials() {
     let (_d, _c, store) = setup();
     let a = submit(&store, "same", 1, "");
     let b = submit(&store, "same", 1, "");
     let w = worker(&store, "a");
+    let v = worker(&store, "b");
     let first = store.lease(&w).unwrap().unwrap();
+    let second = store.lease(&v).unwrap().unwrap();
     assert_eq!(first.sweep_id, a);
-    assert!(
-        store.lease(&w).unwrap().is_none(),
-        "sweep b's only trial is the same config"
-    );
-    assert!(complete(&store, &w, &first.trial_id, 1, 0.5).unwrap());
-    let second = store.lease(&w).unwrap().unwrap();
-    assert_eq!(
-        (second.sweep_id.as_str(), second.trial_id.as_str()),
-        (b.as_str(), first.trial_id.as_str())
-    );
-    assert!(complete(&store, &w, &second.trial_id, 1, 0.4).unwrap());
-    assert_eq!(
-        store.list_trials(&a, 0).unwrap().trials[0].metric,
-        Some(0.5)
-    );
-    assert_eq!(
-        store.list_trials(&b, 0).unwrap().trials[0].metric,
-        Some(0.4)
-    );
+    assert_eq!(second.sweep_id, b);
+    assert_eq!(first.trial_id, second.trial_id, "same config, same content id");
+    // Reports name their sweep, so each lands on its own trial, whatever the order.
+    let report = |sweep: &str, worker: &str, val_acc: f64| {
+        store.complete(&CompletionReport {
+            sweep_id: sweep.into(),
+            worker_id: worker.into(),
+            trial_id: first.trial_id.clone(),
+            attempt: 1,
+            result_json: result_json(val_acc, 0.9),
+        })
+    };
+    assert!(report(&b, &v, 0.4).unwrap());
+    assert!(report(&a, &w, 0.5).unwrap());
+    assert_eq!(store.list_trials(&a, 0).unwrap().trials[0].metric, Some(0.5));
+    assert_eq!(store.list_trials(&b, 0).unwrap().trials[0].metric, Some(0.4));
 }
 
 #[test]
@@ -511,6 +514,7 @@ fn test_accuracy_never_ranks() {
     let b = store.lease(&w).unwrap().unwrap();
     store
         .complete(&CompletionReport {
+            sweep_id: Default::default(),
             worker_id: w.clone(),
             trial_id: a.trial_id.clone(),
             attempt: 1,
@@ -519,6 +523,7 @@ fn test_accuracy_never_ranks() {
         .unwrap();
     store
         .complete(&CompletionReport {
+            sweep_id: Default::default(),
             worker_id: w.clone(),
             trial_id: b.trial_id.clone(),
             attempt: 1,
@@ -539,6 +544,7 @@ fn a_malformed_result_is_refused_and_nothing_changes() {
     let w = worker(&store, "a");
     let l = store.lease(&w).unwrap().unwrap();
     let r = store.complete(&CompletionReport {
+        sweep_id: Default::default(),
         worker_id: w.clone(),
         trial_id: l.trial_id.clone(),
         attempt: 1,
@@ -551,6 +557,7 @@ fn a_malformed_result_is_refused_and_nothing_changes() {
     let mut res = result(0.5, 0.5);
     res.best_epoch = 7;
     let r = store.complete(&CompletionReport {
+        sweep_id: Default::default(),
         worker_id: w.clone(),
         trial_id: l.trial_id.clone(),
         attempt: 1,
@@ -562,6 +569,7 @@ fn a_malformed_result_is_refused_and_nothing_changes() {
     let l = store.lease(&w).unwrap().unwrap();
     assert_eq!(l.sweep_id, s2);
     let r = store.complete(&CompletionReport {
+        sweep_id: Default::default(),
         worker_id: w.clone(),
         trial_id: l.trial_id.clone(),
         attempt: 1,

@@ -82,6 +82,7 @@ impl WorkerService for WorkerApi {
         required("worker_id", &r.worker_id)?;
         required("trial_id", &r.trial_id)?;
         let report = HeartbeatReport {
+            sweep_id: r.sweep_id,
             worker_id: r.worker_id,
             trial_id: r.trial_id,
             attempt: r.attempt,
@@ -103,6 +104,7 @@ impl WorkerService for WorkerApi {
         let r = request.into_inner();
         required("trial_id", &r.trial_id)?;
         let report = CompletionReport {
+            sweep_id: r.sweep_id,
             worker_id: r.worker_id,
             trial_id: r.trial_id,
             attempt: r.attempt,
@@ -121,6 +123,7 @@ impl WorkerService for WorkerApi {
         let r = request.into_inner();
         required("trial_id", &r.trial_id)?;
         let report = FailureReport {
+            sweep_id: r.sweep_id,
             worker_id: r.worker_id,
             trial_id: r.trial_id,
             attempt: r.attempt,

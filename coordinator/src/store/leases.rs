@@ -33,8 +33,7 @@ impl Store {
 
     /// Hands the first pending trial of the oldest running sweep with room
     /// under its `parallelism` to `worker_id`; `None` when there is none.
-    /// Expired leases are taken back first. The same config (trial id) never
-    /// runs twice at once, even across sweeps.
+    /// Expired leases are taken back first.
     pub fn lease(&self, worker_id: &str) -> StoreResult<Option<LeaseGrant>> {
         let lease_ms = self.lease_ms;
         self.write(|tx, now, changed| {
@@ -103,7 +102,6 @@ fn next_pending(conn: &Connection) -> StoreResult<Option<(String, String)>> {
     let mut first_pending = conn.prepare_cached(
         "SELECT t.trial_id FROM trials t
          WHERE t.sweep_id = ?1 AND t.state = 'pending'
-           AND NOT EXISTS (SELECT 1 FROM trials x WHERE x.trial_id = t.trial_id AND x.state = 'running')
          ORDER BY t.idx LIMIT 1",
     )?;
     for (sweep_id, parallelism, running) in candidates {

@@ -76,6 +76,8 @@ pub struct LeaseGrant {
 /// A running trial's sign of life.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HeartbeatReport {
+    /// The lease's sweep; empty = find the trial by id alone (older workers).
+    pub sweep_id: String,
     pub worker_id: String,
     pub trial_id: String,
     pub attempt: u32,
@@ -96,6 +98,8 @@ pub struct HeartbeatAnswer {
 /// A finished trial's result.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CompletionReport {
+    /// The lease's sweep; empty = find the trial by id alone (older workers).
+    pub sweep_id: String,
     pub worker_id: String,
     pub trial_id: String,
     pub attempt: u32,
@@ -106,6 +110,8 @@ pub struct CompletionReport {
 /// A trial that did not finish.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FailureReport {
+    /// The lease's sweep; empty = find the trial by id alone (older workers).
+    pub sweep_id: String,
     pub worker_id: String,
     pub trial_id: String,
     pub attempt: u32,

@@ -72,7 +72,7 @@ impl Store {
         let lease_ms = self.lease_ms;
         self.write(|tx, now, changed| {
             touch_worker(tx, &report.worker_id, now)?;
-            let t = find(tx, &report.trial_id, &report.worker_id)?;
+            let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
             if t.reported_attempt == t.attempt {
                 return Err(StoreError::AlreadyReported {
@@ -134,7 +134,7 @@ impl Store {
             .map_err(|e| StoreError::Invalid(format!("result_json: not a TrialResult: {e}")))?;
         self.write(|tx, now, changed| {
             let _ = touch_worker(tx, &report.worker_id, now);
-            let t = find(tx, &report.trial_id, &report.worker_id)?;
+            let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
             if t.state == TrialState::Done {
                 return Ok(false);
@@ -196,7 +196,7 @@ impl Store {
     pub fn fail(&self, report: &FailureReport) -> StoreResult<bool> {
         self.write(|tx, now, changed| {
             let _ = touch_worker(tx, &report.worker_id, now);
-            let t = find(tx, &report.trial_id, &report.worker_id)?;
+            let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
             if t.state == TrialState::Done || t.reported_attempt == t.attempt {
                 return Ok(false);
@@ -263,21 +263,21 @@ fn insert_epochs(
     Ok(())
 }
 
-/// The trial a worker means by `trial_id` (reports carry no sweep id): the
-/// one this worker runs, else the one it ran last, else the one running
-/// anywhere, else the latest leased. A config never runs twice at once, so
-/// the running one is unique.
-fn find(tx: &Transaction, trial_id: &str, worker_id: &str) -> StoreResult<Target> {
+/// The trial a report is about: `(sweep_id, trial_id)`. A report without a
+/// sweep id (an older worker) means, of the trials with that id, the one this
+/// worker runs, else the one it ran last, else one running anywhere, else the
+/// latest leased.
+fn find(tx: &Transaction, sweep_id: &str, trial_id: &str, worker_id: &str) -> StoreResult<Target> {
     let row = tx
         .query_row(
             "SELECT t.sweep_id, t.trial_id, t.state, t.attempt, t.attempts_counted, t.counted_attempt,
                     t.reported_attempt, s.max_attempts, s.state, s.metric_name
              FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-             WHERE t.trial_id = ?1
+             WHERE t.trial_id = ?1 AND (?3 = '' OR t.sweep_id = ?3)
              ORDER BY (t.state = 'running' AND t.worker_id = ?2) DESC, t.worker_id = ?2 DESC,
                       t.state = 'running' DESC, t.leased_at_ms DESC, s.seq DESC
              LIMIT 1",
-            params![trial_id, worker_id],
+            params![trial_id, worker_id, sweep_id],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
