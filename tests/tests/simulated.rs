@@ -98,6 +98,7 @@ async fn a_stale_attempt_s_report_is_refused() {
 
     let stale = rpc::workers(c.url())
         .complete_trial(CompleteTrialRequest {
+            sweep_id: Default::default(),
             worker_id: w1.clone(),
             trial_id: first.trial_id.clone(),
             attempt: 1,
@@ -108,6 +109,7 @@ async fn a_stale_attempt_s_report_is_refused() {
     assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
     let beat = rpc::workers(c.url())
         .heartbeat(HeartbeatRequest {
+            sweep_id: Default::default(),
             worker_id: w1,
             trial_id: first.trial_id.clone(),
             attempt: 1,
@@ -121,6 +123,7 @@ async fn a_stale_attempt_s_report_is_refused() {
 
     let stored = rpc::workers(c.url())
         .complete_trial(CompleteTrialRequest {
+            sweep_id: Default::default(),
             worker_id: w2.clone(),
             trial_id: second.trial_id.clone(),
             attempt: 2,
@@ -149,6 +152,7 @@ async fn a_repeated_report_is_stored_once() {
     let w = rpc::register(c.url(), "by-hand").await;
     let lease = rpc::lease(c.url(), &w, secs(5)).await;
     let report = CompleteTrialRequest {
+        sweep_id: Default::default(),
         worker_id: w,
         trial_id: lease.trial_id.clone(),
         attempt: lease.attempt,

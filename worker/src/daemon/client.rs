@@ -210,6 +210,7 @@ impl Coordinator {
         let answer = match &report.outcome {
             Outcome::Completed { result_json } => {
                 rpc.complete_trial(CompleteTrialRequest {
+                    sweep_id: report.sweep_id.clone(),
                     worker_id: report.worker_id.clone(),
                     trial_id: report.trial_id.clone(),
                     attempt: report.attempt,
@@ -219,6 +220,7 @@ impl Coordinator {
             }
             Outcome::Failed { error, handed_back } => {
                 rpc.fail_trial(FailTrialRequest {
+                    sweep_id: report.sweep_id.clone(),
                     worker_id: report.worker_id.clone(),
                     trial_id: report.trial_id.clone(),
                     attempt: report.attempt,
@@ -341,6 +343,7 @@ mod tests {
         .unwrap();
         let (trigger, shutdown) = super::super::shutdown::channel();
         let mut report = Report {
+            sweep_id: "s".into(),
             trial_id: "t".into(),
             attempt: 1,
             worker_id: "w".into(),

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 /// What a worker tells the coordinator about one attempt of one trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The lease's sweep.
+    #[serde(default)]
+    pub sweep_id: String,
     pub trial_id: String,
     pub attempt: u32,
     /// The worker id the attempt was leased to.
@@ -111,6 +114,7 @@ mod tests {
 
     fn report(trial: &str, attempt: u32) -> Report {
         Report {
+            sweep_id: "s1".into(),
             trial_id: trial.into(),
             attempt,
             worker_id: "w1".into(),

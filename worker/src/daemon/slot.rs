@@ -54,6 +54,7 @@ type ThreadOutcome = Result<TrialResult, String>;
 pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
     let mut trial = Trial {
         ctx: ctx.clone(),
+        sweep_id: lease.sweep_id.clone(),
         worker_id: session.worker_id,
         heartbeat_interval: session.heartbeat_interval,
         trial_id: lease.trial_id.clone(),
@@ -120,6 +121,7 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
 /// One attempt of one trial, as this slot handles it.
 struct Trial {
     ctx: Arc<SlotContext>,
+    sweep_id: String,
     worker_id: String,
     heartbeat_interval: Duration,
     trial_id: String,
@@ -179,6 +181,7 @@ impl Trial {
             };
             if beat_now && stop.is_none() {
                 let req = HeartbeatRequest {
+                    sweep_id: self.sweep_id.clone(),
                     worker_id: self.worker_id.clone(),
                     trial_id: self.trial_id.clone(),
                     attempt: self.attempt,
@@ -245,6 +248,7 @@ impl Trial {
     /// the daemon aborts, leaving it spooled for the next start).
     async fn report(&self, outcome: Outcome) {
         let mut report = Report {
+            sweep_id: self.sweep_id.clone(),
             trial_id: self.trial_id.clone(),
             attempt: self.attempt,
             worker_id: self.worker_id.clone(),
@@ -265,6 +269,7 @@ impl Trial {
     /// arrive, the lease expires and the trial is leased again anyway).
     async fn hand_back(&self) {
         let report = Report {
+            sweep_id: self.sweep_id.clone(),
             trial_id: self.trial_id.clone(),
             attempt: self.attempt,
             worker_id: self.worker_id.clone(),

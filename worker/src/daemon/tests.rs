@@ -128,12 +128,12 @@ async fn runs_a_trial_heartbeats_its_epochs_and_completes_it() {
     assert!(seen
         .heartbeats
         .iter()
-        .all(|h| h.total_epochs == 3 && h.trial_id == "t1"));
+        .all(|h| h.total_epochs == 3 && h.trial_id == "t1" && h.sweep_id == "s1"));
     assert_eq!(seen.completes.len(), 1);
     let c = &seen.completes[0];
     assert_eq!(
-        (c.worker_id.as_str(), c.trial_id.as_str(), c.attempt),
-        ("w1", "t1", 1)
+        (c.sweep_id.as_str(), c.worker_id.as_str(), c.trial_id.as_str(), c.attempt),
+        ("s1", "w1", "t1", 1)
     );
     let result: TrialResult = serde_json::from_str(&c.result_json).unwrap();
     assert_eq!(result.epochs.len(), 3);
@@ -266,6 +266,7 @@ async fn the_first_signal_drains_the_second_hands_back() {
 async fn spooled_reports_are_resent_on_start() {
     let state = tempfile::tempdir().unwrap();
     let old = Report {
+        sweep_id: "s-old".into(),
         trial_id: "old".into(),
         attempt: 2,
         worker_id: "w-before".into(),
@@ -280,6 +281,7 @@ async fn spooled_reports_are_resent_on_start() {
         .await;
     assert_eq!(seen.stored[0].trial_id, "old");
     assert_eq!(seen.stored[0].worker_id, "w-before");
+    assert_eq!(seen.stored[0].sweep_id, "s-old");
     let (_, state) = d.stop(1).await;
     assert!(Outbox::open(state.path())
         .unwrap()
