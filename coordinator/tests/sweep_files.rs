@@ -22,8 +22,8 @@ fn quick_is_four_small_trials() {
     for p in &sweep.points {
         let c = &p.config;
         assert_eq!(c.input_size, 32);
-        assert_eq!((c.data.train, c.data.val, c.data.test), (1000, 200, 200));
-        assert_eq!(c.total_epochs(), 2);
+        assert_eq!((c.data.train, c.data.val, c.data.test), (3000, 500, 500));
+        assert_eq!((c.phase1.epochs, c.phase2.epochs), (1, 3));
         assert_eq!(c.backbone.weights, TrialConfig::default().backbone.weights);
     }
     let lrs: Vec<f64> = sweep
