@@ -213,7 +213,7 @@ async fn serve_trials(url: String) {
         let epoch = result.epochs[0].clone();
         client
             .heartbeat(HeartbeatRequest {
-                sweep_id: Default::default(),
+                sweep_id: lease.sweep_id.clone(),
                 worker_id: worker_id.clone(),
                 trial_id: lease.trial_id.clone(),
                 attempt: lease.attempt,
@@ -226,7 +226,7 @@ async fn serve_trials(url: String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
         client
             .complete_trial(CompleteTrialRequest {
-                sweep_id: Default::default(),
+                sweep_id: lease.sweep_id.clone(),
                 worker_id: worker_id.clone(),
                 trial_id: lease.trial_id,
                 attempt: lease.attempt,
