@@ -88,7 +88,12 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<Images> {
             bytes.len()
         );
     }
-    Ok(Images { count, rows, cols, pixels: bytes[16..].to_vec() })
+    Ok(Images {
+        count,
+        rows,
+        cols,
+        pixels: bytes[16..].to_vec(),
+    })
 }
 
 /// Parses an IDX label file (magic 0x801, one dimension, labels 0..=9).
@@ -136,9 +141,17 @@ pub fn read_idx_dataset(dir: &Path, repair: &str) -> Result<IdxDataset> {
         if !dir.is_dir() {
             bail!("the folder does not exist");
         }
-        Ok(IdxDataset { train: read_pair(dir, "train")?, test: read_pair(dir, "t10k")? })
+        Ok(IdxDataset {
+            train: read_pair(dir, "train")?,
+            test: read_pair(dir, "t10k")?,
+        })
     };
-    load().with_context(|| format!("data folder {} is missing or corrupt; {repair}", dir.display()))
+    load().with_context(|| {
+        format!(
+            "data folder {} is missing or corrupt; {repair}",
+            dir.display()
+        )
+    })
 }
 
 #[cfg(test)]
@@ -158,11 +171,17 @@ mod tests {
     fn parses_images_and_refuses_truncation() {
         let p = Path::new("x");
         let ok = parse_images(&image_file(2, 3, 4, 0), p).unwrap();
-        assert_eq!((ok.count, ok.rows, ok.cols, ok.image(1).len()), (2, 3, 4, 12));
+        assert_eq!(
+            (ok.count, ok.rows, ok.cols, ok.image(1).len()),
+            (2, 3, 4, 12)
+        );
         assert!(parse_images(&image_file(2, 3, 4, 1), p).is_err());
         let mut short = image_file(2, 3, 4, 0);
         short.pop();
-        assert!(parse_images(&short, p).unwrap_err().to_string().contains("truncated"));
+        assert!(parse_images(&short, p)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated"));
     }
 
     #[test]
@@ -171,13 +190,19 @@ mod tests {
         b.extend_from_slice(&LABELS_MAGIC.to_be_bytes());
         b.extend_from_slice(&2u32.to_be_bytes());
         b.extend_from_slice(&[3, 12]);
-        assert!(parse_labels(&b, Path::new("l")).unwrap_err().to_string().contains("12"));
+        assert!(parse_labels(&b, Path::new("l"))
+            .unwrap_err()
+            .to_string()
+            .contains("12"));
     }
 
     #[test]
     fn missing_folder_names_path_and_repair() {
         let e = read_idx_dataset(Path::new("/nonexistent/mnist"), "run `fix-it`").unwrap_err();
         let msg = format!("{e:#}");
-        assert!(msg.contains("/nonexistent/mnist") && msg.contains("fix-it"), "{msg}");
+        assert!(
+            msg.contains("/nonexistent/mnist") && msg.contains("fix-it"),
+            "{msg}"
+        );
     }
 }

@@ -28,7 +28,12 @@ impl Predictions {
     }
 
     pub fn accuracy(&self) -> f64 {
-        let right = self.labels.iter().zip(&self.predicted).filter(|(a, b)| a == b).count();
+        let right = self
+            .labels
+            .iter()
+            .zip(&self.predicted)
+            .filter(|(a, b)| a == b)
+            .count();
         right as f64 / self.len().max(1) as f64
     }
 
@@ -38,7 +43,12 @@ impl Predictions {
     }
 
     pub fn ece(&self) -> f64 {
-        let correct: Vec<bool> = self.labels.iter().zip(&self.predicted).map(|(a, b)| a == b).collect();
+        let correct: Vec<bool> = self
+            .labels
+            .iter()
+            .zip(&self.predicted)
+            .map(|(a, b)| a == b)
+            .collect();
         expected_calibration_error(&self.confidence, &correct, ECE_BINS)
     }
 
@@ -58,7 +68,11 @@ impl Predictions {
             .enumerate()
             .map(|(c, row)| {
                 let n: u64 = row.iter().sum();
-                if n == 0 { 0.0 } else { row[c] as f64 / n as f64 }
+                if n == 0 {
+                    0.0
+                } else {
+                    row[c] as f64 / n as f64
+                }
             })
             .collect()
     }
@@ -104,7 +118,12 @@ pub fn evaluate(model: &ResNet18, inputs: &Tensor, labels: &Tensor, batch: usize
                 .cross_entropy_loss(&y, None::<Tensor>, Reduction::Sum, -100, 0.0)
                 .double_value(&[]);
             let (conf, pred) = logits.softmax(-1, Kind::Float).max_dim(1, false);
-            out.confidence.extend(Vec::<f32>::try_from(&conf).unwrap().into_iter().map(f64::from));
+            out.confidence.extend(
+                Vec::<f32>::try_from(&conf)
+                    .unwrap()
+                    .into_iter()
+                    .map(f64::from),
+            );
             out.predicted.extend(Vec::<i64>::try_from(&pred).unwrap());
             out.labels.extend(Vec::<i64>::try_from(&y).unwrap());
             start += len;

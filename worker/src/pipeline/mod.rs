@@ -8,13 +8,14 @@
 //!   [`transform`]: eval transform and batched augmentation; [`data`]: the
 //!   tensors a trial keeps.
 //! - [`resnet`]: ResNet18 by stages; [`weights`]: safetensors in and out.
-//! - [`optim`]: per-group AdamW; [`schedule`]: LR schedules; [`metrics`]:
+//! - [`optim`]: the phase's optimizer groups; [`adamw`]: fused AdamW; [`schedule`]: LR schedules; [`metrics`]:
 //!   accuracy, ECE, confusion; [`trial`]: the two phases.
 //!
 //! Threads: libtorch's intra-op thread count is process-global
 //! ([`trial::apply_threads`]); trials that must not share cores have to run in
 //! separate processes, each with its own `threads`.
 
+pub mod adamw;
 pub mod data;
 pub mod idx;
 pub mod metrics;

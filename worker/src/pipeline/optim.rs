@@ -1,13 +1,13 @@
 //! One phase's AdamW with its parameter groups: group 0 is the head (`fc`) at
 //! the phase's `lr_head`, then one group per trainable backbone stage at
-//! `lr_backbone`. Learning rates are set per group (`set_learning_rate_group`;
-//! tch's `set_lr` would overwrite every group) as a factor of each group's own
-//! base rate, which is what every scheduler produces.
+//! `lr_backbone`. Learning rates are set per group (never one rate for all, as
+//! tch's `set_lr` would do) as a factor of each group's own base rate, which is
+//! what every scheduler produces.
 
+use super::adamw::{AdamWHyper, FusedAdamW};
 use super::resnet::ResNet18;
 use anyhow::Result;
 use sweep_proto::trial::{OptimizerConfig, Stage};
-use tch::COptimizer;
 
 /// What one optimizer group holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +21,7 @@ pub struct Group {
 
 /// AdamW over the head and the trainable stages of one phase.
 pub struct PhaseOptimizer {
-    opt: COptimizer,
+    opt: FusedAdamW,
     groups: Vec<Group>,
 }
 
@@ -35,17 +35,27 @@ impl PhaseOptimizer {
         lr_head: f64,
         cfg: &OptimizerConfig,
     ) -> Result<Self> {
-        let mut opt = COptimizer::adamw(lr_head, cfg.beta1, cfg.beta2, cfg.weight_decay, cfg.eps, false)?;
-        let mut groups = vec![Group { label: "fc", is_head: true, base_lr: lr_head, lr: lr_head }];
-        for p in model.head_parameters() {
-            opt.add_parameters(&p, 0)?;
-        }
+        let mut opt = FusedAdamW::new(AdamWHyper {
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            weight_decay: cfg.weight_decay,
+            eps: cfg.eps,
+        });
+        let mut groups = vec![Group {
+            label: "fc",
+            is_head: true,
+            base_lr: lr_head,
+            lr: lr_head,
+        }];
+        opt.add_group(&model.head_parameters(), lr_head);
         for &stage in stages {
-            let g = groups.len();
-            for p in model.stage(stage).parameters() {
-                opt.add_parameters(&p, g)?;
-            }
-            groups.push(Group { label: stage.name(), is_head: false, base_lr: lr_backbone, lr: lr_backbone });
+            opt.add_group(&model.stage(stage).parameters(), lr_backbone);
+            groups.push(Group {
+                label: stage.name(),
+                is_head: false,
+                base_lr: lr_backbone,
+                lr: lr_backbone,
+            });
         }
         let mut me = Self { opt, groups };
         me.set_factor(1.0)?;
@@ -53,18 +63,19 @@ impl PhaseOptimizer {
     }
 
     pub fn zero_grad(&mut self) -> Result<()> {
-        Ok(self.opt.zero_grad()?)
+        self.opt.zero_grad();
+        Ok(())
     }
 
     pub fn step(&mut self) -> Result<()> {
-        Ok(self.opt.step()?)
+        self.opt.step()
     }
 
     /// Sets every group's learning rate to `factor` × its own base rate.
     pub fn set_factor(&mut self, factor: f64) -> Result<()> {
         for (i, g) in self.groups.iter_mut().enumerate() {
             g.lr = g.base_lr * factor;
-            self.opt.set_learning_rate_group(i, g.lr)?;
+            self.opt.set_lr(i, g.lr);
         }
         Ok(())
     }
@@ -73,10 +84,19 @@ impl PhaseOptimizer {
         &self.groups
     }
 
+    /// The learning rate the optimizer itself holds for group `i`.
+    pub fn optimizer_lr(&self, i: usize) -> f64 {
+        self.opt.lr(i)
+    }
+
     /// Current (backbone, head) learning rates; backbone is 0 when no stage trains.
     pub fn lrs(&self) -> (f64, f64) {
         let head = self.groups[0].lr;
-        let backbone = self.groups.iter().find(|g| !g.is_head).map_or(0.0, |g| g.lr);
+        let backbone = self
+            .groups
+            .iter()
+            .find(|g| !g.is_head)
+            .map_or(0.0, |g| g.lr);
         (backbone, head)
     }
 }

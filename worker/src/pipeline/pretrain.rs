@@ -53,7 +53,10 @@ pub trait PretrainObserver {
 }
 
 /// Trains ResNet18 from scratch on `cfg.data` and writes it to `cfg.out`.
-pub fn pretrain(cfg: &PretrainConfig, observer: &mut dyn PretrainObserver) -> Result<PretrainReport> {
+pub fn pretrain(
+    cfg: &PretrainConfig,
+    observer: &mut dyn PretrainObserver,
+) -> Result<PretrainReport> {
     let start = Instant::now();
     if cfg.input_size < 32 || cfg.epochs == 0 || cfg.batch_size == 0 {
         bail!("--input-size must be ≥ 32 and --epochs, --batch-size positive");
@@ -76,7 +79,11 @@ pub fn pretrain(cfg: &PretrainConfig, observer: &mut dyn PretrainObserver) -> Re
     let optim = OptimizerConfig::default();
     let mut opt = PhaseOptimizer::new(&model, &Stage::BACKBONE, cfg.lr, cfg.lr, &optim)?;
     let batches = train_idx.len().div_ceil(cfg.batch_size);
-    let cosine = SchedulerConfig { kind: SchedulerKind::Cosine, step_per: StepUnit::Batch, ..Default::default() };
+    let cosine = SchedulerConfig {
+        kind: SchedulerKind::Cosine,
+        step_per: StepUnit::Batch,
+        ..Default::default()
+    };
     let mut sched = Schedule::new(&cosine, true, cfg.epochs, batches);
     let mut rng = stream(cfg.seed, Stream::Shuffle);
     let mut order: Vec<i64> = (0..train_idx.len() as i64).collect();
@@ -89,7 +96,13 @@ pub fn pretrain(cfg: &PretrainConfig, observer: &mut dyn PretrainObserver) -> Re
             let idx = Tensor::from_slice(chunk);
             let x = tch::no_grad(|| eval_transform(&train_unit.index_select(0, &idx), size));
             let y = train_labels.index_select(0, &idx);
-            let loss = model.forward_train(&x).cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, 0.0);
+            let loss = model.forward_train(&x).cross_entropy_loss(
+                &y,
+                None::<Tensor>,
+                Reduction::Mean,
+                -100,
+                0.0,
+            );
             opt.zero_grad()?;
             loss.backward();
             opt.step()?;
@@ -106,7 +119,12 @@ pub fn pretrain(cfg: &PretrainConfig, observer: &mut dyn PretrainObserver) -> Re
         observer.on_epoch(epoch, train_loss, secs);
     }
     let test_inputs = eval_inputs(&unit_images(&ds.test.images, &test_idx), size);
-    let test = evaluate(&model, &test_inputs, &label_tensor(&ds.test.labels, &test_idx), 256);
+    let test = evaluate(
+        &model,
+        &test_inputs,
+        &label_tensor(&ds.test.labels, &test_idx),
+        256,
+    );
     write_state_dict(&model, &cfg.out)?;
     Ok(PretrainReport {
         train_loss,

@@ -52,7 +52,8 @@ impl BatchNorm2d {
     /// place); otherwise eval mode (running statistics).
     fn forward(&self, x: &Tensor, update_stats: bool) -> Tensor {
         if update_stats {
-            self.num_batches_tracked.set(self.num_batches_tracked.get() + 1);
+            self.num_batches_tracked
+                .set(self.num_batches_tracked.get() + 1);
         }
         x.batch_norm(
             Some(&self.weight),
@@ -132,8 +133,16 @@ impl StageModule {
         let bn = |out: &mut Vec<_>, name: String, b: &BatchNorm2d| {
             out.push((format!("{name}.weight"), b.weight.shallow_clone(), true));
             out.push((format!("{name}.bias"), b.bias.shallow_clone(), true));
-            out.push((format!("{name}.running_mean"), b.running_mean.shallow_clone(), false));
-            out.push((format!("{name}.running_var"), b.running_var.shallow_clone(), false));
+            out.push((
+                format!("{name}.running_mean"),
+                b.running_mean.shallow_clone(),
+                false,
+            ));
+            out.push((
+                format!("{name}.running_var"),
+                b.running_var.shallow_clone(),
+                false,
+            ));
         };
         match &self.body {
             Body::Stem { conv1, bn1 } => {
@@ -179,7 +188,10 @@ impl StageModule {
     pub fn parameters(&self) -> Vec<Tensor> {
         let mut all = Vec::new();
         self.named(&mut all);
-        all.into_iter().filter(|(_, _, p)| *p).map(|(_, t, _)| t).collect()
+        all.into_iter()
+            .filter(|(_, _, p)| *p)
+            .map(|(_, t, _)| t)
+            .collect()
     }
 }
 
@@ -218,7 +230,11 @@ const LAYERS: [(Stage, i64, i64); 4] = [
 /// Builds the module tree, asking `make(name, shape)` for every tensor.
 fn build(mut make: impl FnMut(&str, &[i64]) -> Result<Tensor>) -> Result<Vec<StageModule>> {
     let mut conv = |name: &str, cin: i64, cout: i64, k: i64, stride: i64| -> Result<Conv2d> {
-        Ok(Conv2d { weight: make(&format!("{name}.weight"), &[cout, cin, k, k])?, stride, padding: k / 2 })
+        Ok(Conv2d {
+            weight: make(&format!("{name}.weight"), &[cout, cin, k, k])?,
+            stride,
+            padding: k / 2,
+        })
     };
     let mut convs = Vec::new();
     // Two passes keep the borrow checker happy: convs first, then BNs.
@@ -249,7 +265,10 @@ fn build(mut make: impl FnMut(&str, &[i64]) -> Result<Tensor>) -> Result<Vec<Sta
     let mut convs = convs.into_iter();
     let mut stages = vec![StageModule {
         stage: Stage::Stem,
-        body: Body::Stem { conv1: convs.next().unwrap(), bn1: bn("bn1", 64)? },
+        body: Body::Stem {
+            conv1: convs.next().unwrap(),
+            bn1: bn("bn1", 64)?,
+        },
         trainable: Cell::new(false),
     }];
     let mut cin = 64;
@@ -262,7 +281,10 @@ fn build(mut make: impl FnMut(&str, &[i64]) -> Result<Tensor>) -> Result<Vec<Sta
             let conv1 = convs.next().unwrap();
             let conv2 = convs.next().unwrap();
             let downsample = if i == 0 && (s != 1 || c_in != cout) {
-                Some((convs.next().unwrap(), bn(&format!("{p}.downsample.1"), cout)?))
+                Some((
+                    convs.next().unwrap(),
+                    bn(&format!("{p}.downsample.1"), cout)?,
+                ))
             } else {
                 None
             };
@@ -274,7 +296,11 @@ fn build(mut make: impl FnMut(&str, &[i64]) -> Result<Tensor>) -> Result<Vec<Sta
                 downsample,
             });
         }
-        stages.push(StageModule { stage, body: Body::Layer(blocks), trainable: Cell::new(false) });
+        stages.push(StageModule {
+            stage,
+            body: Body::Layer(blocks),
+            trainable: Cell::new(false),
+        });
         cin = cout;
     }
     Ok(stages)
@@ -285,7 +311,8 @@ fn build(mut make: impl FnMut(&str, &[i64]) -> Result<Tensor>) -> Result<Vec<Sta
 pub fn fresh_head(classes: i64, seed: u64) -> Linear {
     let mut rng = stream(seed, Stream::HeadInit);
     let bound = 1.0 / (FEATURES as f32).sqrt();
-    let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+    let mut draw =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
     let w = draw((classes * FEATURES) as usize);
     let b = draw(classes as usize);
     Linear {
@@ -299,17 +326,27 @@ impl ResNet18 {
     /// nn.Linear head), from tch's global generator (seed it first).
     pub fn random(classes: i64, seed: u64) -> Self {
         let stages = build(|name, shape| {
-            Ok(if name.ends_with("running_var") || (name.contains("bn") || name.contains("downsample.1")) && name.ends_with(".weight") {
-                Tensor::ones(shape, (Kind::Float, tch::Device::Cpu))
-            } else if shape.len() == 4 {
-                let fan_out = shape[0] * shape[2] * shape[3];
-                Tensor::randn(shape, (Kind::Float, tch::Device::Cpu)) * (2.0 / fan_out as f64).sqrt()
-            } else {
-                Tensor::zeros(shape, (Kind::Float, tch::Device::Cpu))
-            })
+            Ok(
+                if name.ends_with("running_var")
+                    || (name.contains("bn") || name.contains("downsample.1"))
+                        && name.ends_with(".weight")
+                {
+                    Tensor::ones(shape, (Kind::Float, tch::Device::Cpu))
+                } else if shape.len() == 4 {
+                    let fan_out = shape[0] * shape[2] * shape[3];
+                    Tensor::randn(shape, (Kind::Float, tch::Device::Cpu))
+                        * (2.0 / fan_out as f64).sqrt()
+                } else {
+                    Tensor::zeros(shape, (Kind::Float, tch::Device::Cpu))
+                },
+            )
         })
         .expect("building from generated tensors cannot fail");
-        let model = Self { stages, fc: fresh_head(classes, seed), hold_frozen_bn: false };
+        let model = Self {
+            stages,
+            fc: fresh_head(classes, seed),
+            hold_frozen_bn: false,
+        };
         model.set_trainable(&Stage::BACKBONE);
         model
     }
@@ -320,15 +357,20 @@ impl ResNet18 {
     /// are converted to f32. Unknown keys are refused (not a ResNet18).
     pub fn from_state_dict(mut sd: HashMap<String, Tensor>, head: Head) -> Result<Self> {
         let mut counts: HashMap<String, i64> = HashMap::new();
-        let count_keys: Vec<String> =
-            sd.keys().filter(|k| k.ends_with(".num_batches_tracked")).cloned().collect();
+        let count_keys: Vec<String> = sd
+            .keys()
+            .filter(|k| k.ends_with(".num_batches_tracked"))
+            .cloned()
+            .collect();
         for k in count_keys {
             let t = sd.remove(&k).unwrap();
             let v = t.to_kind(Kind::Int64).int64_value(&[]);
             counts.insert(k.trim_end_matches(".num_batches_tracked").to_string(), v);
         }
         let stages = build(|name, shape| {
-            let t = sd.remove(name).with_context(|| format!("weights lack `{name}`"))?;
+            let t = sd
+                .remove(name)
+                .with_context(|| format!("weights lack `{name}`"))?;
             if t.size() != shape {
                 bail!("`{name}` has shape {:?}, ResNet18's is {shape:?}", t.size());
             }
@@ -350,15 +392,27 @@ impl ResNet18 {
                     _ => bail!("weights lack `fc.weight` / `fc.bias`"),
                 };
                 if w.dim() != 2 || w.size()[1] != FEATURES || b.size() != [w.size()[0]] {
-                    bail!("`fc.weight` {:?} / `fc.bias` {:?} do not fit 512 features", w.size(), b.size());
+                    bail!(
+                        "`fc.weight` {:?} / `fc.bias` {:?} do not fit 512 features",
+                        w.size(),
+                        b.size()
+                    );
                 }
-                Linear { weight: w.to_kind(Kind::Float).contiguous(), bias: b.to_kind(Kind::Float).contiguous() }
+                Linear {
+                    weight: w.to_kind(Kind::Float).contiguous(),
+                    bias: b.to_kind(Kind::Float).contiguous(),
+                }
             }
         };
-        let model = Self { stages, fc, hold_frozen_bn: false };
+        let model = Self {
+            stages,
+            fc,
+            hold_frozen_bn: false,
+        };
         for s in &model.stages {
             for (name, bn) in s.batch_norms() {
-                bn.num_batches_tracked.set(counts.get(&name).copied().unwrap_or(0));
+                bn.num_batches_tracked
+                    .set(counts.get(&name).copied().unwrap_or(0));
             }
         }
         model.set_trainable(&[]);
@@ -372,8 +426,11 @@ impl ResNet18 {
         for s in &self.stages {
             let mut named = Vec::new();
             s.named(&mut named);
-            let counts: HashMap<String, i64> =
-                s.batch_norms().into_iter().map(|(n, b)| (n, b.num_batches_tracked.get())).collect();
+            let counts: HashMap<String, i64> = s
+                .batch_norms()
+                .into_iter()
+                .map(|(n, b)| (n, b.num_batches_tracked.get()))
+                .collect();
             for (name, t, _) in named {
                 let done_bn = name.strip_suffix(".running_var").map(str::to_string);
                 out.push((name, t.detach()));
@@ -409,7 +466,10 @@ impl ResNet18 {
     }
 
     pub fn stage(&self, stage: Stage) -> &StageModule {
-        self.stages.iter().find(|s| s.stage == stage).expect("backbone stages only")
+        self.stages
+            .iter()
+            .find(|s| s.stage == stage)
+            .expect("backbone stages only")
     }
 
     /// The head's parameters (weight, bias).
@@ -422,7 +482,13 @@ impl ResNet18 {
         self.stage(stage)
             .batch_norms()
             .into_iter()
-            .map(|(n, b)| (n, b.running_mean.shallow_clone(), b.running_var.shallow_clone()))
+            .map(|(n, b)| {
+                (
+                    n,
+                    b.running_mean.shallow_clone(),
+                    b.running_var.shallow_clone(),
+                )
+            })
             .collect()
     }
 
@@ -430,7 +496,11 @@ impl ResNet18 {
     /// `no_grad` (no graph is built for it); a frozen stage's BatchNorm uses
     /// running statistics when `hold_frozen_bn`, batch statistics otherwise.
     pub fn forward_train(&self, x: &Tensor) -> Tensor {
-        let frozen_prefix = self.stages.iter().take_while(|s| !s.trainable.get()).count();
+        let frozen_prefix = self
+            .stages
+            .iter()
+            .take_while(|s| !s.trainable.get())
+            .count();
         let bn_train = |s: &StageModule| s.trainable.get() || !self.hold_frozen_bn;
         let mut h = tch::no_grad(|| {
             let mut h = x.shallow_clone();
@@ -457,7 +527,9 @@ impl ResNet18 {
     }
 
     fn head(&self, h: &Tensor) -> Tensor {
-        h.adaptive_avg_pool2d([1, 1]).flatten(1, -1).linear(&self.fc.weight, Some(&self.fc.bias))
+        h.adaptive_avg_pool2d([1, 1])
+            .flatten(1, -1)
+            .linear(&self.fc.weight, Some(&self.fc.bias))
     }
 
     /// Every tensor of the model (parameters and buffers) in state-dict order.
@@ -473,7 +545,12 @@ impl ResNet18 {
 
     /// A deep copy of all weights and BatchNorm state.
     pub fn snapshot(&self) -> Snapshot {
-        let tensors = tch::no_grad(|| self.all_tensors().iter().map(|t| t.detach().copy()).collect());
+        let tensors = tch::no_grad(|| {
+            self.all_tensors()
+                .iter()
+                .map(|t| t.detach().copy())
+                .collect()
+        });
         let counts = self.counters().iter().map(|c| c.get()).collect();
         Snapshot { tensors, counts }
     }
@@ -493,7 +570,11 @@ impl ResNet18 {
     fn counters(&self) -> Vec<&Cell<i64>> {
         self.stages
             .iter()
-            .flat_map(|s| s.batch_norms().into_iter().map(|(_, b)| &b.num_batches_tracked))
+            .flat_map(|s| {
+                s.batch_norms()
+                    .into_iter()
+                    .map(|(_, b)| &b.num_batches_tracked)
+            })
             .collect()
     }
 }

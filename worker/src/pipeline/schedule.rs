@@ -5,8 +5,8 @@
 //! Cosine and step advance per batch or per epoch (`step_per`); plateau
 //! always per epoch.
 
-use sweep_proto::trial::{SchedulerConfig, SchedulerKind, StepUnit};
 use std::f64::consts::PI;
+use sweep_proto::trial::{SchedulerConfig, SchedulerKind, StepUnit};
 
 /// torch's default relative threshold for "better" in `ReduceLROnPlateau`.
 const PLATEAU_THRESHOLD: f64 = 1e-4;
@@ -83,7 +83,10 @@ impl Schedule {
                 let t = (self.steps.min(self.total_steps)) as f64 / self.total_steps as f64;
                 m + (1.0 - m) * 0.5 * (1.0 + (PI * t).cos())
             }
-            SchedulerKind::Step => self.cfg.gamma.powi((self.steps / self.cfg.step_size.max(1) as u64) as i32),
+            SchedulerKind::Step => self
+                .cfg
+                .gamma
+                .powi((self.steps / self.cfg.step_size.max(1) as u64) as i32),
             SchedulerKind::None | SchedulerKind::Plateau => self.factor,
         };
         self.factor != old
@@ -95,7 +98,11 @@ mod tests {
     use super::*;
 
     fn cfg(kind: SchedulerKind, step_per: StepUnit) -> SchedulerConfig {
-        SchedulerConfig { kind, step_per, ..SchedulerConfig::default() }
+        SchedulerConfig {
+            kind,
+            step_per,
+            ..SchedulerConfig::default()
+        }
     }
 
     #[test]
@@ -120,7 +127,12 @@ mod tests {
         c.step_size = 2;
         c.gamma = 0.5;
         let mut s = Schedule::new(&c, true, 6, 100);
-        let f: Vec<f64> = (0..4).map(|_| { s.after_epoch(0.0); s.factor() }).collect();
+        let f: Vec<f64> = (0..4)
+            .map(|_| {
+                s.after_epoch(0.0);
+                s.factor()
+            })
+            .collect();
         assert_eq!(f, vec![1.0, 0.5, 0.5, 0.25]);
         assert!(!s.after_batch());
     }

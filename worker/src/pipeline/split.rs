@@ -42,13 +42,20 @@ pub fn stratified_split(
     sizes: SplitSizes,
     seed: u64,
 ) -> Result<Split> {
-    for (n, field) in [(sizes.train, "data.train"), (sizes.val, "data.val"), (sizes.test, "data.test")] {
+    for (n, field) in [
+        (sizes.train, "data.train"),
+        (sizes.val, "data.val"),
+        (sizes.test, "data.test"),
+    ] {
         if n % CLASSES != 0 {
             bail!("`{field}` must be a multiple of {CLASSES} (equal count per class), got {n}");
         }
     }
-    let (tr_per, va_per, te_per) =
-        (sizes.train / CLASSES, sizes.val / CLASSES, sizes.test / CLASSES);
+    let (tr_per, va_per, te_per) = (
+        sizes.train / CLASSES,
+        sizes.val / CLASSES,
+        sizes.test / CLASSES,
+    );
     let mut rng = stream(seed, Stream::Split);
     let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
     for (class, mut pool) in by_class(train_labels).into_iter().enumerate() {

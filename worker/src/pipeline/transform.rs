@@ -21,7 +21,12 @@ pub fn unit_images(images: &Images, indices: &[usize]) -> Tensor {
         bytes.extend_from_slice(images.image(i));
     }
     Tensor::from_slice(&bytes)
-        .reshape([indices.len() as i64, 1, images.rows as i64, images.cols as i64])
+        .reshape([
+            indices.len() as i64,
+            1,
+            images.rows as i64,
+            images.cols as i64,
+        ])
         .to_kind(Kind::Float)
         / 255.0
 }
@@ -88,7 +93,13 @@ impl Augmenter {
     pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Vec<Affine> {
         let r = self.rotation_deg;
         let t = self.translate;
-        let mut uniform = |half: f64| if half > 0.0 { rng.random_range(-half..=half) } else { 0.0 };
+        let mut uniform = |half: f64| {
+            if half > 0.0 {
+                rng.random_range(-half..=half)
+            } else {
+                0.0
+            }
+        };
         (0..n)
             .map(|_| {
                 let angle_deg = uniform(r);

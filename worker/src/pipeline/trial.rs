@@ -128,13 +128,20 @@ impl Run<'_> {
                 None => tch::no_grad(|| eval_transform(&unit, size)),
             };
             let logits = self.model.forward_train(&x);
-            let loss = logits.cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, smoothing);
+            let loss =
+                logits.cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, smoothing);
             opt.zero_grad()?;
             loss.backward();
             opt.step()?;
             lrs = opt.lrs();
             loss_sum += loss.double_value(&[]) * chunk.len() as f64;
-            right += tch::no_grad(|| logits.argmax(1, false).eq_tensor(&y).sum(tch::Kind::Int64).int64_value(&[]));
+            right += tch::no_grad(|| {
+                logits
+                    .argmax(1, false)
+                    .eq_tensor(&y)
+                    .sum(tch::Kind::Int64)
+                    .int64_value(&[])
+            });
             if sched.after_batch() {
                 opt.set_factor(sched.factor())?;
             }
@@ -157,7 +164,13 @@ impl Run<'_> {
         let start = Instant::now();
         let stages = pc.unfrozen_stages();
         self.model.set_trainable(&stages);
-        let mut opt = PhaseOptimizer::new(&self.model, &stages, pc.lr_backbone, pc.lr_head, &self.cfg.optimizer)?;
+        let mut opt = PhaseOptimizer::new(
+            &self.model,
+            &stages,
+            pc.lr_backbone,
+            pc.lr_head,
+            &self.cfg.optimizer,
+        )?;
         let scheduled = phase == 2 || self.cfg.scheduler.phase1;
         let mut sched = Schedule::new(&self.cfg.scheduler, scheduled, pc.epochs, self.batches());
         let (mut images, mut train_s) = (0usize, 0.0);
@@ -170,7 +183,12 @@ impl Run<'_> {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(TrialError::Cancelled);
             }
-            let val = evaluate(&self.model, &self.data.val_inputs, &self.data.val_labels, EVAL_BATCH);
+            let val = evaluate(
+                &self.model,
+                &self.data.val_inputs,
+                &self.data.val_labels,
+                EVAL_BATCH,
+            );
             if sched.after_epoch(val.loss()) {
                 opt.set_factor(sched.factor())?;
             }
@@ -186,8 +204,16 @@ impl Run<'_> {
                 lr_head: t.lrs.1,
                 wall_s: epoch_start.elapsed().as_secs_f64(),
             };
-            if self.best.as_ref().is_none_or(|b| m.val_acc > b.val.accuracy()) {
-                self.best = Some(Best { epoch: self.epoch, val, weights: self.model.snapshot() });
+            if self
+                .best
+                .as_ref()
+                .is_none_or(|b| m.val_acc > b.val.accuracy())
+            {
+                self.best = Some(Best {
+                    epoch: self.epoch,
+                    val,
+                    weights: self.model.snapshot(),
+                });
             }
             self.observer.on_epoch(&m);
             self.epochs.push(m);
@@ -213,15 +239,22 @@ pub fn run(
     check_weights_exist(&cfg.backbone.weights, cfg.input_size)?;
     if let Some(p) = &opts.save_best {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("--save-best: cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("--save-best: cannot create {}", dir.display()))?;
         }
     }
     let threads = apply_threads(cfg.threads);
     tch::manual_seed(cfg.seed as i64);
     let data = prepare_data(cfg)?;
     let (sd, backbone) = read_state_dict(&cfg.backbone.weights, cfg.input_size)?;
-    let mut model = ResNet18::from_state_dict(sd, Head::Fresh { classes: CLASSES, seed: cfg.seed })
-        .with_context(|| format!("backbone weights {}", cfg.backbone.weights.display()))?;
+    let mut model = ResNet18::from_state_dict(
+        sd,
+        Head::Fresh {
+            classes: CLASSES,
+            seed: cfg.seed,
+        },
+    )
+    .with_context(|| format!("backbone weights {}", cfg.backbone.weights.display()))?;
     model.hold_frozen_bn = cfg.backbone.hold_frozen_bn;
     let a = &cfg.augment;
     let augmenter = a.enabled.then_some(Augmenter {
@@ -246,7 +279,10 @@ pub fn run(
     for (phase, pc) in [(1, &cfg.phase1), (2, &cfg.phase2)] {
         phases.extend(run.phase(phase, pc)?);
     }
-    let best = run.best.take().expect("validation guarantees at least one epoch");
+    let best = run
+        .best
+        .take()
+        .expect("validation guarantees at least one epoch");
     run.model.restore(&best.weights);
     if let Some(p) = &opts.save_best {
         write_state_dict(&run.model, p)?;

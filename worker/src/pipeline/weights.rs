@@ -33,11 +33,14 @@ pub fn check_weights_exist(path: &Path, input_size: u32) -> Result<()> {
 
 /// sha256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -47,12 +50,22 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// Reads a `.safetensors` state dict and says which file it was.
-pub fn read_state_dict(path: &Path, input_size: u32) -> Result<(HashMap<String, Tensor>, BackboneInfo)> {
+pub fn read_state_dict(
+    path: &Path,
+    input_size: u32,
+) -> Result<(HashMap<String, Tensor>, BackboneInfo)> {
     check_weights_exist(path, input_size)?;
-    let tensors = Tensor::read_safetensors(path)
-        .with_context(|| format!("backbone weights {} are not a readable .safetensors file", path.display()))?;
+    let tensors = Tensor::read_safetensors(path).with_context(|| {
+        format!(
+            "backbone weights {} are not a readable .safetensors file",
+            path.display()
+        )
+    })?;
     let info = BackboneInfo {
-        name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         sha256: sha256_file(path)?,
     };
     Ok((tensors.into_iter().collect(), info))
@@ -64,7 +77,10 @@ pub fn write_state_dict(model: &ResNet18, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let sd: Vec<(String, Tensor)> =
-        model.state_dict().into_iter().map(|(n, t)| (n, t.contiguous())).collect();
+    let sd: Vec<(String, Tensor)> = model
+        .state_dict()
+        .into_iter()
+        .map(|(n, t)| (n, t.contiguous()))
+        .collect();
     Tensor::write_safetensors(&sd, path).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -8,7 +8,10 @@ use std::process::{Command, Output};
 use sweep_proto::trial::{parse_trial_yaml, TrialResult};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn mnist_dir() -> PathBuf {
@@ -57,7 +60,10 @@ const BAD: &[(&str, &str)] = &[
     ("colour: red\n", "colour"),
     ("batch_size: many\n", "batch_size"),
     ("phase1: {epochs: -1}\n", "phase1.epochs"),
-    ("phase1: {epochs: 0}\nphase2: {epochs: 0}\n", "phase2.epochs"),
+    (
+        "phase1: {epochs: 0}\nphase2: {epochs: 0}\n",
+        "phase2.epochs",
+    ),
     ("phase2: {unfreeze: [layer5]}\n", "layer5"),
     ("phase1: {unfreeze: [head]}\n", "head"),
     ("input_size: 16\n", "input_size"),
@@ -75,7 +81,10 @@ const BAD: &[(&str, &str)] = &[
 fn bad_configs_are_refused_by_the_parser_naming_the_field() {
     for (yaml, field) in BAD {
         let e = parse_trial_yaml(yaml).expect_err(yaml).to_string();
-        assert!(e.contains(field), "{yaml:?}: error {e:?} does not name {field}");
+        assert!(
+            e.contains(field),
+            "{yaml:?}: error {e:?} does not name {field}"
+        );
     }
 }
 
@@ -85,8 +94,14 @@ fn bad_configs_are_refused_by_the_binary_before_training() {
         let (o, _dir) = train(yaml, &[]);
         let err = stderr(&o);
         assert!(!o.status.success(), "{yaml:?} was accepted");
-        assert!(err.contains(field), "{yaml:?}: stderr {err:?} does not name {field}");
-        assert!(err.contains("trial.yaml"), "{yaml:?}: stderr {err:?} does not name the file");
+        assert!(
+            err.contains(field),
+            "{yaml:?}: stderr {err:?} does not name {field}"
+        );
+        assert!(
+            err.contains("trial.yaml"),
+            "{yaml:?}: stderr {err:?} does not name the file"
+        );
         assert!(!err.contains("epoch 1"), "{yaml:?}: training started");
         assert!(o.stdout.is_empty());
     }
@@ -94,9 +109,16 @@ fn bad_configs_are_refused_by_the_binary_before_training() {
 
 #[test]
 fn a_missing_config_file_is_named() {
-    let o = Command::new(env!("CARGO_BIN_EXE_sweep-worker")).args(["train", "/nonexistent/trial.yaml"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sweep-worker"))
+        .args(["train", "/nonexistent/trial.yaml"])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("/nonexistent/trial.yaml"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent/trial.yaml"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -109,7 +131,10 @@ fn missing_weights_name_the_path_and_the_pretrain_command() {
     let err = stderr(&o);
     assert!(!o.status.success());
     assert!(err.contains("/nowhere/bb.safetensors"), "{err}");
-    assert!(err.contains("sweep-worker pretrain --out /nowhere/bb.safetensors --input-size 48"), "{err}");
+    assert!(
+        err.contains("sweep-worker pretrain --out /nowhere/bb.safetensors --input-size 48"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -117,33 +142,62 @@ fn missing_or_corrupt_data_names_the_path_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("w.safetensors");
     std::fs::write(&weights, b"only its existence is checked before the data").unwrap();
-    let yaml = format!("data: {{dir: /nowhere/mnist}}\nbackbone: {{weights: {}}}\n", weights.display());
+    let yaml = format!(
+        "data: {{dir: /nowhere/mnist}}\nbackbone: {{weights: {}}}\n",
+        weights.display()
+    );
     let (o, _d) = train(&yaml, &[]);
     let err = stderr(&o);
     assert!(!o.status.success());
-    assert!(err.contains("/nowhere/mnist") && err.contains("scripts/fetch_mnist.py"), "{err}");
+    assert!(
+        err.contains("/nowhere/mnist") && err.contains("scripts/fetch_mnist.py"),
+        "{err}"
+    );
 
     // A truncated image file.
     let bad = dir.path().join("mnist");
     std::fs::create_dir(&bad).unwrap();
-    for f in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+    for f in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
         let full = std::fs::read(mnist_dir().join(f)).unwrap();
-        let keep = if f == "t10k-images-idx3-ubyte" { full.len() - 100 } else { full.len() };
+        let keep = if f == "t10k-images-idx3-ubyte" {
+            full.len() - 100
+        } else {
+            full.len()
+        };
         std::fs::write(bad.join(f), &full[..keep]).unwrap();
     }
-    let yaml = format!("data: {{dir: {}}}\nbackbone: {{weights: {}}}\n", bad.display(), weights.display());
+    let yaml = format!(
+        "data: {{dir: {}}}\nbackbone: {{weights: {}}}\n",
+        bad.display(),
+        weights.display()
+    );
     let (o, _d) = train(&yaml, &[]);
     let err = stderr(&o);
     assert!(!o.status.success());
-    assert!(err.contains("t10k-images-idx3-ubyte") && err.contains("truncated"), "{err}");
+    assert!(
+        err.contains("t10k-images-idx3-ubyte") && err.contains("truncated"),
+        "{err}"
+    );
     assert!(err.contains("scripts/fetch_mnist.py"), "{err}");
 
     // Real data, but the weights file is not safetensors.
-    let yaml = format!("data: {{dir: {}}}\nbackbone: {{weights: {}}}\n", mnist_dir().display(), weights.display());
+    let yaml = format!(
+        "data: {{dir: {}}}\nbackbone: {{weights: {}}}\n",
+        mnist_dir().display(),
+        weights.display()
+    );
     let (o, _d) = train(&yaml, &[]);
     let err = stderr(&o);
     assert!(!o.status.success());
-    assert!(err.contains("w.safetensors") && err.contains("safetensors"), "{err}");
+    assert!(
+        err.contains("w.safetensors") && err.contains("safetensors"),
+        "{err}"
+    );
     assert!(!err.contains("epoch 1"), "training started: {err}");
 }
 
@@ -156,11 +210,22 @@ fn a_tiny_trial_writes_its_result_json() {
         mnist_dir().display(),
         backbone().display()
     );
-    let (o, dir) = train(&yaml, &["--out", "res/result.json", "--save-best", "res/best.safetensors"]);
+    let (o, dir) = train(
+        &yaml,
+        &[
+            "--out",
+            "res/result.json",
+            "--save-best",
+            "res/best.safetensors",
+        ],
+    );
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(o.stdout.is_empty(), "with --out, stdout stays empty");
-    assert!(err.contains("epoch 1/2 phase 1") && err.contains("epoch 2/2 phase 2"), "{err}");
+    assert!(
+        err.contains("epoch 1/2 phase 1") && err.contains("epoch 2/2 phase 2"),
+        "{err}"
+    );
     let text = std::fs::read_to_string(dir.path().join("res/result.json")).unwrap();
     let r: TrialResult = serde_json::from_str(&text).unwrap();
     assert_eq!(r.epochs.len(), 2);
@@ -171,6 +236,9 @@ fn a_tiny_trial_writes_its_result_json() {
     assert_eq!((e1.lr_backbone, e1.lr_head), (0.0, 1e-3));
     let f = 0.5 * (1.0 + (0.75 * std::f64::consts::PI).cos());
     let e2 = &r.epochs[1];
-    assert!((e2.lr_backbone - 2e-3 * f).abs() < 1e-12 && (e2.lr_head - 1e-3 * f).abs() < 1e-12, "{e2:?}");
+    assert!(
+        (e2.lr_backbone - 2e-3 * f).abs() < 1e-12 && (e2.lr_head - 1e-3 * f).abs() < 1e-12,
+        "{e2:?}"
+    );
     assert!(dir.path().join("res/best.safetensors").is_file());
 }

@@ -7,8 +7,10 @@ use super::common::tiny_config;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use sweep_worker::pipeline::data::prepare_data;
-use sweep_worker::pipeline::transform::{eval_inputs, eval_transform, unit_images, Affine, Augmenter};
 use sweep_worker::pipeline::mnist::load_mnist;
+use sweep_worker::pipeline::transform::{
+    eval_inputs, eval_transform, unit_images, Affine, Augmenter,
+};
 use tch::{Kind, Tensor};
 
 #[test]
@@ -34,19 +36,44 @@ fn training_batches_vary_and_identity_is_the_eval_transform() {
     let cfg = tiny_config();
     let data = prepare_data(&cfg).unwrap();
     let batch = data.train_unit.narrow(0, 0, 64);
-    let aug = Augmenter { rotation_deg: 15.0, translate: 0.1, size: 32 };
+    let aug = Augmenter {
+        rotation_deg: 15.0,
+        translate: 0.1,
+        size: 32,
+    };
     let mut rng = StdRng::seed_from_u64(1);
     let a = aug.augment(&batch, &mut rng);
     let b = aug.augment(&batch, &mut rng);
     assert_eq!(a.size(), vec![64, 3, 32, 32]);
-    let moved = (&a - &b).abs().amax([1i64, 2, 3], false).gt(1e-3).sum(Kind::Int64).int64_value(&[]);
-    assert!(moved >= 60, "only {moved}/64 images changed between two draws");
+    let moved = (&a - &b)
+        .abs()
+        .amax([1i64, 2, 3], false)
+        .gt(1e-3)
+        .sum(Kind::Int64)
+        .int64_value(&[]);
+    assert!(
+        moved >= 60,
+        "only {moved}/64 images changed between two draws"
+    );
     // A zero transform resamples exactly like the eval transform (MNIST's
     // border is black, so zero padding and edge clamping agree).
-    let zero = vec![Affine { angle_deg: 0.0, dx: 0.0, dy: 0.0 }; 64];
+    let zero = vec![
+        Affine {
+            angle_deg: 0.0,
+            dx: 0.0,
+            dy: 0.0
+        };
+        64
+    ];
     let same = aug.apply(&batch, &zero);
-    let diff = (&same - eval_transform(&batch, 32)).abs().max().double_value(&[]);
-    assert!(diff < 1e-4, "identity augmentation differs from eval by {diff}");
+    let diff = (&same - eval_transform(&batch, 32))
+        .abs()
+        .max()
+        .double_value(&[]);
+    assert!(
+        diff < 1e-4,
+        "identity augmentation differs from eval by {diff}"
+    );
 }
 
 /// Un-normalised channel 0 of `[B, 3, S, S]`, as `[B, S, S]` intensities.
@@ -65,9 +92,15 @@ fn rotation_and_shift_stay_within_bounds() {
         }
     }
     let n = 512;
-    let batch = Tensor::from_slice(&img).reshape([1, 1, 28, 28]).repeat([n, 1, 1, 1]);
+    let batch = Tensor::from_slice(&img)
+        .reshape([1, 1, 28, 28])
+        .repeat([n, 1, 1, 1]);
     let max_deg = 15.0;
-    let aug = Augmenter { rotation_deg: max_deg, translate: 0.0, size: s };
+    let aug = Augmenter {
+        rotation_deg: max_deg,
+        translate: 0.0,
+        size: s,
+    };
     let out = intensities(&aug.augment(&batch, &mut StdRng::seed_from_u64(5)));
     // Orientation from second central moments.
     let ys = Tensor::arange(s, (Kind::Float, tch::Device::Cpu)).view([1, s, 1]);
@@ -83,16 +116,29 @@ fn rotation_and_shift_stay_within_bounds() {
     let angle = (mu11 * 2.0).atan2(&(mu20 - mu02)) * (0.5 * 180.0 / std::f64::consts::PI);
     let angles = Vec::<f32>::try_from(&angle).unwrap();
     let max_seen = angles.iter().fold(0f32, |a, &b| a.max(b.abs()));
-    assert!(max_seen <= max_deg as f32 + 1.0, "a bar tilted by {max_seen}° > {max_deg}°");
-    assert!(max_seen > 12.0, "rotations up to ±15° should show, saw at most {max_seen}°");
-    assert!(angles.iter().any(|&a| a > 5.0) && angles.iter().any(|&a| a < -5.0), "both directions");
+    assert!(
+        max_seen <= max_deg as f32 + 1.0,
+        "a bar tilted by {max_seen}° > {max_deg}°"
+    );
+    assert!(
+        max_seen > 12.0,
+        "rotations up to ±15° should show, saw at most {max_seen}°"
+    );
+    assert!(
+        angles.iter().any(|&a| a > 5.0) && angles.iter().any(|&a| a < -5.0),
+        "both directions"
+    );
     // Rotation about the centre keeps the bar centred (no shift asked).
     let centre = (s as f64 - 1.0) / 2.0;
     let off = (cx - centre).abs().max().double_value(&[]);
     assert!(off < 1.0, "pure rotation moved the centroid by {off} px");
 
     // Shift only: the centroid moves at most translate × size.
-    let aug = Augmenter { rotation_deg: 0.0, translate: 0.1, size: s };
+    let aug = Augmenter {
+        rotation_deg: 0.0,
+        translate: 0.1,
+        size: s,
+    };
     let out = intensities(&aug.augment(&batch, &mut StdRng::seed_from_u64(6)));
     let m = out.sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Float);
     let cx = (&out * &xs).sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Float) / &m;
@@ -100,6 +146,12 @@ fn rotation_and_shift_stay_within_bounds() {
     let limit = 0.1 * s as f64 + 0.5;
     let max_dx = (cx - centre).abs().max().double_value(&[]);
     let max_dy = (cy - centre).abs().max().double_value(&[]);
-    assert!(max_dx <= limit && max_dy <= limit, "shifted by ({max_dx}, {max_dy}) > {limit} px");
-    assert!(max_dx > 0.7 * limit && max_dy > 0.7 * limit, "shifts should reach near the limit");
+    assert!(
+        max_dx <= limit && max_dy <= limit,
+        "shifted by ({max_dx}, {max_dy}) > {limit} px"
+    );
+    assert!(
+        max_dx > 0.7 * limit && max_dy > 0.7 * limit,
+        "shifts should reach near the limit"
+    );
 }

@@ -6,12 +6,17 @@ use std::path::{Path, PathBuf};
 use sweep_proto::trial::TrialConfig;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("worker/ sits in the repo").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("worker/ sits in the repo")
+        .to_path_buf()
 }
 
 pub fn mnist_dir() -> PathBuf {
     let dir = repo_root().join("data/mnist");
-    let there = ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"].iter().any(|f| dir.join(f).is_file());
+    let there = ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"]
+        .iter()
+        .any(|f| dir.join(f).is_file());
     assert!(
         there,
         "MNIST is missing at {}: run scripts/setup.sh (or `python3 scripts/fetch_mnist.py data/mnist`)",
@@ -33,7 +38,11 @@ pub fn backbone() -> PathBuf {
 
 pub fn python() -> PathBuf {
     let py = repo_root().join(".venv/bin/python");
-    assert!(py.is_file(), "the project venv is missing at {}: run scripts/setup.sh", py.display());
+    assert!(
+        py.is_file(),
+        "the project venv is missing at {}: run scripts/setup.sh",
+        py.display()
+    );
     py
 }
 

@@ -9,11 +9,18 @@ use sweep_worker::pipeline::resnet::ResNet18;
 use tch::{Kind, Reduction, Tensor};
 
 fn params(m: &ResNet18, s: Stage) -> Vec<Tensor> {
-    m.stage(s).parameters().iter().map(|t| t.detach().copy()).collect()
+    m.stage(s)
+        .parameters()
+        .iter()
+        .map(|t| t.detach().copy())
+        .collect()
 }
 
 fn stats(m: &ResNet18, s: Stage) -> Vec<Tensor> {
-    m.bn_stats(s).into_iter().flat_map(|(_, mean, var)| [mean.copy(), var.copy()]).collect()
+    m.bn_stats(s)
+        .into_iter()
+        .flat_map(|(_, mean, var)| [mean.copy(), var.copy()])
+        .collect()
 }
 
 fn same(a: &[Tensor], b: &[Tensor]) -> bool {
@@ -22,11 +29,15 @@ fn same(a: &[Tensor], b: &[Tensor]) -> bool {
 
 /// One training step on a random batch, returns nothing; the model changes.
 fn step(model: &ResNet18, stages: &[Stage]) {
-    let mut opt = PhaseOptimizer::new(model, stages, 1e-2, 1e-2, &OptimizerConfig::default()).unwrap();
+    let mut opt =
+        PhaseOptimizer::new(model, stages, 1e-2, 1e-2, &OptimizerConfig::default()).unwrap();
     tch::manual_seed(3);
     let x = Tensor::randn([16, 3, 32, 32], (Kind::Float, tch::Device::Cpu));
     let y = Tensor::randint(10, [16], (Kind::Int64, tch::Device::Cpu));
-    let loss = model.forward_train(&x).cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, 0.0);
+    let loss =
+        model
+            .forward_train(&x)
+            .cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, 0.0);
     opt.zero_grad().unwrap();
     loss.backward();
     opt.step().unwrap();
@@ -38,21 +49,45 @@ fn frozen_stages_and_held_batchnorm_do_not_move() {
     let mut model = ResNet18::random(10, 0);
     model.set_trainable(&[Stage::Layer4]);
     model.hold_frozen_bn = true;
-    let before_p: HashMap<Stage, Vec<Tensor>> = Stage::BACKBONE.iter().map(|&s| (s, params(&model, s))).collect();
-    let before_s: HashMap<Stage, Vec<Tensor>> = Stage::BACKBONE.iter().map(|&s| (s, stats(&model, s))).collect();
+    let before_p: HashMap<Stage, Vec<Tensor>> = Stage::BACKBONE
+        .iter()
+        .map(|&s| (s, params(&model, s)))
+        .collect();
+    let before_s: HashMap<Stage, Vec<Tensor>> = Stage::BACKBONE
+        .iter()
+        .map(|&s| (s, stats(&model, s)))
+        .collect();
     let fc_before = model.fc.weight.detach().copy();
     step(&model, &[Stage::Layer4]);
     for s in [Stage::Stem, Stage::Layer1, Stage::Layer2, Stage::Layer3] {
-        assert!(same(&before_p[&s], &params(&model, s)), "frozen {} changed", s.name());
-        assert!(same(&before_s[&s], &stats(&model, s)), "held BatchNorm of {} changed", s.name());
         assert!(
-            model.stage(s).parameters().iter().all(|p| !p.grad().defined()),
+            same(&before_p[&s], &params(&model, s)),
+            "frozen {} changed",
+            s.name()
+        );
+        assert!(
+            same(&before_s[&s], &stats(&model, s)),
+            "held BatchNorm of {} changed",
+            s.name()
+        );
+        assert!(
+            model
+                .stage(s)
+                .parameters()
+                .iter()
+                .all(|p| !p.grad().defined()),
             "frozen {} got a gradient",
             s.name()
         );
     }
-    assert!(!same(&before_p[&Stage::Layer4], &params(&model, Stage::Layer4)), "layer4 should train");
-    assert!(!same(&before_s[&Stage::Layer4], &stats(&model, Stage::Layer4)), "layer4's BN stats should update");
+    assert!(
+        !same(&before_p[&Stage::Layer4], &params(&model, Stage::Layer4)),
+        "layer4 should train"
+    );
+    assert!(
+        !same(&before_s[&Stage::Layer4], &stats(&model, Stage::Layer4)),
+        "layer4's BN stats should update"
+    );
     assert!(!fc_before.equal(&model.fc.weight), "the head should train");
 
     // Not held: frozen stages' BatchNorm statistics follow the batches (as
@@ -61,8 +96,14 @@ fn frozen_stages_and_held_batchnorm_do_not_move() {
     let p2 = params(&model, Stage::Layer2);
     let s2 = stats(&model, Stage::Layer2);
     step(&model, &[Stage::Layer4]);
-    assert!(same(&p2, &params(&model, Stage::Layer2)), "frozen layer2 weights changed");
-    assert!(!same(&s2, &stats(&model, Stage::Layer2)), "unheld BN stats of layer2 should update");
+    assert!(
+        same(&p2, &params(&model, Stage::Layer2)),
+        "frozen layer2 weights changed"
+    );
+    assert!(
+        !same(&s2, &stats(&model, Stage::Layer2)),
+        "unheld BN stats of layer2 should update"
+    );
 }
 
 #[test]
@@ -74,13 +115,21 @@ fn unfreezing_all_trains_every_stage() {
     step(&model, &Stage::BACKBONE);
     for (i, &s) in Stage::BACKBONE.iter().enumerate() {
         assert!(model.is_trainable(s));
-        assert!(!same(&before[i], &params(&model, s)), "{} should train", s.name());
+        assert!(
+            !same(&before[i], &params(&model, s)),
+            "{} should train",
+            s.name()
+        );
     }
     // Freezing again stops it.
     model.set_trainable(&[]);
     let frozen: Vec<Vec<Tensor>> = Stage::BACKBONE.iter().map(|&s| params(&model, s)).collect();
     step(&model, &[]);
     for (i, &s) in Stage::BACKBONE.iter().enumerate() {
-        assert!(same(&frozen[i], &params(&model, s)), "{} should be frozen", s.name());
+        assert!(
+            same(&frozen[i], &params(&model, s)),
+            "{} should be frozen",
+            s.name()
+        );
     }
 }

@@ -15,7 +15,11 @@ fn snapshot(ts: &[Tensor]) -> Vec<Tensor> {
 
 /// Largest and smallest |Δ| over a group's elements.
 fn moved(before: &[Tensor], after: &[Tensor]) -> (f64, f64) {
-    let d: Vec<Tensor> = before.iter().zip(after).map(|(b, a)| (a.detach() - b).abs().flatten(0, -1)).collect();
+    let d: Vec<Tensor> = before
+        .iter()
+        .zip(after)
+        .map(|(b, a)| (a.detach() - b).abs().flatten(0, -1))
+        .collect();
     let d = Tensor::cat(&d, 0);
     (d.max().double_value(&[]), d.min().double_value(&[]))
 }
@@ -33,7 +37,13 @@ fn unit_step(model: &ResNet18, opt: &mut PhaseOptimizer, stages: &[Stage]) {
     opt.step().unwrap();
 }
 
-fn check(model: &ResNet18, opt: &mut PhaseOptimizer, stages: &[Stage], head_lr: f64, backbone_lr: f64) {
+fn check(
+    model: &ResNet18,
+    opt: &mut PhaseOptimizer,
+    stages: &[Stage],
+    head_lr: f64,
+    backbone_lr: f64,
+) {
     let head = snapshot(&model.head_parameters());
     let l3 = snapshot(&model.stage(Stage::Layer3).parameters());
     let l4 = snapshot(&model.stage(Stage::Layer4).parameters());
@@ -42,12 +52,27 @@ fn check(model: &ResNet18, opt: &mut PhaseOptimizer, stages: &[Stage], head_lr: 
     let near = |(hi, lo): (f64, f64), lr: f64, what: &str| {
         // f32 parameters: allow rounding of the subtraction.
         let tol = lr * 1e-3 + 1e-6 * lr.max(1e-3);
-        assert!((hi - lr).abs() < tol && (lo - lr).abs() < tol, "{what}: moved {lo}..{hi}, want {lr}");
+        assert!(
+            (hi - lr).abs() < tol && (lo - lr).abs() < tol,
+            "{what}: moved {lo}..{hi}, want {lr}"
+        );
     };
     near(moved(&head, &model.head_parameters()), head_lr, "fc");
-    near(moved(&l3, &model.stage(Stage::Layer3).parameters()), backbone_lr, "layer3");
-    near(moved(&l4, &model.stage(Stage::Layer4).parameters()), backbone_lr, "layer4");
-    assert_eq!(moved(&l2, &model.stage(Stage::Layer2).parameters()), (0.0, 0.0), "layer2 is frozen");
+    near(
+        moved(&l3, &model.stage(Stage::Layer3).parameters()),
+        backbone_lr,
+        "layer3",
+    );
+    near(
+        moved(&l4, &model.stage(Stage::Layer4).parameters()),
+        backbone_lr,
+        "layer4",
+    );
+    assert_eq!(
+        moved(&l2, &model.stage(Stage::Layer2).parameters()),
+        (0.0, 0.0),
+        "layer2 is frozen"
+    );
 }
 
 #[test]
@@ -56,11 +81,17 @@ fn groups_follow_config_and_scheduler() {
     let model = ResNet18::random(10, 0);
     let stages = [Stage::Layer3, Stage::Layer4];
     model.set_trainable(&stages);
-    let no_decay = OptimizerConfig { weight_decay: 0.0, ..Default::default() };
+    let no_decay = OptimizerConfig {
+        weight_decay: 0.0,
+        ..Default::default()
+    };
     let (lr_b, lr_h) = (1e-3, 2e-2);
     let mut opt = PhaseOptimizer::new(&model, &stages, lr_b, lr_h, &no_decay).unwrap();
     let labels: Vec<_> = opt.groups().iter().map(|g| (g.label, g.lr)).collect();
-    assert_eq!(labels, vec![("fc", lr_h), ("layer3", lr_b), ("layer4", lr_b)]);
+    assert_eq!(
+        labels,
+        vec![("fc", lr_h), ("layer3", lr_b), ("layer4", lr_b)]
+    );
     check(&model, &mut opt, &stages, lr_h, lr_b);
 
     // A step schedule halving every batch: both groups halve, each from its own base.
@@ -75,6 +106,8 @@ fn groups_follow_config_and_scheduler() {
     assert!(sched.after_batch());
     opt.set_factor(sched.factor()).unwrap();
     assert_eq!(opt.lrs(), (lr_b * 0.5, lr_h * 0.5));
+    let held: Vec<f64> = (0..3).map(|i| opt.optimizer_lr(i)).collect();
+    assert_eq!(held, vec![lr_h * 0.5, lr_b * 0.5, lr_b * 0.5]);
     check(&model, &mut opt, &stages, lr_h * 0.5, lr_b * 0.5);
 
     // Cosine per epoch over 4 epochs, floor 0.1: after 2 epochs, factor 0.55.
