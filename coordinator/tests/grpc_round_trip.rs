@@ -142,7 +142,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .await
         .unwrap()
         .into_inner();
-    assert!(reg.worker_id.starts_with("w-"));
+    assert!(reg.worker_id.starts_with("test-host-"), "{}", reg.worker_id);
     assert_eq!((reg.lease_ms, reg.heartbeat_interval_ms), (30_000, 10_000));
     let wid = reg.worker_id;
 

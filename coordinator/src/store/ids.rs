@@ -1,4 +1,5 @@
-//! Short ids for sweeps (`sw-` + 8 hex) and workers (`w-` + 8 hex): a hash
+//! Short ids for sweeps (`sw-` + 8 hex) and workers (their name + `-` + 4 hex,
+//! so tables say which machine ran a trial): a hash
 //! of a name, the time and a process-wide counter. The store checks each
 //! against the database and draws again on the (unlikely) clash.
 
@@ -21,4 +22,37 @@ pub fn short_id(prefix: &str, name: &str) -> String {
     h.update(n.to_le_bytes());
     h.update(std::process::id().to_le_bytes());
     format!("{prefix}{}", hex::encode(&h.finalize()[..4]))
+}
+
+/// A worker's id: its registered name (host name or `--name`), cut to 24
+/// characters of `[A-Za-z0-9._-]`, then `-` and 4 hex digits.
+pub fn worker_id(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .take(24)
+        .collect();
+    let base = if clean.is_empty() {
+        "w".to_string()
+    } else {
+        clean
+    };
+    let hash = short_id("", name);
+    format!("{base}-{}", &hash[..4])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_ids_start_with_the_cleaned_name() {
+        let id = worker_id("lab pc/7");
+        assert!(
+            id.starts_with("labpc7-") && id.len() == "labpc7-".len() + 4,
+            "{id}"
+        );
+        assert!(worker_id("").starts_with("w-"));
+        assert_ne!(worker_id("a"), worker_id("a"));
+    }
 }

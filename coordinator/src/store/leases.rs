@@ -12,7 +12,7 @@ impl Store {
     pub fn register_worker(&self, info: &WorkerInfo) -> StoreResult<String> {
         self.write(|tx, now, _| {
             let id = loop {
-                let candidate = ids::short_id("w-", &info.hostname);
+                let candidate = ids::worker_id(&info.hostname);
                 let taken: bool = tx.query_row(
                     "SELECT EXISTS (SELECT 1 FROM workers WHERE id = ?1)",
                     [&candidate],
