@@ -49,7 +49,10 @@ impl PretrainObserver for Observer {
     }
 
     fn on_epoch(&mut self, epoch: u32, train_loss: f64, seconds: f64) {
-        self.progress.line(&format!("epoch {epoch}/{}: train loss {train_loss:.4} ({seconds:.1}s)", self.epochs));
+        self.progress.line(&format!(
+            "epoch {epoch}/{}: train loss {train_loss:.4} ({seconds:.1}s)",
+            self.epochs
+        ));
     }
 }
 
@@ -65,9 +68,16 @@ pub fn execute(a: Args) -> Result<()> {
         seed: a.seed,
         out: a.out,
     };
-    let images = if cfg.limit == 0 { 60_000 } else { cfg.limit as u64 };
+    let images = if cfg.limit == 0 {
+        60_000
+    } else {
+        cfg.limit as u64
+    };
     let batches = images.div_ceil(cfg.batch_size.max(1) as u64);
-    let mut obs = Observer { progress: Progress::new(batches * cfg.epochs as u64), epochs: cfg.epochs };
+    let mut obs = Observer {
+        progress: Progress::new(batches * cfg.epochs as u64),
+        epochs: cfg.epochs,
+    };
     let report = pretrain(&cfg, &mut obs);
     obs.progress.finish();
     let r = report?;

@@ -24,7 +24,8 @@ pub struct Args {
 
 /// Reads and validates a trial file; errors name the file and the field.
 pub fn load_config(path: &Path) -> Result<TrialConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_trial_yaml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
@@ -50,7 +51,8 @@ impl TrialObserver for Observer {
 
 fn ensure_parent(path: &Path, flag: &str) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("{flag}: cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{flag}: cannot create {}", dir.display()))?;
     }
     Ok(())
 }
@@ -65,18 +67,26 @@ pub fn execute(args: Args) -> Result<()> {
         progress: Progress::new(batches * cfg.total_epochs() as u64),
         total_epochs: cfg.total_epochs(),
     };
-    let options = TrialOptions { save_best: args.save_best.clone() };
+    let options = TrialOptions {
+        save_best: args.save_best.clone(),
+    };
     let result = run_trial_with_options(&cfg, &mut observer, &AtomicBool::new(false), &options);
     observer.progress.finish();
     let result = result?;
     eprintln!(
         "best epoch {}: val acc {:.4}; test acc {:.4}, loss {:.4}, ece {:.4}; {:.1}s on {} threads",
-        result.best_epoch, result.best_val_acc, result.test.acc, result.test.loss, result.test.ece, result.wall_s,
+        result.best_epoch,
+        result.best_val_acc,
+        result.test.acc,
+        result.test.loss,
+        result.test.ece,
+        result.wall_s,
         result.threads
     );
     let json = serde_json::to_string_pretty(&result)?;
     match &args.out {
-        Some(out) => std::fs::write(out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?,
+        Some(out) => std::fs::write(out, json + "\n")
+            .with_context(|| format!("cannot write {}", out.display()))?,
         None => println!("{json}"),
     }
     Ok(())
