@@ -20,7 +20,11 @@ pub struct TrialConfig {
     pub batch_size: u32,
     pub backbone: BackboneConfig,
     pub augment: AugmentConfig,
+    /// Keys left out keep the seed's phase 1 (3 epochs, head only).
+    #[serde(deserialize_with = "phase_over_seed::<1, _>")]
     pub phase1: PhaseConfig,
+    /// Keys left out keep the seed's phase 2 (7 epochs, `layer4` + head).
+    #[serde(deserialize_with = "phase_over_seed::<2, _>")]
     pub phase2: PhaseConfig,
     pub optimizer: OptimizerConfig,
     pub loss: LossConfig,
@@ -38,18 +42,8 @@ impl Default for TrialConfig {
             batch_size: 128,
             backbone: BackboneConfig::default(),
             augment: AugmentConfig::default(),
-            phase1: PhaseConfig {
-                epochs: 3,
-                unfreeze: vec![],
-                lr_backbone: 1e-5,
-                lr_head: 1e-3,
-            },
-            phase2: PhaseConfig {
-                epochs: 7,
-                unfreeze: vec![Stage::Layer4],
-                lr_backbone: 1e-5,
-                lr_head: 1e-3,
-            },
+            phase1: PhaseConfig::seed(1),
+            phase2: PhaseConfig::seed(2),
             optimizer: OptimizerConfig::default(),
             loss: LossConfig::default(),
             scheduler: SchedulerConfig::default(),
@@ -171,9 +165,9 @@ impl Stage {
 }
 
 /// One training phase. The head (`fc`) always trains; `unfreeze` names the
-/// backbone stages that train too.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// backbone stages that train too. Read through [`PhasePatch`] (keys left out
+/// keep the seed's values for that phase).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PhaseConfig {
     pub epochs: u32,
     pub unfreeze: Vec<Stage>,
@@ -181,18 +175,47 @@ pub struct PhaseConfig {
     pub lr_head: f64,
 }
 
-impl Default for PhaseConfig {
-    fn default() -> Self {
+/// A phase as written in a file: every key optional, laid over the seed's
+/// phase of the same number, so `phase2: {epochs: 3}` keeps `layer4`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhasePatch {
+    epochs: Option<u32>,
+    unfreeze: Option<Vec<Stage>>,
+    lr_backbone: Option<f64>,
+    lr_head: Option<f64>,
+}
+
+fn phase_over_seed<'de, const N: u32, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<PhaseConfig, D::Error> {
+    let patch = PhasePatch::deserialize(d)?;
+    let seed = PhaseConfig::seed(N);
+    Ok(PhaseConfig {
+        epochs: patch.epochs.unwrap_or(seed.epochs),
+        unfreeze: patch.unfreeze.unwrap_or(seed.unfreeze),
+        lr_backbone: patch.lr_backbone.unwrap_or(seed.lr_backbone),
+        lr_head: patch.lr_head.unwrap_or(seed.lr_head),
+    })
+}
+
+impl PhaseConfig {
+    /// The seed's phase `n`: 1 = head only for 3 epochs, 2 = `layer4` + head
+    /// for 7; LR 1e-5 backbone, 1e-3 head.
+    pub fn seed(n: u32) -> Self {
+        let (epochs, unfreeze) = if n == 1 {
+            (3, vec![])
+        } else {
+            (7, vec![Stage::Layer4])
+        };
         Self {
-            epochs: 1,
-            unfreeze: vec![],
+            epochs,
+            unfreeze,
             lr_backbone: 1e-5,
             lr_head: 1e-3,
         }
     }
-}
 
-impl PhaseConfig {
     /// The backbone stages this phase trains, `all` expanded, in forward order.
     pub fn unfrozen_stages(&self) -> Vec<Stage> {
         if self.unfreeze.contains(&Stage::All) {

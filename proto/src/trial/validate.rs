@@ -54,7 +54,11 @@ impl fmt::Display for ConfigError {
         match (&self.location, self.field.is_empty()) {
             (Some((l, c)), true) => write!(f, "line {l}, column {c}: {}", self.message),
             (Some((l, c)), false) => {
-                write!(f, "line {l}, column {c}: `{}`: {}", self.field, self.message)
+                write!(
+                    f,
+                    "line {l}, column {c}: `{}`: {}",
+                    self.field, self.message
+                )
             }
             (None, false) => write!(f, "`{}`: {}", self.field, self.message),
             (None, true) => write!(f, "{}", self.message),
@@ -88,18 +92,26 @@ impl TrialConfig {
     /// against MNIST's smallest class; the worker re-checks against the files.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let d = &self.data;
-        for (v, f) in [(d.train, "data.train"), (d.val, "data.val"), (d.test, "data.test")] {
+        for (v, f) in [
+            (d.train, "data.train"),
+            (d.val, "data.val"),
+            (d.test, "data.test"),
+        ] {
             check(v > 0 && v % 10 == 0, f, || {
                 format!("must be a positive multiple of 10 (equal count per class), got {v}")
             })?;
         }
         let per_class_pool = (d.train + d.val) / 10;
-        check(per_class_pool <= MNIST_TRAIN_CLASS_MIN, "data.train", || {
-            format!(
+        check(
+            per_class_pool <= MNIST_TRAIN_CLASS_MIN,
+            "data.train",
+            || {
+                format!(
                 "train + val = {} needs {per_class_pool} images per class, but MNIST's smallest training class has {MNIST_TRAIN_CLASS_MIN}",
                 d.train + d.val
             )
-        })?;
+            },
+        )?;
         check(d.test / 10 <= MNIST_TEST_CLASS_MIN, "data.test", || {
             format!(
                 "{} needs {} images per class, but MNIST's smallest test class has {MNIST_TEST_CLASS_MIN}",
@@ -113,7 +125,9 @@ impl TrialConfig {
         check(self.input_size <= 1024, "input_size", || {
             format!("must be at most 1024, got {}", self.input_size)
         })?;
-        check(self.batch_size > 0, "batch_size", || "must be positive".into())?;
+        check(self.batch_size > 0, "batch_size", || {
+            "must be positive".into()
+        })?;
         let a = &self.augment;
         check(
             a.rotation_deg.is_finite() && (0.0..=180.0).contains(&a.rotation_deg),
@@ -125,15 +139,19 @@ impl TrialConfig {
             "augment.translate",
             || format!("must be within [0, 1), got {}", a.translate),
         )?;
-        check(self.phase1.epochs + self.phase2.epochs > 0, "phase2.epochs", || {
-            "phase1.epochs + phase2.epochs must be at least 1".into()
-        })?;
+        check(
+            self.phase1.epochs + self.phase2.epochs > 0,
+            "phase2.epochs",
+            || "phase1.epochs + phase2.epochs must be at least 1".into(),
+        )?;
         check_phase(&self.phase1, "phase1")?;
         check_phase(&self.phase2, "phase2")?;
         let o = &self.optimizer;
-        check(o.weight_decay.is_finite() && o.weight_decay >= 0.0, "optimizer.weight_decay", || {
-            format!("must be ≥ 0, got {}", o.weight_decay)
-        })?;
+        check(
+            o.weight_decay.is_finite() && o.weight_decay >= 0.0,
+            "optimizer.weight_decay",
+            || format!("must be ≥ 0, got {}", o.weight_decay),
+        )?;
         for (v, f) in [(o.beta1, "optimizer.beta1"), (o.beta2, "optimizer.beta2")] {
             check(v.is_finite() && (0.0..1.0).contains(&v), f, || {
                 format!("must be within [0, 1), got {v}")
@@ -141,12 +159,16 @@ impl TrialConfig {
         }
         finite_positive(o.eps, "optimizer.eps")?;
         let ls = self.loss.label_smoothing;
-        check(ls.is_finite() && (0.0..1.0).contains(&ls), "loss.label_smoothing", || {
-            format!("must be within [0, 1), got {ls}")
-        })?;
+        check(
+            ls.is_finite() && (0.0..1.0).contains(&ls),
+            "loss.label_smoothing",
+            || format!("must be within [0, 1), got {ls}"),
+        )?;
         let s = &self.scheduler;
         if s.kind == SchedulerKind::Step {
-            check(s.step_size > 0, "scheduler.step_size", || "must be positive".into())?;
+            check(s.step_size > 0, "scheduler.step_size", || {
+                "must be positive".into()
+            })?;
         }
         for (v, f) in [(s.gamma, "scheduler.gamma"), (s.factor, "scheduler.factor")] {
             check(v.is_finite() && v > 0.0 && v <= 1.0, f, || {
@@ -177,7 +199,10 @@ mod tests {
     fn defaults_are_the_seed_and_valid() {
         let c = TrialConfig::default();
         c.validate().unwrap();
-        assert_eq!((c.data.train, c.data.val, c.data.test), (10_000, 2_000, 2_000));
+        assert_eq!(
+            (c.data.train, c.data.val, c.data.test),
+            (10_000, 2_000, 2_000)
+        );
         assert_eq!(c.total_epochs(), 10);
         assert_eq!(c.batch_size, 128);
     }
@@ -188,16 +213,35 @@ mod tests {
     }
 
     #[test]
+    fn a_phase_keeps_the_seed_values_it_does_not_name() {
+        let c = parse_trial_yaml("phase2: {unfreeze: [all], lr_backbone: 1.0e-3}").unwrap();
+        assert_eq!((c.phase2.epochs, c.phase2.lr_head), (7, 1e-3));
+        assert_eq!(c.phase2.unfreeze, vec![super::super::Stage::All]);
+        let c = parse_trial_yaml("phase2: {epochs: 2}\nphase1: {epochs: 1}").unwrap();
+        assert_eq!(c.phase2.unfreeze, vec![super::super::Stage::Layer4]);
+        assert_eq!((c.phase1.epochs, c.phase1.unfreeze.len()), (1, 0));
+        let round_trip: TrialConfig = serde_json::from_str(&c.canonical_json()).unwrap();
+        assert_eq!(round_trip, c);
+    }
+
+    #[test]
     fn refusals_name_the_field() {
         assert!(err("phase2: {epochs: 0}\nphase1: {epochs: 0}").contains("phase2.epochs"));
         assert!(err("phase1: {epochs: -1}").contains("line 1"));
         assert!(err("phase2: {unfreeze: [layer5]}").contains("layer5"));
+        assert!(err("phase1: {epoch: 2}").contains("epoch"));
         assert!(err("input_size: 16").contains("input_size"));
         assert!(err("data: {train: 60000}").contains("data.train"));
         assert!(err("loss: {label_smoothing: 1.0}").contains("loss.label_smoothing"));
         assert!(err("loss: {label_smoothing: -0.1}").contains("loss.label_smoothing"));
         let unknown = err("seed: 1\nphase2:\n  lr_bakbone: 0.1\n");
-        assert!(unknown.contains("lr_bakbone") && unknown.contains("line 3"), "{unknown}");
-        assert!(err("batch_size: many").contains("batch_size") || err("batch_size: many").contains("line 1"));
+        assert!(
+            unknown.contains("lr_bakbone") && unknown.contains("line 3"),
+            "{unknown}"
+        );
+        assert!(
+            err("batch_size: many").contains("batch_size")
+                || err("batch_size: many").contains("line 1")
+        );
     }
 }
