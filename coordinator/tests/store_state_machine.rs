@@ -454,7 +454,10 @@ fn the_same_config_in_two_sweeps_is_two_trials() {
     let second = store.lease(&v).unwrap().unwrap();
     assert_eq!(first.sweep_id, a);
     assert_eq!(second.sweep_id, b);
-    assert_eq!(first.trial_id, second.trial_id, "same config, same content id");
+    assert_eq!(
+        first.trial_id, second.trial_id,
+        "same config, same content id"
+    );
     // Reports name their sweep, so each lands on its own trial, whatever the order.
     let report = |sweep: &str, worker: &str, val_acc: f64| {
         store.complete(&CompletionReport {
@@ -467,8 +470,14 @@ fn the_same_config_in_two_sweeps_is_two_trials() {
     };
     assert!(report(&b, &v, 0.4).unwrap());
     assert!(report(&a, &w, 0.5).unwrap());
-    assert_eq!(store.list_trials(&a, 0).unwrap().trials[0].metric, Some(0.5));
-    assert_eq!(store.list_trials(&b, 0).unwrap().trials[0].metric, Some(0.4));
+    assert_eq!(
+        store.list_trials(&a, 0).unwrap().trials[0].metric,
+        Some(0.5)
+    );
+    assert_eq!(
+        store.list_trials(&b, 0).unwrap().trials[0].metric,
+        Some(0.4)
+    );
 }
 
 #[test]

@@ -10,7 +10,11 @@ pub mod run;
 pub mod train;
 
 #[derive(Parser)]
-#[command(name = "sweep-worker", version, about = "Runs sweep trials (ResNet18 transfer learning on reduced MNIST)")]
+#[command(
+    name = "sweep-worker",
+    version,
+    about = "Runs sweep trials (ResNet18 transfer learning on reduced MNIST)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

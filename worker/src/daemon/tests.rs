@@ -132,7 +132,12 @@ async fn runs_a_trial_heartbeats_its_epochs_and_completes_it() {
     assert_eq!(seen.completes.len(), 1);
     let c = &seen.completes[0];
     assert_eq!(
-        (c.sweep_id.as_str(), c.worker_id.as_str(), c.trial_id.as_str(), c.attempt),
+        (
+            c.sweep_id.as_str(),
+            c.worker_id.as_str(),
+            c.trial_id.as_str(),
+            c.attempt
+        ),
         ("s1", "w1", "t1", 1)
     );
     let result: TrialResult = serde_json::from_str(&c.result_json).unwrap();
