@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Side by side, one right after the other on the same machine: our pipeline (release build) and the seed's
+# pipeline in plain PyTorch (../shared/bench/seed_reference.py), same split sizes, 32 px, same backbone.
+#   scripts/bench/pipeline_vs_reference.sh [seed|all]
+# seed = the seed's recipe (phase 2 unfreezes layer4, backbone LR 1e-5); all = unfreeze all, backbone LR 1e-3.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RECIPE=${1:-seed}
+OUT=${OUT:-runs/bench}
+mkdir -p "$OUT/mnist-gz"
+for f in data/mnist/*-ubyte; do [ -s "$OUT/mnist-gz/$(basename "$f").gz" ] || gzip -c "$f" > "$OUT/mnist-gz/$(basename "$f").gz"; done
+BACKBONE=data/backbone/resnet18-fashion-32.safetensors
+cat > "$OUT/$RECIPE.yaml" <<YAML
+input_size: 32
+data: {dir: data/mnist}
+backbone: {weights: $BACKBONE}
+YAML
+REF_ARGS=()
+if [ "$RECIPE" = all ]; then
+    echo "phase2: {unfreeze: [all], lr_backbone: 1.0e-3}" >> "$OUT/$RECIPE.yaml"
+    REF_ARGS=(--unfreeze all --lr-backbone 1e-3)
+fi
+t0=$(date +%s.%N)
+target/release/sweep-worker train "$OUT/$RECIPE.yaml" --out "$OUT/ours-$RECIPE.json" 2> "$OUT/ours-$RECIPE.log"
+t1=$(date +%s.%N)
+.venv/bin/python ../shared/bench/seed_reference.py --data "$OUT/mnist-gz" --res 32 --weights "$BACKBONE" "${REF_ARGS[@]}" > "$OUT/ref-$RECIPE.log"
+t2=$(date +%s.%N)
+.venv/bin/python - "$OUT/ours-$RECIPE.json" "$OUT/ref-$RECIPE.log" "$t0" "$t1" "$t2" <<'PY'
+import json, sys
+ours = json.load(open(sys.argv[1]))
+ref = [json.loads(l) for l in open(sys.argv[2]) if l.startswith("{")][-1]
+t0, t1, t2 = map(float, sys.argv[3:6])
+print(f"ours: wall {t1 - t0:.1f} s, best val {ours['best_val_acc']:.4f} (epoch {ours['best_epoch']}), test {ours['test']['acc']:.4f}, "
+      + ", ".join(f"phase {p['phase']} {p['wall_s']:.1f} s {p['train_images_per_s']:.0f} img/s" for p in ours['phases'])
+      + f", {ours['threads']} threads")
+print(f"reference: wall {t2 - t1:.1f} s, best val {ref['best_val_acc']:.4f} (epoch {ref['best_epoch']}), test {ref['test_acc']:.4f}")
+print(f"speed-up (reference wall / ours): {(t2 - t1) / (t1 - t0):.2f}x")
+PY
