@@ -24,6 +24,22 @@ pub fn short_id(prefix: &str, name: &str) -> String {
     format!("{prefix}{}", hex::encode(&h.finalize()[..4]))
 }
 
+/// Draws ids from `draw` until one is not yet an `id` of `table` (a clash is
+/// unlikely, but an id is a primary key).
+pub fn unused(
+    tx: &rusqlite::Transaction,
+    table: &'static str,
+    draw: impl Fn() -> String,
+) -> rusqlite::Result<String> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)");
+    loop {
+        let candidate = draw();
+        if !tx.query_row(&sql, [&candidate], |r| r.get::<_, bool>(0))? {
+            return Ok(candidate);
+        }
+    }
+}
+
 /// A worker's id: its registered name (host name or `--name`), cut to 24
 /// characters of `[A-Za-z0-9._-]`, then `-` and 4 hex digits.
 pub fn worker_id(name: &str) -> String {

@@ -11,17 +11,7 @@ impl Store {
     /// Stores a new worker and returns its id.
     pub fn register_worker(&self, info: &WorkerInfo) -> StoreResult<String> {
         self.write(|tx, now, _| {
-            let id = loop {
-                let candidate = ids::worker_id(&info.hostname);
-                let taken: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM workers WHERE id = ?1)",
-                    [&candidate],
-                    |r| r.get(0),
-                )?;
-                if !taken {
-                    break candidate;
-                }
-            };
+            let id = ids::unused(tx, "workers", || ids::worker_id(&info.hostname))?;
             tx.execute(
                 "INSERT INTO workers (id, hostname, cores, slots, version, registered_ms, last_seen_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",

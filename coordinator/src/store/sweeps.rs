@@ -20,17 +20,7 @@ impl Store {
         source_name: &str,
     ) -> StoreResult<String> {
         self.write(|tx, now, changed| {
-            let id = loop {
-                let candidate = ids::short_id("sw-", &sweep.name);
-                let taken: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM sweeps WHERE id = ?1)",
-                    [&candidate],
-                    |r| r.get(0),
-                )?;
-                if !taken {
-                    break candidate;
-                }
-            };
+            let id = ids::unused(tx, "sweeps", || ids::short_id("sw-", &sweep.name))?;
             tx.execute(
                 "INSERT INTO sweeps (id, name, source_name, yaml, metric_name, goal, method,
                                      parallelism, max_attempts, state, created_ms)
