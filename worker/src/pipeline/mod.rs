@@ -58,8 +58,16 @@ pub enum TrialError {
     Invalid(#[from] sweep_proto::trial::ConfigError),
     /// Anything else (missing data, missing weights, libtorch errors), with
     /// a message naming the path and the command that repairs it where one applies.
+    /// Displays the whole chain itself and has no `source()`, so a caller
+    /// printing the chain does not print it twice.
     #[error("{0:#}")]
-    Failed(#[from] anyhow::Error),
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for TrialError {
+    fn from(e: anyhow::Error) -> Self {
+        TrialError::Failed(e)
+    }
 }
 
 /// Runs one trial to the end, or until `cancel` is set.
