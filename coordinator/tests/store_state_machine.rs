@@ -328,7 +328,11 @@ fn a_late_result_of_the_latest_attempt_is_accepted() {
     );
     // The worker was only slow: its result still counts.
     assert!(complete(&store, &w, &a.trial_id, 1, 0.7).unwrap());
-    assert_eq!(trial(&store, &s, &a.trial_id).0, TrialState::Done);
+    assert_eq!(
+        trial(&store, &s, &a.trial_id),
+        (TrialState::Done, 1, String::new()),
+        "a done trial shows no error"
+    );
     // A late heartbeat re-adopts the lease, undoing the counted expiry.
     assert!(!beat(&store, &w, &b.trial_id, 1, &[4]).unwrap());
     let (state, attempts, _) = trial(&store, &s, &b.trial_id);

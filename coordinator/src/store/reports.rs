@@ -164,7 +164,7 @@ impl Store {
             tx.execute(
                 "UPDATE trials
                  SET state = 'done', result_json = ?3, metric = ?4, test_acc = ?5, best_epoch = ?6,
-                     wall_s = ?7, reported_attempt = attempt, lease_deadline_ms = NULL,
+                     wall_s = ?7, reported_attempt = attempt, lease_deadline_ms = NULL, last_error = '',
                      worker_id = ?8, epochs_done = ?9, last_val_acc = COALESCE(?10, last_val_acc)
                  WHERE sweep_id = ?1 AND trial_id = ?2",
                 params![
