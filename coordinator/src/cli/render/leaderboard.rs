@@ -129,7 +129,7 @@ impl Leaderboard {
             row.extend(
                 self.params
                     .iter()
-                    .map(|p| values::or_dash(e.params.get(p).map(values::value))),
+                    .map(|p| values::or_dash(e.params.get(p).map(values::value_for_table))),
             );
             row.extend([
                 values::or_dash(e.metric.map(values::metric)),

@@ -71,6 +71,29 @@ pub fn number(f: f64) -> String {
     }
 }
 
+/// A swept value for a table read by people: numbers that are not whole cut
+/// to 4 significant digits (`0.1622`, `2.974e-5`); everything else as
+/// [`value`]. CSV and JSON keep the exact value.
+pub fn value_for_table(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) if !v.is_i64() && !v.is_u64() => number(significant(f, 4)),
+        _ => value(v),
+    }
+}
+
+/// `f` rounded to `digits` significant digits.
+fn significant(f: f64, digits: i32) -> f64 {
+    if f == 0.0 || !f.is_finite() {
+        return f;
+    }
+    let scale = 10f64.powi(digits - 1 - f.abs().log10().floor() as i32);
+    let rounded = (f * scale).round() / scale;
+    // Parse back the shortest text of the rounded value (drops float noise).
+    format!("{rounded:.*e}", (digits - 1) as usize)
+        .parse()
+        .unwrap_or(rounded)
+}
+
 /// A wall time: `12.3s`, `4m05s`, `1h02m`, `3d04h`.
 pub fn seconds(s: f64) -> String {
     if !s.is_finite() || s < 0.0 {
@@ -139,5 +162,17 @@ mod tests {
         assert_eq!(trial_state(TrialState::Done as i32), "done");
         assert_eq!(trial_state(99), "unknown");
         assert_eq!(metric(0.97854), "0.9785");
+    }
+
+    #[test]
+    fn table_values_keep_four_significant_digits() {
+        let v = |t: &str| value_for_table(&serde_json::from_str(t).unwrap());
+        assert_eq!(v("0.16218869865877827"), "0.1622");
+        assert_eq!(v("0.001058726943878967"), "0.001059");
+        assert_eq!(v("0.00002974324106808173"), "2.974e-5");
+        assert_eq!(v("1e-5"), "1e-5");
+        assert_eq!(v("0.1"), "0.1");
+        assert_eq!(v("704"), "704");
+        assert_eq!(v("\"cosine\""), "cosine");
     }
 }
