@@ -5,7 +5,9 @@
 //! - [`daemon`]: `sweep-worker run`, which leases trials from a coordinator
 //!   and runs them through [`pipeline::run_trial`]. Knows nothing of tensors.
 //! - [`commands`]: the `sweep-worker` subcommands.
+//! - [`host`]: the host name results and registrations carry.
 
 pub mod commands;
 pub mod daemon;
+pub mod host;
 pub mod pipeline;

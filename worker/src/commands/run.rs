@@ -49,8 +49,6 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
     let trial_fn: TrialFn = if args.simulate {
         daemon::simulated::run_trial
     } else {
-        // Process-global: set once here, shared by every slot.
-        tch::set_num_threads(threads_per_trial as i32);
         crate::pipeline::run_trial
     };
     let version = format!(
@@ -66,7 +64,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         coordinator: normalize_url(&args.coordinator),
         slots: args.slots,
         threads_per_trial,
-        name: args.name.unwrap_or_else(daemon::hostname),
+        name: args.name.unwrap_or_else(crate::host::hostname),
         cores,
         version,
         state_dir: args.state_dir.unwrap_or_else(default_state_dir),

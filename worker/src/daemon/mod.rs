@@ -10,10 +10,10 @@
 //! - [`shutdown`]: SIGINT/SIGTERM, in two steps (drain, then abort).
 //! - [`simulated`]: tensor-free trials (test-only `--simulate`).
 //!
-//! Threads: libtorch's intra-op thread count is process-global, and the
-//! slots share one process, so the caller sets it once before [`run`] to
-//! [`DaemonConfig::threads_per_trial`]; each leased config's `threads` is
-//! overwritten with the same number (whatever the sweep said).
+//! Threads: each leased config's `threads` is overwritten with
+//! [`DaemonConfig::threads_per_trial`] (whatever the sweep said), and the
+//! pipeline applies it. libtorch's count is process-global and the slots
+//! share one process, so they all get the same number.
 
 pub mod client;
 pub mod outbox;
@@ -193,14 +193,4 @@ async fn lease_until_draining(ctx: &Arc<SlotContext>, max_slots: usize, slots: &
             return;
         }
     }
-}
-
-/// This machine's host name (from the kernel), or `localhost`.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
 }

@@ -87,7 +87,7 @@ pub fn run_trial(
         phases,
         wall_s: started.elapsed().as_secs_f64(),
         threads: cfg.threads,
-        host: super::hostname(),
+        host: crate::host::hostname(),
     })
 }
 

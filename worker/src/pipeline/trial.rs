@@ -49,19 +49,6 @@ pub fn apply_threads(requested: u32) -> u32 {
     n
 }
 
-/// This machine's host name.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // within it or truncates, and we stop at the first NUL.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 /// The best epoch so far: its number, val metrics and weights.
 struct Best {
     epoch: u32,
@@ -306,6 +293,6 @@ pub fn run(
         phases,
         wall_s: start.elapsed().as_secs_f64(),
         threads,
-        host: hostname(),
+        host: crate::host::hostname(),
     })
 }
