@@ -15,6 +15,15 @@ import time
 import optuna
 
 
+def cpu_model() -> str:
+    """The CPU's model name: figures from different CPUs are not comparable."""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def work(storage: str, n: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name="bench", storage=storage)
@@ -37,6 +46,7 @@ def main() -> None:
             p.join()
         dt = time.perf_counter() - t0
     total = args.procs * args.trials
+    print(f"cpu: {cpu_model()}, {os.cpu_count()} cores")
     print(f"optuna {optuna.__version__}, sqlite, {args.procs} processes: {total} trials in {dt:.2f} s = {total / dt:.1f} trials/s")
 
 

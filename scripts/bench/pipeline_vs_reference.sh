@@ -5,6 +5,8 @@
 # seed = the seed's recipe (phase 2 unfreezes layer4, backbone LR 1e-5); all = unfreeze all, backbone LR 1e-3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Figures from different CPUs (an Intel Xeon, an AMD EPYC) are not comparable: say which one this is.
+echo "cpu: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//"), $(nproc) cores"
 RECIPE=${1:-seed}
 OUT=${OUT:-runs/bench}
 mkdir -p "$OUT/mnist-gz"
