@@ -1,41 +1,57 @@
-//! The coordinator's settings, layered with the `config` crate: defaults,
-//! then an optional file (`--config FILE`, TOML or YAML), then the
-//! `SWEEP_LISTEN` / `SWEEP_DB` / `SWEEP_LEASE_MS` / `SWEEP_MAX_GRID`
-//! environment, then command-line flags. Unknown keys in the file, values of
-//! the wrong type and out-of-range values are refused with one message
-//! naming the file, variable or setting.
+//! The coordinator's settings, declared once in [`Settings`] and layered with
+//! the `config` crate: defaults ([`Settings::default`]), then an optional
+//! file (`--config FILE`, TOML or YAML, the same keys), then the environment
+//! (`SWEEP_` and the key upper-cased: `SWEEP_LISTEN`, `SWEEP_DB`,
+//! `SWEEP_LEASE_MS`, `SWEEP_MAX_GRID`), then command-line [`Flags`].
+//!
+//! `sweep-coordinator` and `sweep run`'s embedded coordinator both go through
+//! [`load`]; `sweep run` only sets `listen` and `db` as flags of its own.
+//! Unknown keys in the file, values of the wrong type and out-of-range values
+//! are refused with one message naming the file, variable or setting.
 
 use crate::server::ServerConfig;
 use crate::store::DEFAULT_LEASE;
 use crate::sweepfile::DEFAULT_MAX_GRID;
-use ::config::builder::DefaultState;
-use ::config::{Config, ConfigBuilder, Environment, File, FileFormat, FileSourceFile, Map, Value};
-use serde::Deserialize;
+use ::config::{Config, ConfigError, Environment, File, FileFormat, FileSourceFile, Map, Source};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Loopback only unless told otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
-pub const DEFAULT_DB: &str = "sweep.db";
-/// The environment variables read, each naming one setting.
-pub const ENV_VARS: [&str; 4] = [
-    "SWEEP_LISTEN",
-    "SWEEP_DB",
-    "SWEEP_LEASE_MS",
-    "SWEEP_MAX_GRID",
-];
+/// The prefix of the environment variables: `SWEEP_` + the key upper-cased.
+pub const ENV_PREFIX: &str = "SWEEP";
+/// The shortest lease accepted, in ms.
+pub const MIN_LEASE_MS: u64 = 10;
 
-/// The resolved settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CoordinatorConfig {
+/// Every coordinator setting. Field names are the keys of a settings file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to serve on; port 0 picks a free one.
+    #[serde(deserialize_with = "socket_address")]
     pub listen: SocketAddr,
+    /// SQLite database file, created if missing.
     pub db: PathBuf,
+    /// How long a trial stays leased without a heartbeat, in ms.
     pub lease_ms: u64,
+    /// Most trials one sweep may expand to.
     pub max_grid: u64,
 }
 
-impl CoordinatorConfig {
+impl Default for Settings {
+    /// Loopback only, `sweep.db` in the working directory, 30 s leases,
+    /// grids up to 10,000 trials.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            db: PathBuf::from("sweep.db"),
+            lease_ms: DEFAULT_LEASE.as_millis() as u64,
+            max_grid: DEFAULT_MAX_GRID,
+        }
+    }
+}
+
+impl Settings {
     /// What [`crate::server::serve`] needs.
     pub fn server_config(&self) -> ServerConfig {
         ServerConfig {
@@ -44,141 +60,179 @@ impl CoordinatorConfig {
             max_grid: self.max_grid,
         }
     }
+
+    /// The range checks the types alone do not make.
+    fn validate(self) -> Result<Self, SettingsError> {
+        let invalid = |setting, problem: String| SettingsError::Invalid { setting, problem };
+        if self.db.as_os_str().is_empty() {
+            return Err(invalid("db", "empty path".into()));
+        }
+        if self.lease_ms < MIN_LEASE_MS {
+            return Err(invalid(
+                "lease_ms",
+                format!(
+                    "{} is too short (at least {MIN_LEASE_MS} ms)",
+                    self.lease_ms
+                ),
+            ));
+        }
+        if self.max_grid == 0 {
+            return Err(invalid("max_grid", "must be at least 1".into()));
+        }
+        Ok(self)
+    }
+
+    /// The keys a file or the environment may set (the field names).
+    fn keys() -> Vec<String> {
+        Config::try_from(&Settings::default())
+            .and_then(|c| Source::collect(&c))
+            .map(|table| table.into_keys().collect())
+            .unwrap_or_default()
+    }
 }
 
-/// What the command line says (each `None` leaves the lower layers be).
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
+/// `listen` as text, so a bad address is refused with an example of a good one.
+fn socket_address<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an address like 127.0.0.1:50051 ({e})"
+        ))
+    })
+}
+
+/// The settings flags `sweep-coordinator` and `sweep run` both take (each
+/// `None` leaves the lower layers be).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, clap::Args)]
+pub struct SharedFlags {
+    /// Settings file (*.toml or *.yaml) with keys listen, db, lease_ms, max_grid.
+    #[arg(long = "config", value_name = "FILE")]
+    #[serde(skip)]
     pub config_file: Option<PathBuf>,
-    pub listen: Option<String>,
-    pub db: Option<PathBuf>,
+    /// How long a trial stays leased without a heartbeat, ms (a dead worker's
+    /// trial goes back to the others after this) [default: 30000].
+    #[arg(long, value_name = "MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lease_ms: Option<u64>,
+    /// Most trials one sweep may expand to [default: 10000].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_grid: Option<u64>,
 }
 
-/// Every setting, as the layers give it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Layered {
-    listen: String,
-    db: PathBuf,
-    lease_ms: u64,
-    max_grid: u64,
+/// Every settings flag: the shared ones, and where to serve and store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, clap::Args)]
+pub struct Flags {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub shared: SharedFlags,
+    /// Address to serve on [default: 127.0.0.1:50051; port 0 picks a free one].
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// SQLite database file, created if missing [default: sweep.db].
+    #[arg(long, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<PathBuf>,
 }
 
-/// Resolves the settings from `flags` and the environment `env` (pass
-/// `std::env::vars()`; only [`ENV_VARS`] are read).
+/// A setting that cannot be used, named with where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("config file {}: name it *.toml or *.yaml so its format is known", path.display())]
+    UnknownFileFormat { path: PathBuf },
+    #[error("config file {}: {source}", path.display())]
+    UnreadableFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {}: {source}", path.display())]
+    BadFile { path: PathBuf, source: ConfigError },
+    /// `from` names the environment variables that took part, if any.
+    #[error("settings{from}: {source}")]
+    BadValue { from: String, source: ConfigError },
+    #[error("{setting}: {problem}")]
+    Invalid {
+        setting: &'static str,
+        problem: String,
+    },
+}
+
+/// Resolves the settings: defaults, `flags.shared.config_file`, the
+/// environment `env` (pass `std::env::vars()`; only `SWEEP_` + a key is
+/// read), then `flags`; then validates them.
 pub fn load(
     flags: &Flags,
     env: impl IntoIterator<Item = (String, String)>,
-) -> Result<CoordinatorConfig, String> {
-    let mut builder = Config::builder()
-        .set_default("listen", DEFAULT_LISTEN)
-        .and_then(|b| b.set_default("db", DEFAULT_DB))
-        .and_then(|b| b.set_default("lease_ms", DEFAULT_LEASE.as_millis() as u64))
-        .and_then(|b| b.set_default("max_grid", DEFAULT_MAX_GRID))
-        .map_err(|e| e.to_string())?;
-
-    if let Some(path) = &flags.config_file {
-        let file = config_file(path)?;
-        // The file alone first, so that its unknown keys are named with it.
-        Config::builder()
-            .add_source(file.clone())
-            .build()
-            .and_then(|c| c.try_deserialize::<FileKeys>())
-            .map_err(|e| format!("config file {}: {e}", path.display()))?;
-        builder = builder.add_source(file);
+) -> Result<Settings, SettingsError> {
+    let mut builder =
+        Config::builder().add_source(Config::try_from(&Settings::default()).map_err(|source| {
+            SettingsError::BadValue {
+                from: String::new(),
+                source,
+            }
+        })?);
+    if let Some(path) = &flags.shared.config_file {
+        builder = builder.add_source(checked_file(path)?);
     }
-
-    let env: Map<String, String> = env
-        .into_iter()
-        .filter(|(k, v)| ENV_VARS.contains(&k.as_str()) && !v.is_empty())
-        .collect();
-    let env_names: Vec<String> = env.keys().cloned().collect();
-    builder = builder.add_source(Environment::with_prefix("SWEEP").source(Some(env)));
-
-    let set = |b: ConfigBuilder<DefaultState>, key: &str, v: Option<Value>| match v {
-        Some(v) => b.set_override(key, v).map_err(|e| e.to_string()),
-        None => Ok(b),
+    let env = settings_in(env);
+    let from = if env.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = env.keys().map(String::as_str).collect();
+        format!(" (environment: {})", names.join(", "))
     };
-    builder = set(builder, "listen", flags.listen.clone().map(Into::into))?;
-    builder = set(
-        builder,
-        "db",
-        flags.db.as_ref().map(|p| p.display().to_string().into()),
-    )?;
-    builder = set(builder, "lease_ms", flags.lease_ms.map(Into::into))?;
-    builder = set(builder, "max_grid", flags.max_grid.map(Into::into))?;
-
-    let layered: Layered = builder
+    let layered = builder
+        .add_source(Environment::with_prefix(ENV_PREFIX).source(Some(env)))
+        .add_source(
+            Config::try_from(flags).map_err(|source| SettingsError::BadValue {
+                from: String::new(),
+                source,
+            })?,
+        )
         .build()
-        .and_then(|c| c.try_deserialize())
-        .map_err(|e| {
-            let from = if env_names.is_empty() {
-                String::new()
-            } else {
-                format!(" (environment: {})", env_names.join(", "))
-            };
-            format!("settings{from}: {e}")
-        })?;
-    check(layered)
+        .and_then(Config::try_deserialize::<Settings>)
+        .map_err(|source| SettingsError::BadValue { from, source })?;
+    layered.validate()
 }
 
-/// Only the keys a config file may hold; each optional.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct FileKeys {
-    listen: Option<String>,
-    db: Option<PathBuf>,
-    lease_ms: Option<u64>,
-    max_grid: Option<u64>,
+/// The environment variables that name a setting, the empty ones left out.
+fn settings_in(env: impl IntoIterator<Item = (String, String)>) -> Map<String, String> {
+    let names: Vec<String> = Settings::keys()
+        .iter()
+        .map(|key| format!("{ENV_PREFIX}_{}", key.to_uppercase()))
+        .collect();
+    env.into_iter()
+        .filter(|(k, v)| names.contains(k) && !v.is_empty())
+        .collect()
 }
 
-/// The file source for `path`, its format from the extension.
-fn config_file(path: &Path) -> Result<File<FileSourceFile, FileFormat>, String> {
+/// The file source for `path`, its format from the extension, checked alone
+/// first so that its unknown keys are named with it.
+fn checked_file(path: &Path) -> Result<File<FileSourceFile, FileFormat>, SettingsError> {
     let format = match path.extension().and_then(|e| e.to_str()) {
         Some("toml") => FileFormat::Toml,
         Some("yaml" | "yml") => FileFormat::Yaml,
         _ => {
-            return Err(format!(
-                "config file {}: name it *.toml or *.yaml so its format is known",
-                path.display()
-            ))
+            return Err(SettingsError::UnknownFileFormat {
+                path: path.to_path_buf(),
+            })
         }
     };
-    if let Err(e) = std::fs::metadata(path) {
-        return Err(format!("config file {}: {e}", path.display()));
-    }
-    Ok(File::from(path).format(format).required(true))
-}
-
-/// Range checks on the resolved values.
-fn check(l: Layered) -> Result<CoordinatorConfig, String> {
-    let listen: SocketAddr = l.listen.parse().map_err(|e| {
-        format!(
-            "listen: `{}` is not an address like 127.0.0.1:50051 ({e})",
-            l.listen
-        )
+    std::fs::metadata(path).map_err(|source| SettingsError::UnreadableFile {
+        path: path.to_path_buf(),
+        source,
     })?;
-    if l.db.as_os_str().is_empty() {
-        return Err("db: empty path".into());
-    }
-    if l.lease_ms < 10 {
-        return Err(format!(
-            "lease_ms: {} is too short (at least 10 ms)",
-            l.lease_ms
-        ));
-    }
-    if l.max_grid == 0 {
-        return Err("max_grid: must be at least 1".into());
-    }
-    Ok(CoordinatorConfig {
-        listen,
-        db: l.db,
-        lease_ms: l.lease_ms,
-        max_grid: l.max_grid,
-    })
+    let file = File::from(path).format(format).required(true);
+    Config::builder()
+        .add_source(file.clone())
+        .build()
+        .and_then(Config::try_deserialize::<Settings>)
+        .map_err(|source| SettingsError::BadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -192,6 +246,16 @@ mod tests {
             .collect()
     }
 
+    fn with_file(path: &Path) -> Flags {
+        Flags {
+            shared: SharedFlags {
+                config_file: Some(path.to_path_buf()),
+                ..SharedFlags::default()
+            },
+            ..Flags::default()
+        }
+    }
+
     #[test]
     fn defaults_are_loopback_and_sweep_db() {
         let c = load(
@@ -199,9 +263,17 @@ mod tests {
             env(&[("SWEEP_OTHER", "x"), ("PATH", "/bin")]),
         )
         .unwrap();
-        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
         assert_eq!(c.db, PathBuf::from("sweep.db"));
         assert_eq!((c.lease_ms, c.max_grid), (30_000, 10_000));
+        assert_eq!(c, Settings::default());
+    }
+
+    #[test]
+    fn the_environment_names_every_setting() {
+        let mut keys = Settings::keys();
+        keys.sort();
+        assert_eq!(keys, ["db", "lease_ms", "listen", "max_grid"]);
     }
 
     #[test]
@@ -213,10 +285,7 @@ mod tests {
             "listen = \"0.0.0.0:7000\"\ndb = \"from-file.db\"\nlease_ms = 1000\nmax_grid = 5\n",
         )
         .unwrap();
-        let flags = Flags {
-            config_file: Some(toml.clone()),
-            ..Flags::default()
-        };
+        let flags = with_file(&toml);
         let c = load(&flags, env(&[])).unwrap();
         assert_eq!(
             (
@@ -238,12 +307,9 @@ mod tests {
             ("from-env.db", 2000, 5)
         );
 
-        let flags = Flags {
-            config_file: Some(toml),
-            lease_ms: Some(3000),
-            listen: Some("127.0.0.1:0".into()),
-            ..Flags::default()
-        };
+        let mut flags = with_file(&toml);
+        flags.shared.lease_ms = Some(3000);
+        flags.listen = Some("127.0.0.1:0".into());
         let c = load(
             &flags,
             env(&[("SWEEP_LEASE_MS", "2000"), ("SWEEP_MAX_GRID", "9")]),
@@ -253,14 +319,7 @@ mod tests {
 
         let yaml = dir.path().join("c.yaml");
         std::fs::write(&yaml, "max_grid: 77\n").unwrap();
-        let c = load(
-            &Flags {
-                config_file: Some(yaml),
-                ..Flags::default()
-            },
-            env(&[]),
-        )
-        .unwrap();
+        let c = load(&with_file(&yaml), env(&[])).unwrap();
         assert_eq!(c.max_grid, 77);
     }
 
@@ -269,70 +328,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "lisen = \"0.0.0.0:1\"\n").unwrap();
-        let e = load(
-            &Flags {
-                config_file: Some(bad.clone()),
-                ..Flags::default()
-            },
-            env(&[]),
-        )
-        .unwrap_err();
+        let e = load(&with_file(&bad), env(&[])).unwrap_err().to_string();
         assert!(e.contains("bad.toml") && e.contains("lisen"), "{e}");
 
         let missing = dir.path().join("missing.toml");
-        let e = load(
-            &Flags {
-                config_file: Some(missing),
-                ..Flags::default()
-            },
-            env(&[]),
-        )
-        .unwrap_err();
+        let e = load(&with_file(&missing), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing.toml"), "{e}");
 
         let odd = dir.path().join("settings.ini");
-        let e = load(
-            &Flags {
-                config_file: Some(odd),
-                ..Flags::default()
-            },
-            env(&[]),
-        )
-        .unwrap_err();
+        let e = load(&with_file(&odd), env(&[])).unwrap_err().to_string();
         assert!(e.contains("settings.ini"), "{e}");
 
-        let e = load(&Flags::default(), env(&[("SWEEP_LEASE_MS", "soon")])).unwrap_err();
+        let e = load(&Flags::default(), env(&[("SWEEP_LEASE_MS", "soon")]))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("SWEEP_LEASE_MS") && e.contains("lease_ms"),
             "{e}"
         );
 
-        let e = load(
-            &Flags {
-                listen: Some("localhost".into()),
-                ..Flags::default()
-            },
-            env(&[]),
-        )
-        .unwrap_err();
-        assert!(e.contains("listen"), "{e}");
-        let e = load(
-            &Flags {
+        let refused = |flags: Flags| load(&flags, env(&[])).unwrap_err().to_string();
+        let e = refused(Flags {
+            listen: Some("localhost".into()),
+            ..Flags::default()
+        });
+        assert!(e.contains("listen") && e.contains("127.0.0.1:50051"), "{e}");
+        let e = refused(Flags {
+            shared: SharedFlags {
                 max_grid: Some(0),
-                ..Flags::default()
+                ..SharedFlags::default()
             },
-            env(&[]),
-        )
-        .unwrap_err();
+            ..Flags::default()
+        });
         assert!(e.contains("max_grid"), "{e}");
-        let e = load(
-            &Flags {
+        let e = refused(Flags {
+            shared: SharedFlags {
                 lease_ms: Some(1),
-                ..Flags::default()
+                ..SharedFlags::default()
             },
-            env(&[]),
-        )
-        .unwrap_err();
+            ..Flags::default()
+        });
         assert!(e.contains("lease_ms"), "{e}");
     }
 }

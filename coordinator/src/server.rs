@@ -4,9 +4,7 @@
 //! future completes (open `WatchSweep` streams end, in-flight calls finish).
 
 use crate::service::{SweepApi, WorkerApi};
-use crate::store::{Store, StoreOptions, DEFAULT_LEASE};
-use crate::sweepfile::DEFAULT_MAX_GRID;
-use anyhow::Context;
+use crate::store::{Store, StoreError, StoreOptions};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +16,8 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
 
-/// What a coordinator needs to run.
+/// What a coordinator needs to run (see [`crate::config::Settings`] for
+/// where each value comes from).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// SQLite database file (created if missing).
@@ -29,27 +28,33 @@ pub struct ServerConfig {
     pub max_grid: u64,
 }
 
-impl Default for ServerConfig {
-    /// `sweep.db` in the working directory, 30 s leases, grids up to 10,000.
-    fn default() -> Self {
-        Self {
-            db_path: PathBuf::from(crate::config::DEFAULT_DB),
-            lease: DEFAULT_LEASE,
-            max_grid: DEFAULT_MAX_GRID,
-        }
-    }
+/// Why the coordinator could not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("opening the store panicked: {0}")]
+    OpenPanicked(tokio::task::JoinError),
+    #[error("listener has no local address: {0}")]
+    NoLocalAddress(std::io::Error),
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
 }
+
+/// How long, after the gRPC server stopped, the last `WatchSweep` streams
+/// get to let go of the store.
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// A coordinator whose store is open, ready to serve.
 #[derive(Debug)]
-pub struct Coordinator {
+pub struct CoordinatorServer {
     store: Arc<Store>,
     config: ServerConfig,
 }
 
-impl Coordinator {
+impl CoordinatorServer {
     /// Opens (creating or migrating) the database; fails naming its path.
-    pub fn open(config: ServerConfig) -> anyhow::Result<Coordinator> {
+    pub fn open(config: ServerConfig) -> Result<Self, ServerError> {
         let store = Store::open(
             &config.db_path,
             StoreOptions {
@@ -57,7 +62,7 @@ impl Coordinator {
                 ..StoreOptions::default()
             },
         )?;
-        Ok(Coordinator {
+        Ok(Self {
             store: Arc::new(store),
             config,
         })
@@ -68,15 +73,17 @@ impl Coordinator {
         &self.store
     }
 
-    /// Serves on `listener` until `shutdown` resolves.
+    /// Serves on `listener` until `shutdown` resolves. When it returns, the
+    /// database file is closed and can be opened again at once.
     pub async fn run(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let addr = listener
-            .local_addr()
-            .context("listener has no local address")?;
+    ) -> Result<(), ServerError> {
+        let addr = listener.local_addr().map_err(ServerError::NoLocalAddress)?;
+        // Every task that holds the store also holds a receiver of `stop`
+        // (the sweep service and each of its watch streams, the expiry):
+        // once the last receiver is dropped, nothing uses the store any more.
         let (stop_tx, stop_rx) = watch::channel(false);
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<SweepServiceServer<SweepApi>>().await;
@@ -102,6 +109,7 @@ impl Coordinator {
         });
         let sweeps = SweepApi::new(self.store.clone(), self.config.max_grid, stop_rx);
         let workers = WorkerApi::new(self.store.clone());
+        let stop_signal = stop_tx.clone();
         let stopping = async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -111,42 +119,46 @@ impl Coordinator {
             health
                 .set_not_serving::<WorkerServiceServer<WorkerApi>>()
                 .await;
-            let _ = stop_tx.send(true);
+            let _ = stop_signal.send(true);
         };
         let served = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(SweepServiceServer::new(sweeps))
             .add_service(WorkerServiceServer::new(workers))
             .serve_with_incoming_shutdown(incoming, stopping)
-            .await
-            .context("gRPC server failed");
+            .await;
+        // A failed server never ran `stopping`: tell the others now.
+        let _ = stop_tx.send(true);
         let _ = expiry.await;
-        release(self.store).await;
-        served
+        release(self.store, stop_tx).await;
+        Ok(served?)
     }
 }
 
-/// Serves on `listener` until `shutdown` resolves.
+/// Opens the store (on a blocking thread) and serves on `listener` until
+/// `shutdown` resolves.
 pub async fn serve(
     config: ServerConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let coordinator = tokio::task::spawn_blocking(move || Coordinator::open(config))
+) -> Result<(), ServerError> {
+    let server = tokio::task::spawn_blocking(move || CoordinatorServer::open(config))
         .await
-        .context("opening the store panicked")??;
-    coordinator.run(listener, shutdown).await
+        .map_err(ServerError::OpenPanicked)??;
+    server.run(listener, shutdown).await
 }
 
-/// Waits (up to 2 s) for the last watch streams to drop their handle on the
-/// store, so that the database file (held exclusively) is closed when
-/// [`Coordinator::run`] returns and can be opened again at once.
-async fn release(store: Arc<Store>) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while Arc::strong_count(&store) > 1 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+/// Waits (up to [`RELEASE_WAIT`]) until every receiver of `stop` is
+/// dropped, then drops the last handle on the store, closing the database
+/// file (held exclusively).
+async fn release(store: Arc<Store>, stop: watch::Sender<bool>) {
+    if tokio::time::timeout(RELEASE_WAIT, stop.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("watch streams still open {RELEASE_WAIT:?} after shutdown");
     }
-    if Arc::strong_count(&store) > 1 {
+    if Arc::into_inner(store).is_none() {
         tracing::warn!("the store is still in use after shutdown");
     }
 }

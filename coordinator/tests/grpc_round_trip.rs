@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::net::SocketAddr;
 use std::time::Duration;
-use sweep_coordinator::server::{serve, ServerConfig};
+use sweep_coordinator::server::{serve, ServerConfig, ServerError};
 use sweep_proto::v1::sweep_service_client::SweepServiceClient;
 use sweep_proto::v1::worker_service_client::WorkerServiceClient;
 use sweep_proto::v1::*;
@@ -23,7 +23,7 @@ use tonic_health::pb::HealthCheckRequest;
 struct Running {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<()>>,
+    task: JoinHandle<Result<(), ServerError>>,
     _dir: tempfile::TempDir,
 }
 

@@ -2,13 +2,14 @@
 //! each `SweepService` call's failure into a [`CliError`] naming the URL (and
 //! the sweep id, for calls about one sweep).
 
-use super::error::{error_chain, CliError};
+use crate::error::{error_chain, CliError};
 use std::time::Duration;
 use sweep_proto::v1::sweep_service_client::SweepServiceClient;
 use sweep_proto::v1::{
     CancelSweepRequest, GetSweepRequest, ListSweepsRequest, ListTrialsRequest, ListTrialsResponse,
     SubmitSweepRequest, SubmitSweepResponse, SweepSummary, WatchSweepRequest,
 };
+use sweep_runtime::endpoint::normalize_url;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Streaming;
 
@@ -17,23 +18,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connected `SweepService` client.
 #[derive(Clone)]
-pub struct Coordinator {
+pub struct SweepClient {
     url: String,
     client: SweepServiceClient<Channel>,
 }
 
-/// `host:port` without a scheme means `http://host:port`.
-pub fn normalize_url(url: &str) -> String {
-    let url = url.trim();
-    if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
-    }
-}
-
-impl Coordinator {
-    /// Connects now, so an unreachable coordinator is reported before anything else.
+impl SweepClient {
+    /// Connects now (`host:port` alone means `http://host:port`), so an unreachable coordinator is reported before anything else.
     pub async fn connect(url: &str) -> Result<Self, CliError> {
         let url = normalize_url(url);
         let endpoint = Endpoint::from_shared(url.clone())
@@ -124,7 +115,7 @@ impl Coordinator {
         match self.client.watch_sweep(request).await {
             Ok(r) => Ok(SummaryStream {
                 inner: r.into_inner(),
-                coordinator: self.clone(),
+                client: self.clone(),
                 sweep_id: sweep_id.to_string(),
             }),
             Err(s) => Err(self.error(s, Some(sweep_id))),
@@ -135,7 +126,7 @@ impl Coordinator {
 /// The `WatchSweep` stream of one sweep.
 pub struct SummaryStream {
     inner: Streaming<SweepSummary>,
-    coordinator: Coordinator,
+    client: SweepClient,
     sweep_id: String,
 }
 
@@ -145,7 +136,7 @@ impl SummaryStream {
         self.inner
             .message()
             .await
-            .map_err(|s| self.coordinator.error(s, Some(&self.sweep_id)))
+            .map_err(|s| self.client.error(s, Some(&self.sweep_id)))
     }
 }
 
@@ -153,26 +144,19 @@ impl SummaryStream {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_bare_address_gets_http() {
-        assert_eq!(normalize_url("127.0.0.1:50051"), "http://127.0.0.1:50051");
-        assert_eq!(normalize_url(" http://h:1 "), "http://h:1");
-        assert_eq!(normalize_url("https://h:1"), "https://h:1");
-    }
-
     #[tokio::test]
     async fn a_closed_port_is_unreachable_with_exit_2() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let url = format!("http://127.0.0.1:{port}");
-        let err = match Coordinator::connect(&url).await {
+        let err = match SweepClient::connect(&url).await {
             Ok(_) => panic!("connected to a closed port"),
             Err(e) => e,
         };
-        assert_eq!(err.exit_code(), super::super::error::EXIT_UNREACHABLE);
+        assert_eq!(err.exit_code(), crate::error::EXIT_UNREACHABLE);
         assert!(
-            err.message()
+            err.to_string()
                 .starts_with(&format!("cannot reach coordinator at {url}: ")),
             "{err}"
         );

@@ -1,10 +1,10 @@
 //! `sweep leaderboard ID [--top K] [--format table|csv|json]`: the sweep's
 //! trials as the coordinator ranks them (validation metric; test never ranks).
 
-use super::client::Coordinator;
-use super::error::CliError;
-use super::output;
-use super::render::leaderboard::Leaderboard;
+use crate::client::SweepClient;
+use crate::error::CliError;
+use crate::output;
+use crate::render::leaderboard::Leaderboard;
 use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,8 +29,8 @@ pub struct LeaderboardArgs {
 }
 
 pub async fn run(url: &str, args: &LeaderboardArgs) -> Result<(), CliError> {
-    let mut coordinator = Coordinator::connect(url).await?;
-    let response = coordinator.trials(&args.id, args.top).await?;
+    let mut client = SweepClient::connect(url).await?;
+    let response = client.trials(&args.id, args.top).await?;
     let board = Leaderboard::from_response(&response);
     output::print(&match args.format {
         Format::Table => board.table(),

@@ -2,9 +2,9 @@
 //! new sweep's id is the only thing on stdout (`ID=$(sweep submit f.yaml)`);
 //! the trial count goes to stderr. `--watch` then follows it like `sweep watch`.
 
-use super::client::Coordinator;
-use super::error::CliError;
-use super::{output, source, watch};
+use crate::client::SweepClient;
+use crate::error::CliError;
+use crate::{output, source, watch};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -23,8 +23,8 @@ pub struct SubmitArgs {
 pub async fn run(url: &str, args: &SubmitArgs) -> Result<(), CliError> {
     // Read first: a missing file is reported without touching the network.
     let file = source::read(&args.file)?;
-    let mut coordinator = Coordinator::connect(url).await?;
-    let submitted = coordinator.submit(file.text, file.source_name).await?;
+    let mut client = SweepClient::connect(url).await?;
+    let submitted = client.submit(file.text, file.source_name).await?;
     output::println(&submitted.sweep_id)?;
     output::note(&format!(
         "submitted {} as {}: {} trials",
@@ -33,7 +33,7 @@ pub async fn run(url: &str, args: &SubmitArgs) -> Result<(), CliError> {
         submitted.trial_count
     ));
     if args.watch {
-        watch::follow(&mut coordinator, &submitted.sweep_id, args.top).await?;
+        watch::follow(&mut client, &submitted.sweep_id, args.top).await?;
     }
     Ok(())
 }

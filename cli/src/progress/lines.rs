@@ -8,7 +8,7 @@
 //! ```
 
 use super::ProgressView;
-use crate::cli::render::{sweeps, values};
+use crate::render::{sweeps, values};
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;

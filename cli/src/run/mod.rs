@@ -7,21 +7,37 @@
 //! progress, prints the leaderboard, then stops the workers and the
 //! coordinator. Ctrl-C (or SIGTERM) cancels the sweep and stops everything; a
 //! worker that dies is reported, and if all of them die the run fails.
+//!
+//! The coordinator's settings go through the same loader as
+//! `sweep-coordinator`'s (defaults, `--config FILE`, `SWEEP_*` environment,
+//! `--lease-ms`/`--max-grid`); only where it listens and stores is fixed here.
+//!
+//! This file is the orchestration; [`embedded_coordinator`] is the
+//! in-process server, [`worker_pool`] the worker processes and
+//! [`worker_binary`] how their program is found.
 
-use super::client::Coordinator;
-use super::error::{CliError, EXIT_INTERRUPTED};
-use super::progress::{self, ProgressView};
-use super::render::{sweeps, values};
-use super::workers::{self, WorkerExit, WorkerPool, WorkerSpec};
-use super::{output, source, watch};
-use crate::server::{serve, ServerConfig};
+mod embedded_coordinator;
+mod worker_binary;
+mod worker_pool;
+
+pub use embedded_coordinator::EmbeddedCoordinator;
+pub use worker_binary::{locate, WORKER_BIN};
+pub use worker_pool::{WorkerExit, WorkerPool, WorkerSpec};
+
+use crate::client::SweepClient;
+use crate::error::CliError;
+use crate::progress::{self, ProgressView};
+use crate::render::{sweeps, values};
+use crate::{output, source, watch};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use sweep_coordinator::config::{self, Flags, Settings, SharedFlags};
 use sweep_proto::v1::SweepState;
-use tokio::signal::unix::{signal, Signal, SignalKind};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use sweep_runtime::logging::{self, LogFormat};
+use sweep_runtime::{cores, signals::Signals};
+
+/// Where the embedded coordinator listens: a free loopback port.
+pub const EMBEDDED_LISTEN: &str = "127.0.0.1:0";
 
 #[derive(Debug, Args, PartialEq, Eq)]
 pub struct RunArgs {
@@ -40,14 +56,9 @@ pub struct RunArgs {
     /// The `sweep-worker` binary [default: next to `sweep`, else on PATH].
     #[arg(long, value_name = "PATH")]
     pub worker_bin: Option<PathBuf>,
-    /// How long a trial's lease lasts without a heartbeat (a dead worker's
-    /// trial goes back to the others after this).
-    #[arg(long, default_value_t = 30_000,
-          value_parser = clap::value_parser!(u64).range(100..))]
-    pub lease_ms: u64,
-    /// Largest grid the sweep file may expand to.
-    #[arg(long, default_value_t = 10_000)]
-    pub max_grid: u64,
+    /// The embedded coordinator's settings, as `sweep-coordinator` takes them.
+    #[command(flatten)]
+    pub settings: SharedFlags,
     /// Leaderboard rows to print at the end (0 = all).
     #[arg(long, default_value_t = 10)]
     pub top: u32,
@@ -57,42 +68,57 @@ pub struct RunArgs {
     pub worker_args: Vec<String>,
 }
 
-/// Threads per worker when not given: the cores shared out, at least one.
-pub fn default_threads(cores: u32, workers: u32) -> u32 {
-    (cores / workers.max(1)).max(1)
+/// The embedded coordinator's settings: `sweep-coordinator`'s layers, from
+/// `env` (pass `std::env::vars()`), with a free loopback port and
+/// `DIR/sweep.db`.
+pub fn coordinator_settings(
+    args: &RunArgs,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, CliError> {
+    let flags = Flags {
+        shared: args.settings.clone(),
+        listen: Some(EMBEDDED_LISTEN.to_string()),
+        db: Some(args.dir.join("sweep.db")),
+    };
+    Ok(config::load(&flags, env)?)
+}
+
+/// Threads per worker: as given, else the cores shared out, at least one.
+fn threads_per_worker(given: Option<u32>, cores: u32, workers: u32) -> u32 {
+    given.unwrap_or_else(|| cores::share(cores, workers))
 }
 
 pub async fn run(args: &RunArgs) -> Result<(), CliError> {
+    let settings = coordinator_settings(args, std::env::vars())?;
     let file = source::read(&args.file)?;
-    let worker_bin = workers::locate(args.worker_bin.as_deref())?;
+    let worker_bin = locate(args.worker_bin.as_deref())?;
     let logs = args.dir.join("logs");
-    std::fs::create_dir_all(&logs)
-        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", logs.display())))?;
+    std::fs::create_dir_all(&logs).map_err(|source| CliError::CannotCreate {
+        path: logs.clone(),
+        source,
+    })?;
     let coordinator_log = logs.join("coordinator.log");
-    log_coordinator_to(&coordinator_log)?;
+    // Fails to take over only if a subscriber is already set (then that one logs).
+    logging::init_to_file(&coordinator_log, LogFormat::Text).map_err(|source| {
+        CliError::CannotCreate {
+            path: coordinator_log.clone(),
+            source,
+        }
+    })?;
 
-    let mut signals = Signals::new()?;
-    let config = ServerConfig {
-        db_path: args.dir.join("sweep.db"),
-        lease: Duration::from_millis(args.lease_ms),
-        max_grid: args.max_grid,
-    };
-    let db_path = config.db_path.clone();
-    let mut server = EmbeddedServer::start(config).await?;
+    let mut signals = Signals::new().map_err(CliError::Signals)?;
+    let mut server = EmbeddedCoordinator::start(&settings).await?;
     output::note(&format!(
         "coordinator on {} (database {}, log {})",
         server.url,
-        db_path.display(),
+        settings.db.display(),
         coordinator_log.display()
     ));
 
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let spec = WorkerSpec {
         bin: worker_bin,
         coordinator_url: server.url.clone(),
-        threads: args
-            .threads_per_worker
-            .unwrap_or_else(|| default_threads(cores, args.workers)),
+        threads: threads_per_worker(args.threads_per_worker, cores::available(), args.workers),
         extra_args: args.worker_args.clone(),
         dir: args.dir.clone(),
     };
@@ -103,20 +129,20 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
 
 /// Everything between "the coordinator is up" and "stop the coordinator".
 async fn drive(
-    server: &mut EmbeddedServer,
+    server: &mut EmbeddedCoordinator,
     signals: &mut Signals,
     file: &source::SweepFile,
     spec: &WorkerSpec,
     args: &RunArgs,
 ) -> Result<(), CliError> {
-    let mut coordinator = match Coordinator::connect(&server.url).await {
+    let mut client = match SweepClient::connect(&server.url).await {
         Ok(c) => c,
         Err(e) => return Err(server.explain(e).await),
     };
-    if let Err(e) = cancel_leftovers(&mut coordinator, &args.dir).await {
+    if let Err(e) = cancel_leftovers(&mut client, &args.dir).await {
         return Err(server.explain(e).await);
     }
-    let submitted = match coordinator
+    let submitted = match client
         .submit(file.text.clone(), file.source_name.clone())
         .await
     {
@@ -129,12 +155,12 @@ async fn drive(
         file.source_name, submitted.trial_count
     ));
 
-    let mut stream = coordinator.watch(&id).await?;
+    let mut stream = client.watch(&id).await?;
     let mut pool = match WorkerPool::spawn(spec, args.workers as usize) {
         Ok(pool) => pool,
         Err(e) => {
             // Leave no runnable sweep behind in the database.
-            let _ = coordinator.cancel(&id).await;
+            let _ = client.cancel(&id).await;
             return Err(e);
         }
     };
@@ -175,36 +201,33 @@ async fn drive(
         Event::Ended => {
             view.finish();
             let result = match watch::check_end(&id, last) {
-                Ok(summary) => watch::print_top(&mut coordinator, &summary, args.top).await,
+                Ok(summary) => watch::print_top(&mut client, &summary, args.top).await,
                 Err(e) => Err(e),
             };
             (result, false)
         }
         Event::WorkerDied(exit) => {
             view.note(&format!("sweep: {}", died_line(&exit)));
-            cancel_quietly(&mut coordinator, &id, view.as_mut()).await;
+            cancel_quietly(&mut client, &id, view.as_mut()).await;
             view.finish();
-            let e = CliError::failed(format!(
-                "all {} worker(s) died before sweep {id} finished (it is cancelled); see {}",
-                args.workers,
-                log_pattern(&spec.dir, args.workers)
-            ));
+            let e = CliError::AllWorkersDied {
+                workers: args.workers,
+                id: id.clone(),
+                logs: log_pattern(&spec.dir, args.workers),
+            };
             (Err(e), true)
         }
         Event::Interrupted => {
             view.note(&format!(
                 "sweep: interrupted: cancelling sweep {id} and stopping the workers"
             ));
-            cancel_quietly(&mut coordinator, &id, view.as_mut()).await;
+            cancel_quietly(&mut client, &id, view.as_mut()).await;
             view.finish();
-            let e = CliError::with_code(
-                format!("interrupted; sweep {id} cancelled, workers stopped"),
-                EXIT_INTERRUPTED,
-            );
+            let e = CliError::Interrupted { id: id.clone() };
             (Err(e), true)
         }
         Event::Failed(e) => {
-            cancel_quietly(&mut coordinator, &id, view.as_mut()).await;
+            cancel_quietly(&mut client, &id, view.as_mut()).await;
             view.finish();
             (Err(e), true)
         }
@@ -280,10 +303,10 @@ async fn stop_workers(pool: &mut WorkerPool, hurry: bool, signals: &mut Signals)
 
 /// Cancels sweeps an earlier `sweep run` on the same database left running
 /// (it was killed): their trials would otherwise be leased before ours.
-async fn cancel_leftovers(coordinator: &mut Coordinator, dir: &Path) -> Result<(), CliError> {
-    for sweep in coordinator.sweeps().await? {
+async fn cancel_leftovers(client: &mut SweepClient, dir: &Path) -> Result<(), CliError> {
+    for sweep in client.sweeps().await? {
         if sweep.state == SweepState::Running as i32 {
-            let after = coordinator.cancel(&sweep.sweep_id).await?;
+            let after = client.cancel(&sweep.sweep_id).await?;
             output::note(&format!(
                 "cancelled sweep {} ({}) left unfinished in {} by an earlier run: {}",
                 after.sweep_id,
@@ -296,8 +319,8 @@ async fn cancel_leftovers(coordinator: &mut Coordinator, dir: &Path) -> Result<(
     Ok(())
 }
 
-async fn cancel_quietly(coordinator: &mut Coordinator, id: &str, view: &mut dyn ProgressView) {
-    match coordinator.cancel(id).await {
+async fn cancel_quietly(client: &mut SweepClient, id: &str, view: &mut dyn ProgressView) {
+    match client.cancel(id).await {
         Ok(s) => view.note(&format!(
             "sweep: sweep {id} {}: {}",
             values::sweep_state(s.state),
@@ -307,136 +330,72 @@ async fn cancel_quietly(coordinator: &mut Coordinator, id: &str, view: &mut dyn 
     }
 }
 
-/// The coordinator's `tracing` output goes to its log file.
-fn log_coordinator_to(path: &Path) -> Result<(), CliError> {
-    let file = std::fs::File::create(path)
-        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", path.display())))?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Fails only if a subscriber is already set (then that one logs).
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .try_init();
-    Ok(())
-}
-
-/// SIGINT and SIGTERM, as one stream of "stop" requests.
-struct Signals {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Self, CliError> {
-        let listen = |kind| {
-            signal(kind).map_err(|e| CliError::failed(format!("cannot listen for signals: {e}")))
-        };
-        Ok(Self {
-            interrupt: listen(SignalKind::interrupt())?,
-            terminate: listen(SignalKind::terminate())?,
-        })
-    }
-
-    /// The next SIGINT or SIGTERM. Cancel-safe.
-    async fn next(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {},
-            _ = self.terminate.recv() => {},
-        }
-    }
-}
-
-/// The in-process coordinator.
-struct EmbeddedServer {
-    url: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-/// How long the coordinator gets to shut down.
-const SERVER_STOP_WAIT: Duration = Duration::from_secs(10);
-
-impl EmbeddedServer {
-    async fn start(config: ServerConfig) -> Result<Self, CliError> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| CliError::failed(format!("cannot listen on 127.0.0.1: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| CliError::failed(format!("cannot listen on 127.0.0.1: {e}")))?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(config, listener, async move {
-            let _ = rx.await;
-        }));
-        Ok(Self {
-            url: format!("http://{addr}"),
-            shutdown: Some(tx),
-            task: Some(task),
-        })
-    }
-
-    /// Resolves (with its error) only if the coordinator stops by itself.
-    async fn died(&mut self) -> CliError {
-        let Some(task) = self.task.as_mut() else {
-            return std::future::pending().await;
-        };
-        let result = task.await;
-        self.task = None;
-        CliError::failed(format!(
-            "the embedded coordinator stopped: {}",
-            describe(result)
-        ))
-    }
-
-    /// An RPC failed: if that is because the coordinator died, say why it died.
-    async fn explain(&mut self, err: CliError) -> CliError {
-        match tokio::time::timeout(Duration::from_secs(1), self.died()).await {
-            Ok(died) => died,
-            Err(_) => err,
-        }
-    }
-
-    async fn stop(&mut self) -> Result<(), CliError> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let Some(task) = self.task.take() else {
-            return Ok(());
-        };
-        match tokio::time::timeout(SERVER_STOP_WAIT, task).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(result) => Err(CliError::failed(format!(
-                "the embedded coordinator failed while stopping: {}",
-                describe(result)
-            ))),
-            Err(_) => Err(CliError::failed(format!(
-                "the embedded coordinator did not stop within {}s",
-                SERVER_STOP_WAIT.as_secs()
-            ))),
-        }
-    }
-}
-
-fn describe(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> String {
-    match result {
-        Ok(Ok(())) => "it returned early".to_string(),
-        Ok(Err(e)) => format!("{e:#}"),
-        Err(e) => format!("it panicked ({e})"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn threads_share_the_cores() {
-        assert_eq!(default_threads(16, 4), 4);
-        assert_eq!(default_threads(2, 2), 1);
-        assert_eq!(default_threads(2, 8), 1);
-        assert_eq!(default_threads(2, 1), 2);
+        assert_eq!(threads_per_worker(None, 16, 4), 4);
+        assert_eq!(threads_per_worker(None, 2, 2), 1);
+        assert_eq!(threads_per_worker(None, 2, 8), 1);
+        assert_eq!(threads_per_worker(None, 2, 1), 2);
+        assert_eq!(threads_per_worker(Some(3), 2, 1), 3);
+    }
+
+    fn args(settings: SharedFlags) -> RunArgs {
+        RunArgs {
+            file: PathBuf::from("g.yaml"),
+            workers: 1,
+            dir: PathBuf::from("/tmp/s"),
+            threads_per_worker: None,
+            worker_bin: None,
+            settings,
+            top: 10,
+            worker_args: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_embedded_coordinator_has_the_coordinators_settings() {
+        let s = coordinator_settings(&args(SharedFlags::default()), Vec::new()).unwrap();
+        assert_eq!(s.listen.to_string(), EMBEDDED_LISTEN);
+        assert_eq!(s.db, PathBuf::from("/tmp/s/sweep.db"));
+        let defaults = Settings::default();
+        assert_eq!(
+            (s.lease_ms, s.max_grid),
+            (defaults.lease_ms, defaults.max_grid)
+        );
+
+        let env = vec![
+            ("SWEEP_MAX_GRID".to_string(), "7".to_string()),
+            ("SWEEP_LISTEN".to_string(), "0.0.0.0:1".to_string()),
+            ("SWEEP_DB".to_string(), "other.db".to_string()),
+        ];
+        let flags = SharedFlags {
+            lease_ms: Some(1500),
+            ..SharedFlags::default()
+        };
+        let s = coordinator_settings(&args(flags), env).unwrap();
+        assert_eq!((s.lease_ms, s.max_grid), (1500, 7));
+        assert_eq!(s.listen.to_string(), EMBEDDED_LISTEN);
+        assert_eq!(s.db, PathBuf::from("/tmp/s/sweep.db"));
+    }
+
+    #[test]
+    fn the_coordinators_limits_apply() {
+        let refused = |flags| coordinator_settings(&args(flags), Vec::new()).unwrap_err();
+        let e = refused(SharedFlags {
+            lease_ms: Some(5),
+            ..SharedFlags::default()
+        });
+        assert!(e.to_string().starts_with("lease_ms: "), "{e}");
+        assert_eq!(e.exit_code(), crate::EXIT_USAGE);
+        let e = refused(SharedFlags {
+            max_grid: Some(0),
+            ..SharedFlags::default()
+        });
+        assert!(e.to_string().starts_with("max_grid: "), "{e}");
     }
 
     #[test]

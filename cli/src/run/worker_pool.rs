@@ -1,74 +1,19 @@
-//! The worker processes `sweep run` starts: finding the `sweep-worker`
-//! binary, starting N of them with their output in `DIR/logs/worker-K.log`,
-//! noticing when one exits, and stopping them all (SIGTERM, a second SIGTERM,
-//! then SIGKILL after a grace period).
+//! The worker processes `sweep run` starts: N `sweep-worker run` children
+//! with their output in `DIR/logs/worker-K.log`, noticing when one exits,
+//! and stopping them all (SIGTERM, a second SIGTERM, then SIGKILL after a
+//! grace period).
 //!
 //! Workers run in a process group of their own, so a Ctrl-C at the terminal
 //! reaches only `sweep`, which then stops them in order; on Linux each is
 //! also killed if `sweep` itself dies (its in-process coordinator is gone
 //! then, so there is nobody left to report to), so none is left running.
 
-use super::error::CliError;
+use crate::error::CliError;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// The worker binary's file name.
-pub const WORKER_BIN: &str = "sweep-worker";
-
-/// Finds the worker binary: `explicit` (`--worker-bin`), else next to the
-/// running `sweep`, else on PATH.
-pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf));
-    locate_in(explicit, exe_dir.as_deref(), std::env::var_os("PATH"))
-}
-
-/// [`locate`] with its surroundings passed in (testable).
-pub fn locate_in(
-    explicit: Option<&Path>,
-    exe_dir: Option<&Path>,
-    path_var: Option<OsString>,
-) -> Result<PathBuf, CliError> {
-    if let Some(path) = explicit {
-        return if is_executable(path) {
-            Ok(path.to_path_buf())
-        } else {
-            Err(CliError::failed(format!(
-                "--worker-bin {}: no executable file there",
-                path.display()
-            )))
-        };
-    }
-    let beside = exe_dir.map(|d| d.join(WORKER_BIN));
-    let on_path = path_var
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join(WORKER_BIN));
-    beside
-        .into_iter()
-        .chain(on_path)
-        .find(|p| is_executable(p))
-        .ok_or_else(|| {
-            let looked = exe_dir
-                .map(|d| format!("in {} and on PATH", d.display()))
-                .unwrap_or_else(|| "on PATH".to_string());
-            CliError::failed(format!(
-                "cannot find the worker binary `{WORKER_BIN}` (looked {looked}); build it with \
-                 `cargo build --release -p sweep-worker`, or pass --worker-bin PATH"
-            ))
-        })
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
 
 /// How to start each worker.
 #[derive(Debug, Clone)]
@@ -149,8 +94,9 @@ impl WorkerPool {
     /// Starts `count` workers. Their logs are truncated first.
     pub fn spawn(spec: &WorkerSpec, count: usize) -> Result<Self, CliError> {
         let logs = spec.dir.join("logs");
-        std::fs::create_dir_all(&logs).map_err(|e| {
-            CliError::failed(format!("cannot create log folder {}: {e}", logs.display()))
+        std::fs::create_dir_all(&logs).map_err(|source| CliError::CannotCreate {
+            path: logs.clone(),
+            source,
         })?;
         let (exit_tx, exits) = mpsc::unbounded_channel();
         let mut pool = Self {
@@ -254,11 +200,16 @@ fn spawn_one(
     exits: mpsc::UnboundedSender<WorkerExit>,
 ) -> Result<Handle, CliError> {
     let log = spec.log_path(k);
-    let log_file = std::fs::File::create(&log)
-        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", log.display())))?;
+    let log_file = std::fs::File::create(&log).map_err(|source| CliError::CannotCreate {
+        path: log.clone(),
+        source,
+    })?;
     let log_err = log_file
         .try_clone()
-        .map_err(|e| CliError::failed(format!("cannot open {} twice: {e}", log.display())))?;
+        .map_err(|source| CliError::LogNotReopened {
+            path: log.clone(),
+            source,
+        })?;
     let mut command = tokio::process::Command::new(&spec.bin);
     command
         .args(spec.args(k))
@@ -281,7 +232,10 @@ fn spawn_one(
     }
     let mut child = command
         .spawn()
-        .map_err(|e| CliError::failed(format!("cannot start {}: {e}", spec.bin.display())))?;
+        .map_err(|source| CliError::WorkerNotStarted {
+            bin: spec.bin.clone(),
+            source,
+        })?;
     let pid = child.id().unwrap_or(0);
     let (signals, mut signal_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -321,14 +275,8 @@ fn spawn_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    }
+    use crate::run::worker_binary::tests::script;
+    use std::path::Path;
 
     fn spec(dir: &Path, bin: PathBuf) -> WorkerSpec {
         WorkerSpec {
@@ -338,45 +286,6 @@ mod tests {
             extra_args: vec!["--simulate".into()],
             dir: dir.to_path_buf(),
         }
-    }
-
-    #[test]
-    fn locate_prefers_explicit_then_beside_then_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let beside = dir.path().join("bin");
-        let on_path = dir.path().join("path");
-        std::fs::create_dir_all(&beside).unwrap();
-        std::fs::create_dir_all(&on_path).unwrap();
-        let path_var = Some(OsString::from(on_path.as_os_str()));
-
-        let err = locate_in(None, Some(&beside), path_var.clone()).unwrap_err();
-        assert!(
-            err.message()
-                .contains("cargo build --release -p sweep-worker"),
-            "{err}"
-        );
-
-        let p = script(&on_path, WORKER_BIN, "exit 0");
-        assert_eq!(locate_in(None, Some(&beside), path_var.clone()).unwrap(), p);
-        let b = script(&beside, WORKER_BIN, "exit 0");
-        assert_eq!(locate_in(None, Some(&beside), path_var.clone()).unwrap(), b);
-        let x = script(dir.path(), "my-worker", "exit 0");
-        assert_eq!(
-            locate_in(Some(&x), Some(&beside), path_var.clone()).unwrap(),
-            x
-        );
-
-        let missing = dir.path().join("nope");
-        let err = locate_in(Some(&missing), Some(&beside), path_var).unwrap_err();
-        assert!(err.message().starts_with("--worker-bin "), "{err}");
-    }
-
-    #[test]
-    fn a_file_without_exec_bit_is_not_a_worker() {
-        let dir = tempfile::tempdir().unwrap();
-        let plain = dir.path().join(WORKER_BIN);
-        std::fs::write(&plain, "not a program").unwrap();
-        assert!(locate_in(None, Some(dir.path()), None).is_err());
     }
 
     #[test]

@@ -3,30 +3,29 @@
 //! a whole sweep on this machine with an in-process coordinator and local
 //! worker processes.
 //!
-//! This file holds the clap definitions, the dispatch, and the mapping of
-//! errors to one line on stderr and an exit code (see [`error`]). Each
-//! command lives in a file of its own; [`render`] and [`progress`] turn
-//! answers into text.
+//! This file holds the clap definitions and the dispatch; failures are
+//! [`CliError`]s, each one line on stderr and an exit code (see [`error`]).
+//! Each client command lives in a file of its own, `run` in [`run`];
+//! [`render`] and [`progress`] turn answers into text.
 
 mod cancel;
 mod client;
-mod embedded;
 mod error;
 mod leaderboard;
 mod list;
 mod output;
 pub mod progress;
 pub mod render;
+pub mod run;
 mod source;
 mod status;
 mod submit;
 mod watch;
-mod workers;
 
-pub use error::{CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNREACHABLE};
+pub use client::SweepClient;
+pub use error::{CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE};
 
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 
 /// The coordinator address used when neither --coordinator nor SWEEP_COORDINATOR is set.
 pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:50051";
@@ -64,7 +63,7 @@ pub enum Command {
     /// Live progress of a sweep until it ends, then the top of its leaderboard.
     Watch(watch::WatchArgs),
     /// Run a whole sweep here: in-process coordinator + N local worker processes.
-    Run(embedded::RunArgs),
+    Run(run::RunArgs),
 }
 
 /// Runs one parsed command line.
@@ -77,33 +76,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Leaderboard(args) => leaderboard::run(url, args).await,
         Command::Cancel { id } => cancel::run(url, id).await,
         Command::Watch(args) => watch::run(url, args).await,
-        Command::Run(args) => embedded::run(args).await,
-    }
-}
-
-/// `fn main` of the `sweep` binary: parses the arguments (clap reports usage
-/// errors itself, exit 2), runs the command, prints a failure as one line.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("sweep: cannot start the tokio runtime: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let result = runtime.block_on(execute(cli));
-    // Do not wait for stray blocking tasks (a stdin read, a DNS lookup).
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sweep: {e}");
-            ExitCode::from(e.exit_code())
-        }
+        Command::Run(args) => run::run(args).await,
     }
 }
 
@@ -182,7 +155,8 @@ mod tests {
         assert_eq!(args.dir, PathBuf::from(".sweep"));
         assert_eq!(args.threads_per_worker, None);
         assert_eq!(args.worker_bin, None);
-        assert_eq!(args.lease_ms, 30_000);
+        // The coordinator's own defaults apply (see `run::tests`).
+        assert_eq!(args.settings, Default::default());
         assert!(args.worker_args.is_empty());
 
         let cli = parse(&[
@@ -198,6 +172,10 @@ mod tests {
             "/opt/sweep-worker",
             "--lease-ms",
             "1500",
+            "--max-grid",
+            "50",
+            "--config",
+            "/etc/sweep/coordinator.toml",
             "--worker-arg=--simulate",
             "--worker-arg",
             "--slots=2",
@@ -207,8 +185,17 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (args.workers, args.threads_per_worker, args.lease_ms),
-            (3, Some(2), 1500)
+            (
+                args.workers,
+                args.threads_per_worker,
+                args.settings.lease_ms
+            ),
+            (3, Some(2), Some(1500))
+        );
+        assert_eq!(args.settings.max_grid, Some(50));
+        assert_eq!(
+            args.settings.config_file,
+            Some(PathBuf::from("/etc/sweep/coordinator.toml"))
         );
         assert_eq!(args.dir, PathBuf::from("/tmp/s"));
         assert_eq!(args.worker_bin, Some(PathBuf::from("/opt/sweep-worker")));
@@ -216,7 +203,10 @@ mod tests {
 
         assert!(parse(&["run", "g.yaml", "--workers", "0"]).is_err());
         assert!(parse(&["run", "g.yaml", "--threads-per-worker", "0"]).is_err());
-        assert!(parse(&["run", "g.yaml", "--lease-ms", "5"]).is_err());
+        assert!(parse(&["run", "g.yaml", "--lease-ms", "soon"]).is_err());
+        // Where the embedded coordinator listens and stores is not a flag.
+        assert!(parse(&["run", "g.yaml", "--listen", "0.0.0.0:1"]).is_err());
+        assert!(parse(&["run", "g.yaml", "--db", "x.db"]).is_err());
     }
 
     #[test]

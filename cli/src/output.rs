@@ -1,7 +1,7 @@
 //! Writing results to stdout: a closed pipe (`sweep list | head -1`) ends
 //! the output quietly instead of panicking like `println!` would.
 
-use super::error::CliError;
+use crate::error::CliError;
 use std::io::{ErrorKind, Write};
 
 /// Writes `text` to stdout as is and flushes it.
@@ -10,7 +10,7 @@ pub fn print(text: &str) -> Result<(), CliError> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::failed(format!("cannot write to stdout: {e}"))),
+        Err(e) => Err(CliError::Stdout(e)),
     }
 }
 

@@ -2,13 +2,13 @@
 //! its leaderboard. [`follow`] is shared with `submit --watch`;
 //! [`stream_next`], [`check_end`] and [`print_top`] with `sweep run`.
 
-use super::client::{Coordinator, SummaryStream};
-use super::error::CliError;
-use super::output;
-use super::progress::{self, ProgressView};
-use super::render::leaderboard::Leaderboard;
-use super::render::sweeps;
-use super::render::values;
+use crate::client::{SummaryStream, SweepClient};
+use crate::error::CliError;
+use crate::output;
+use crate::progress::{self, ProgressView};
+use crate::render::leaderboard::Leaderboard;
+use crate::render::sweeps;
+use crate::render::values;
 use clap::Args;
 use sweep_proto::v1::{SweepState, SweepSummary};
 
@@ -22,19 +22,19 @@ pub struct WatchArgs {
 }
 
 pub async fn run(url: &str, args: &WatchArgs) -> Result<(), CliError> {
-    let mut coordinator = Coordinator::connect(url).await?;
-    follow(&mut coordinator, &args.id, args.top).await
+    let mut client = SweepClient::connect(url).await?;
+    follow(&mut client, &args.id, args.top).await
 }
 
 /// Shows progress until the sweep ends, then prints its leaderboard's top.
-pub async fn follow(coordinator: &mut Coordinator, id: &str, top: u32) -> Result<(), CliError> {
-    let mut stream = coordinator.watch(id).await?;
+pub async fn follow(client: &mut SweepClient, id: &str, top: u32) -> Result<(), CliError> {
+    let mut stream = client.watch(id).await?;
     let mut view = progress::for_this_terminal();
     let mut last = None;
     while stream_next(&mut stream, view.as_mut(), &mut last).await? {}
     view.finish();
     let last = check_end(id, last)?;
-    print_top(coordinator, &last, top).await
+    print_top(client, &last, top).await
 }
 
 /// Reads one summary from the stream and shows it; `false` once the stream
@@ -62,14 +62,12 @@ pub fn has_ended(summary: &SweepSummary) -> bool {
 /// The stream ended: it must have ended with the sweep.
 pub fn check_end(id: &str, last: Option<SweepSummary>) -> Result<SweepSummary, CliError> {
     match last {
-        None => Err(CliError::failed(format!(
-            "the coordinator ended the watch of sweep `{id}` without sending its state"
-        ))),
-        Some(s) if !has_ended(&s) => Err(CliError::failed(format!(
-            "the coordinator ended the watch of sweep `{id}` while it was still {} ({}); is it shutting down?",
-            values::sweep_state(s.state),
-            sweeps::counts(&s)
-        ))),
+        None => Err(CliError::WatchEndedWithoutState { id: id.to_string() }),
+        Some(s) if !has_ended(&s) => Err(CliError::WatchEndedEarly {
+            id: id.to_string(),
+            state: values::sweep_state(s.state),
+            counts: sweeps::counts(&s),
+        }),
         Some(s) => Ok(s),
     }
 }
@@ -77,7 +75,7 @@ pub fn check_end(id: &str, last: Option<SweepSummary>) -> Result<SweepSummary, C
 /// The ended sweep's outcome line (stderr), then its leaderboard's top
 /// (stdout). Fails when the sweep finished with no trial done.
 pub async fn print_top(
-    coordinator: &mut Coordinator,
+    client: &mut SweepClient,
     summary: &SweepSummary,
     top: u32,
 ) -> Result<(), CliError> {
@@ -87,7 +85,7 @@ pub async fn print_top(
         values::sweep_state(summary.state),
         sweeps::counts(summary)
     ));
-    let response = coordinator.trials(id, top).await?;
+    let response = client.trials(id, top).await?;
     let board = Leaderboard::from_response(&response);
     let shown = if top == 0 || top as u64 >= summary.total {
         format!("all {}", summary.total)
@@ -105,10 +103,10 @@ pub async fn print_top(
 /// A finished sweep where not one trial succeeded is a failure of the run.
 pub fn nothing_done_is_an_error(summary: &SweepSummary) -> Result<(), CliError> {
     if summary.state == SweepState::Finished as i32 && summary.total > 0 && summary.done == 0 {
-        return Err(CliError::failed(format!(
-            "no trial of sweep {} succeeded ({} failed); see the error column above",
-            summary.sweep_id, summary.failed
-        )));
+        return Err(CliError::NothingSucceeded {
+            id: summary.sweep_id.clone(),
+            failed: summary.failed,
+        });
     }
     Ok(())
 }
@@ -132,10 +130,10 @@ mod tests {
     fn a_stream_must_end_with_the_sweep() {
         assert!(check_end("sw-1", None)
             .unwrap_err()
-            .message()
+            .to_string()
             .contains("`sw-1`"));
         let err = check_end("sw-1", Some(summary(SweepState::Running, 1, 0))).unwrap_err();
-        assert!(err.message().contains("still running"), "{err}");
+        assert!(err.to_string().contains("still running"), "{err}");
         assert!(check_end("sw-1", Some(summary(SweepState::Finished, 1, 0))).is_ok());
         assert!(check_end("sw-1", Some(summary(SweepState::Cancelled, 0, 0))).is_ok());
     }

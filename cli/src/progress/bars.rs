@@ -6,7 +6,7 @@
 //! plain line with the final counts.
 
 use super::ProgressView;
-use crate::cli::render::{sweeps, values};
+use crate::render::{sweeps, values};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use sweep_proto::v1::{RunningTrial, SweepSummary};

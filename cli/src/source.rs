@@ -2,7 +2,7 @@
 //! parses and validates it; here a missing or unreadable file becomes one
 //! line naming the path.
 
-use super::error::CliError;
+use crate::error::CliError;
 use std::path::Path;
 
 /// A sweep file's text and the name errors will call it by.
@@ -19,7 +19,10 @@ pub fn read(path: &Path) -> Result<SweepFile, CliError> {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             _ => e.to_string(),
         };
-        CliError::failed(format!("cannot read sweep file {}: {why}", path.display()))
+        CliError::UnreadableSweepFile {
+            path: path.to_path_buf(),
+            why,
+        }
     })?;
     Ok(SweepFile {
         text,
@@ -35,7 +38,7 @@ mod tests {
     fn a_missing_file_is_named() {
         let err = read(Path::new("/no/such/dir/grid.yaml")).unwrap_err();
         assert_eq!(
-            err.message(),
+            err.to_string(),
             "cannot read sweep file /no/such/dir/grid.yaml: no such file"
         );
     }
