@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use std::sync::Arc;
 use sweep_coordinator::store::{
-    CompletionReport, FailureReport, HeartbeatReport, ManualClock, Store, StoreError, StoreOptions,
-    SweepState, TrialState,
+    chain_text, CompletionReport, FailureReport, HeartbeatReport, ManualClock, OpenError, Store,
+    StoreError, StoreOptions, SweepState, TrialState,
 };
 
 fn setup() -> (tempfile::TempDir, Arc<ManualClock>, Store) {
@@ -190,7 +190,12 @@ fn heartbeat_extends_the_lease_and_records_epochs_once() {
         ..Default::default()
     });
     match bad {
-        Err(StoreError::Invalid(m)) => assert!(m.contains("epoch_json[0]"), "{m}"),
+        Err(e @ StoreError::BadEpoch { index: 0, .. }) => {
+            assert!(
+                chain_text(&e).starts_with("epoch_json[0]: not EpochMetrics: "),
+                "{e}"
+            )
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -564,7 +569,7 @@ fn a_malformed_result_is_refused_and_nothing_changes() {
         result_json: "{\"best_epoch\": 1}".into(),
     });
     match r {
-        Err(StoreError::Invalid(m)) => assert!(m.contains("result_json"), "{m}"),
+        Err(e @ StoreError::BadResult(_)) => assert!(e.to_string().contains("result_json"), "{e}"),
         other => panic!("{other:?}"),
     }
     let mut res = result(0.5, 0.5);
@@ -588,7 +593,9 @@ fn a_malformed_result_is_refused_and_nothing_changes() {
         attempt: 1,
         result_json: serde_json::to_string(&res).unwrap(),
     });
-    assert!(matches!(r, Err(StoreError::Invalid(m)) if m.contains("train_loss")));
+    assert!(
+        matches!(r, Err(StoreError::NoMetric { metric, best_epoch: 7 }) if metric == "train_loss")
+    );
     assert_eq!(trial(&store, &s2, &l.trial_id).0, TrialState::Running);
     assert_eq!(store.sweep_summary(&s).unwrap().counts.done, 1);
 }
@@ -666,7 +673,13 @@ fn unusable_database_paths_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no/such/dir/sweep.db");
     let err = Store::open(&missing, StoreOptions::default()).unwrap_err();
-    assert!(matches!(err, StoreError::Open { .. }));
+    assert!(matches!(
+        &err,
+        StoreError::Open {
+            source: OpenError::Sql(_),
+            ..
+        }
+    ));
     assert!(err.to_string().contains("no/such/dir/sweep.db"), "{err}");
 
     let garbage = dir.path().join("garbage.db");
@@ -680,8 +693,19 @@ fn unusable_database_paths_are_named() {
     drop(conn);
     let err = Store::open(&foreign, StoreOptions::default()).unwrap_err();
     assert!(
-        err.to_string().contains("foreign.db") && err.to_string().contains("not a coordinator"),
-        "{err}"
+        matches!(
+            &err,
+            StoreError::Open {
+                source: OpenError::Foreign,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = chain_text(&err);
+    assert!(
+        text.contains("foreign.db") && text.contains("not a coordinator"),
+        "{text}"
     );
 }
 
@@ -691,9 +715,10 @@ fn a_second_store_on_the_same_file_is_refused() {
     let clock = Arc::new(ManualClock::new(0));
     let first = open_store(dir.path(), &clock);
     let err = Store::open(&dir.path().join("sweep.db"), StoreOptions::default()).unwrap_err();
+    let text = chain_text(&err);
     assert!(
-        err.to_string().contains("sweep.db") && err.to_string().contains("locked"),
-        "{err}"
+        text.contains("sweep.db") && text.contains("locked"),
+        "{text}"
     );
     drop(first);
     open_store(dir.path(), &clock);

@@ -9,59 +9,12 @@
 //! without storing anything twice.
 
 use super::error::{StoreError, StoreResult};
-use super::leases::touch_worker;
 use super::model::{CompletionReport, FailureReport, HeartbeatAnswer, HeartbeatReport, TrialState};
-use super::sweeps::trial_state;
+use super::reported_trial::{find, ReportedTrial};
+use super::worker_registry::touch_worker;
 use super::Store;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 use sweep_proto::trial::{EpochMetrics, TrialResult};
-
-/// The trial row a report is about, with what its sweep says.
-#[derive(Debug)]
-struct Target {
-    sweep_id: String,
-    trial_id: String,
-    state: TrialState,
-    attempt: u32,
-    attempts_counted: u32,
-    counted_attempt: u32,
-    reported_attempt: u32,
-    max_attempts: u32,
-    sweep_cancelled: bool,
-    metric_name: String,
-}
-
-impl Target {
-    /// Refuses an attempt other than the latest (or a trial never leased).
-    fn check_attempt(&self, attempt: u32) -> StoreResult<()> {
-        if self.attempt == 0 || attempt != self.attempt {
-            return Err(StoreError::StaleAttempt {
-                trial_id: self.trial_id.clone(),
-                got: attempt,
-                current: self.attempt,
-            });
-        }
-        Ok(())
-    }
-
-    /// Counted attempts once the latest one counts (never counted twice).
-    fn counted_with_latest(&self) -> u32 {
-        if self.counted_attempt < self.attempt {
-            self.attempts_counted + 1
-        } else {
-            self.attempts_counted
-        }
-    }
-
-    /// Counted attempts once the latest one does not count (undoing an expiry).
-    fn counted_without_latest(&self) -> u32 {
-        if self.counted_attempt == self.attempt {
-            self.attempts_counted.saturating_sub(1)
-        } else {
-            self.attempts_counted
-        }
-    }
-}
 
 impl Store {
     /// Renews the lease of a running trial and records its finished epochs
@@ -130,8 +83,8 @@ impl Store {
     /// Stores a finished trial's result; `Ok(false)` when this attempt's
     /// result was already stored (the first one stays).
     pub fn complete(&self, report: &CompletionReport) -> StoreResult<bool> {
-        let result: TrialResult = serde_json::from_str(&report.result_json)
-            .map_err(|e| StoreError::Invalid(format!("result_json: not a TrialResult: {e}")))?;
+        let result: TrialResult =
+            serde_json::from_str(&report.result_json).map_err(StoreError::BadResult)?;
         self.write(|tx, now, changed| {
             let _ = touch_worker(tx, &report.worker_id, now);
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
@@ -139,12 +92,13 @@ impl Store {
             if t.state == TrialState::Done {
                 return Ok(false);
             }
-            let metric = result.metric(&t.metric_name).ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "result_json: no `{}` at best_epoch {} (not among its epochs)",
-                    t.metric_name, result.best_epoch
-                ))
-            })?;
+            let metric =
+                result
+                    .metric(&t.metric_name)
+                    .ok_or_else(|| StoreError::NoMetric {
+                        metric: t.metric_name.clone(),
+                        best_epoch: result.best_epoch,
+                    })?;
             let epochs: Vec<(EpochMetrics, String)> = result
                 .epochs
                 .iter()
@@ -242,7 +196,7 @@ fn parse_epochs(texts: &[String]) -> StoreResult<Vec<(EpochMetrics, String)>> {
         .map(|(i, text)| {
             serde_json::from_str::<EpochMetrics>(text)
                 .map(|e| (e, text.clone()))
-                .map_err(|e| StoreError::Invalid(format!("epoch_json[{i}]: not EpochMetrics: {e}")))
+                .map_err(|source| StoreError::BadEpoch { index: i, source })
         })
         .collect()
 }
@@ -250,7 +204,7 @@ fn parse_epochs(texts: &[String]) -> StoreResult<Vec<(EpochMetrics, String)>> {
 /// Stores epochs of the target's latest attempt; an epoch already stored is kept.
 fn insert_epochs(
     tx: &Transaction,
-    t: &Target,
+    t: &ReportedTrial,
     epochs: &[(EpochMetrics, String)],
 ) -> StoreResult<()> {
     let mut stmt = tx.prepare_cached(
@@ -261,47 +215,4 @@ fn insert_epochs(
         stmt.execute(params![t.sweep_id, t.trial_id, t.attempt, e.epoch, json])?;
     }
     Ok(())
-}
-
-/// The trial a report is about: `(sweep_id, trial_id)`. A report without a
-/// sweep id (an older worker) means, of the trials with that id, the one this
-/// worker runs, else the one it ran last, else one running anywhere, else the
-/// latest leased.
-fn find(tx: &Transaction, sweep_id: &str, trial_id: &str, worker_id: &str) -> StoreResult<Target> {
-    let row = tx
-        .query_row(
-            "SELECT t.sweep_id, t.trial_id, t.state, t.attempt, t.attempts_counted, t.counted_attempt,
-                    t.reported_attempt, s.max_attempts, s.state, s.metric_name
-             FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-             WHERE t.trial_id = ?1 AND (?3 = '' OR t.sweep_id = ?3)
-             ORDER BY (t.state = 'running' AND t.worker_id = ?2) DESC, t.worker_id = ?2 DESC,
-                      t.state = 'running' DESC, t.leased_at_ms DESC, s.seq DESC
-             LIMIT 1",
-            params![trial_id, worker_id, sweep_id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    [r.get::<_, u32>(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
-                    r.get::<_, String>(8)?,
-                    r.get::<_, String>(9)?,
-                ))
-            },
-        )
-        .optional()?;
-    let (sweep_id, trial_id, state, n, sweep_state, metric_name) =
-        row.ok_or_else(|| StoreError::NoTrial(trial_id.to_string()))?;
-    Ok(Target {
-        sweep_id,
-        trial_id,
-        state: trial_state(&state)?,
-        attempt: n[0],
-        attempts_counted: n[1],
-        counted_attempt: n[2],
-        reported_attempt: n[3],
-        max_attempts: n[4],
-        sweep_cancelled: sweep_state == "cancelled",
-        metric_name,
-    })
 }

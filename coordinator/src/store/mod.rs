@@ -8,8 +8,9 @@
 //!
 //! - [`sweeps`](Store::create_sweep): store a checked sweep, cancel it,
 //!   summarise it, rank its trials.
-//! - [`leases`](Store::lease): register workers, hand out trials, expire
-//!   leases that were not renewed.
+//! - [`worker_registry`](Store::register_worker): register workers.
+//! - [`leases`](Store::lease): hand out trials; [`expiry`](Store::expire_leases):
+//!   take back those whose lease was not renewed.
 //! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
 //!   attempt number.
 //!
@@ -18,16 +19,19 @@
 
 mod clock;
 mod error;
+mod expiry;
 mod feed;
 mod ids;
 mod leases;
 mod model;
+mod reported_trial;
 mod reports;
 mod schema;
 mod sweeps;
+mod worker_registry;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{StoreError, StoreResult};
+pub use error::{chain_text, OpenError, StoreError, StoreResult};
 pub use model::*;
 
 use feed::ChangeFeed;
@@ -73,13 +77,10 @@ impl Store {
     /// Opens (creating if missing) the database at `path`, migrates it, and
     /// gives running trials a fresh lease deadline.
     pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Store> {
-        let open_error = |message: String| StoreError::Open {
+        let conn = Self::connect(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
-            message,
-        };
-        let mut conn = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
-        schema::configure(&conn).map_err(open_error)?;
-        schema::migrate(&mut conn).map_err(open_error)?;
+            source,
+        })?;
         let store = Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -87,13 +88,21 @@ impl Store {
             clock: options.clock,
             feed: ChangeFeed::default(),
         };
-        let renewed = store.write(|tx, now, _| leases::renew_all(tx, now + store.lease_ms))?;
+        let renewed = store.write(|tx, now, _| expiry::renew_all(tx, now + store.lease_ms))?;
         if renewed > 0 {
             tracing::info!(
                 "{renewed} trial(s) were running when the coordinator stopped; their leases restart now"
             );
         }
         Ok(store)
+    }
+
+    /// A configured connection on a database with the current layout.
+    fn connect(path: &Path) -> Result<Connection, OpenError> {
+        let mut conn = Connection::open(path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        Ok(conn)
     }
 
     /// The database file.
