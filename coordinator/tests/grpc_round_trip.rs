@@ -1,7 +1,11 @@
 //! One gRPC round trip over a real loopback socket with the generated
 //! clients: health, a refused and an accepted submit, register, lease,
 //! heartbeat, complete (and its repeat), fencing errors, ranking, a watch
-//! stream that ends when the sweep finishes, and a clean shutdown.
+//! stream that ends when the sweep finishes, and a clean shutdown. Then the
+//! strict state machine as a client sees it: a silent worker's trial failed
+//! by expiry stays failed (late heartbeat and hand-back refused) but takes
+//! its late result, and a retried lease request (same request id, also
+//! after a restart) gets the same lease back.
 
 mod common;
 
@@ -149,6 +153,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
     let unknown = workers
         .lease_trial(LeaseTrialRequest {
             worker_id: "w-unknown".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -160,6 +165,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         let answer = workers
             .lease_trial(LeaseTrialRequest {
                 worker_id: wid.clone(),
+                request_id: String::new(),
             })
             .await
             .unwrap()
@@ -304,6 +310,7 @@ async fn an_expired_lease_is_requeued_by_the_background_task_and_shutdown_ends_w
     let lease = workers
         .lease_trial(LeaseTrialRequest {
             worker_id: wid.clone(),
+            request_id: String::new(),
         })
         .await
         .unwrap()
@@ -406,4 +413,214 @@ async fn the_database_can_be_served_again_right_after_shutdown() {
             .unwrap()
             .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
     }
+}
+
+async fn register(workers: &mut WorkerServiceClient<Channel>) -> String {
+    workers
+        .register(RegisterRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .worker_id
+}
+
+async fn lease(
+    workers: &mut WorkerServiceClient<Channel>,
+    worker_id: &str,
+    request_id: &str,
+) -> Option<Lease> {
+    workers
+        .lease_trial(LeaseTrialRequest {
+            worker_id: worker_id.into(),
+            request_id: request_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .lease
+}
+
+/// The reproduction: 500 ms leases, one trial, `max_attempts: 1`,
+/// a client that leases and goes silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
+    let server = start(Duration::from_millis(500)).await;
+    let ch = channel(server.addr).await;
+    let mut sweeps = SweepServiceClient::new(ch.clone());
+    let mut workers = WorkerServiceClient::new(ch.clone());
+    let sweep_id = sweeps
+        .submit_sweep(SubmitSweepRequest {
+            sweep_yaml: seed_sweep_yaml("silent", 1, "max_attempts: 1\n"),
+            source_name: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sweep_id;
+    let wid = register(&mut workers).await;
+    let l = lease(&mut workers, &wid, "").await.unwrap();
+    let mut watch = sweeps
+        .watch_sweep(WatchSweepRequest {
+            sweep_id: sweep_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = watch.message().await.unwrap().unwrap();
+    while let Some(s) = tokio::time::timeout(Duration::from_secs(10), watch.message())
+        .await
+        .expect("expiry within 10 s")
+        .unwrap()
+    {
+        last = s;
+    }
+    assert_eq!((last.state, last.failed), (SweepState::Finished as i32, 1));
+
+    let beat = workers
+        .heartbeat(HeartbeatRequest {
+            sweep_id: sweep_id.clone(),
+            worker_id: wid.clone(),
+            trial_id: l.trial_id.clone(),
+            attempt: 1,
+            epoch_json: vec![],
+            epochs_done: 1,
+            total_epochs: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(beat.code(), Code::FailedPrecondition);
+    assert!(
+        beat.message().contains("is failed and does not reopen"),
+        "{}",
+        beat.message()
+    );
+    let hand_back = workers
+        .fail_trial(FailTrialRequest {
+            sweep_id: sweep_id.clone(),
+            worker_id: wid.clone(),
+            trial_id: l.trial_id.clone(),
+            attempt: 1,
+            error: "shutting down".into(),
+            handed_back: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(hand_back.code(), Code::FailedPrecondition);
+    assert!(
+        lease(&mut workers, &wid, "").await.is_none(),
+        "no attempt 2 of 1"
+    );
+    let get = |mut sweeps: SweepServiceClient<Channel>, id: String| async move {
+        sweeps
+            .get_sweep(GetSweepRequest { sweep_id: id })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let summary = get(sweeps.clone(), sweep_id.clone()).await;
+    assert_eq!(
+        (summary.state, summary.failed, summary.running),
+        (SweepState::Finished as i32, 1, 0)
+    );
+
+    // The late result is stored; the sweep stays finished, now with it done.
+    let r = workers
+        .complete_trial(CompleteTrialRequest {
+            sweep_id: sweep_id.clone(),
+            worker_id: wid.clone(),
+            trial_id: l.trial_id.clone(),
+            attempt: 1,
+            result_json: result_json(0.9, 0.9),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.stored);
+    let mut watch = sweeps
+        .watch_sweep(WatchSweepRequest {
+            sweep_id: sweep_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let seen = watch.message().await.unwrap().unwrap();
+    assert_eq!(
+        (seen.state, seen.done, seen.failed, seen.best_metric),
+        (SweepState::Finished as i32, 1, 0, Some(0.9))
+    );
+    let trials = sweeps
+        .list_trials(ListTrialsRequest {
+            sweep_id: sweep_id.clone(),
+            top: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .trials;
+    assert_eq!(
+        (trials[0].state, trials[0].attempts),
+        (TrialState::Done as i32, 1)
+    );
+
+    server.stop.send(()).unwrap();
+    server.task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_lease_request_gets_the_same_lease_even_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sweep.db");
+    let serve_once = |db: std::path::PathBuf| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = ServerConfig {
+            db_path: db,
+            lease: Duration::from_secs(30),
+            max_grid: 100,
+        };
+        let task = tokio::spawn(serve(config, listener, async {
+            let _ = stopped.await;
+        }));
+        (channel(addr).await, stop, task)
+    };
+
+    let (ch, stop, task) = serve_once(db.clone()).await;
+    let mut sweeps = SweepServiceClient::new(ch.clone());
+    let mut workers = WorkerServiceClient::new(ch);
+    let sweep_id = sweeps
+        .submit_sweep(SubmitSweepRequest {
+            sweep_yaml: seed_sweep_yaml("retry", 2, ""),
+            source_name: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sweep_id;
+    let wid = register(&mut workers).await;
+    let first = lease(&mut workers, &wid, "req-1").await.unwrap();
+    let again = lease(&mut workers, &wid, "req-1").await.unwrap();
+    assert_eq!(again, first, "the same lease, no attempt burned");
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+
+    let (ch, stop, task) = serve_once(db).await;
+    let mut sweeps = SweepServiceClient::new(ch.clone());
+    let mut workers = WorkerServiceClient::new(ch);
+    let after_restart = lease(&mut workers, &wid, "req-1").await.unwrap();
+    assert_eq!(after_restart, first);
+    let next = lease(&mut workers, &wid, "req-2").await.unwrap();
+    assert_ne!(next.trial_id, first.trial_id);
+    let attempts: Vec<u32> = sweeps
+        .list_trials(ListTrialsRequest { sweep_id, top: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .trials
+        .iter()
+        .map(|t| t.attempts)
+        .collect();
+    assert_eq!(attempts, vec![1, 1]);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
 }

@@ -1,5 +1,5 @@
-//! Store errors as gRPC statuses: unknown ids → NOT_FOUND, stale or
-//! already-reported attempts → FAILED_PRECONDITION, malformed
+//! Store errors as gRPC statuses: unknown ids → NOT_FOUND, stale,
+//! already-reported or finished attempts → FAILED_PRECONDITION, malformed
 //! reports → INVALID_ARGUMENT, database trouble → INTERNAL (and logged). The
 //! message carries the error's causes.
 
@@ -12,9 +12,9 @@ pub fn from_store(err: StoreError) -> Status {
         StoreError::NoSweep(_) | StoreError::NoTrial(_) | StoreError::UnknownWorker(_) => {
             Status::not_found(text)
         }
-        StoreError::StaleAttempt { .. } | StoreError::AlreadyReported { .. } => {
-            Status::failed_precondition(text)
-        }
+        StoreError::StaleAttempt { .. }
+        | StoreError::AlreadyReported { .. }
+        | StoreError::TrialOver { .. } => Status::failed_precondition(text),
         StoreError::BadEpoch { .. } | StoreError::BadResult(_) | StoreError::NoMetric { .. } => {
             Status::invalid_argument(text)
         }

@@ -1,6 +1,7 @@
 //! Why a store operation was refused or failed. The service maps each kind
 //! to one gRPC status code; causes travel as `source()`, not as text.
 
+use super::model::TrialState;
 use super::schema::VERSION;
 use std::path::PathBuf;
 
@@ -30,6 +31,10 @@ pub enum StoreError {
     /// A heartbeat of an attempt whose final report was already stored.
     #[error("trial {trial_id}: attempt {attempt} was already reported")]
     AlreadyReported { trial_id: String, attempt: u32 },
+    /// A heartbeat or hand-back for a trial that is done, failed or
+    /// cancelled: a terminal state never reopens.
+    #[error("trial {trial_id} is {} and does not reopen", state.as_str())]
+    TrialOver { trial_id: String, state: TrialState },
     /// A heartbeat's epoch that is not `EpochMetrics` JSON.
     #[error("epoch_json[{index}]: not EpochMetrics")]
     BadEpoch {

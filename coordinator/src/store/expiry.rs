@@ -3,7 +3,7 @@
 //! sweep; and at open, every running trial gets a fresh deadline.
 
 use super::error::StoreResult;
-use super::{Changed, Store};
+use super::{Changed, Now, Store};
 use rusqlite::{params, Transaction};
 
 impl Store {
@@ -16,7 +16,7 @@ impl Store {
 /// Running trials past their deadline: the attempt counts; the trial goes
 /// back to pending, or fails once its sweep's `max_attempts` are used, or is
 /// cancelled with its sweep.
-pub(super) fn expire(tx: &Transaction, now: u64, changed: &mut Changed) -> StoreResult<usize> {
+pub(super) fn expire(tx: &Transaction, now: Now, changed: &mut Changed) -> StoreResult<usize> {
     let mut stmt = tx.prepare_cached(
         "SELECT t.sweep_id, t.trial_id, t.attempt, t.attempts_counted, t.counted_attempt,
                 t.worker_id, s.max_attempts, s.state
@@ -25,7 +25,7 @@ pub(super) fn expire(tx: &Transaction, now: u64, changed: &mut Changed) -> Store
     )?;
     #[allow(clippy::type_complexity)]
     let expired: Vec<(String, String, u32, u32, u32, String, u32, String)> = stmt
-        .query_map([now as i64], |r| {
+        .query_map([now.monotonic_ms as i64], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -76,7 +76,8 @@ pub(super) fn expire(tx: &Transaction, now: u64, changed: &mut Changed) -> Store
     Ok(expired.len())
 }
 
-/// Gives every running trial the deadline `deadline` (at open).
+/// Gives every running trial the deadline `deadline` (at open, on the new
+/// process's monotonic clock).
 pub(super) fn renew_all(tx: &Transaction, deadline: u64) -> StoreResult<usize> {
     Ok(tx.execute(
         "UPDATE trials SET lease_deadline_ms = ?1 WHERE state = 'running'",

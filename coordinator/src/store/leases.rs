@@ -5,17 +5,26 @@ use super::error::StoreResult;
 use super::expiry::expire;
 use super::model::LeaseGrant;
 use super::worker_registry::touch_worker;
-use super::Store;
+use super::{lease_requests, Store};
 use rusqlite::{params, Connection, OptionalExtension};
 
 impl Store {
     /// Hands the first pending trial of the oldest running sweep with room
     /// under its `parallelism` to `worker_id`; `None` when there is none.
-    /// Expired leases are taken back first.
-    pub fn lease(&self, worker_id: &str) -> StoreResult<Option<LeaseGrant>> {
+    /// Expired leases are taken back first. A non-empty `request_id` makes
+    /// the request retryable: the same worker and request id get the same
+    /// assignment back (see [`lease_requests`](super::lease_requests)).
+    pub fn lease(&self, worker_id: &str, request_id: &str) -> StoreResult<Option<LeaseGrant>> {
         let lease_ms = self.lease_ms;
         self.write(|tx, now, changed| {
             touch_worker(tx, worker_id, now)?;
+            if !request_id.is_empty() {
+                if let Some(grant) =
+                    lease_requests::answered(tx, worker_id, request_id, now, lease_ms)?
+                {
+                    return Ok(Some(grant));
+                }
+            }
             expire(tx, now, changed)?;
             let Some((sweep_id, trial_id)) = next_pending(tx)? else {
                 return Ok(None);
@@ -24,25 +33,29 @@ impl Store {
                 "UPDATE trials
                  SET state = 'running', attempt = attempt + 1, worker_id = ?3,
                      leased_at_ms = ?4, lease_deadline_ms = ?5, epochs_done = 0, last_val_acc = NULL
-                 WHERE sweep_id = ?1 AND trial_id = ?2
+                 WHERE sweep_id = ?1 AND trial_id = ?2 AND state = 'pending'
                  RETURNING attempt, config_json",
                 params![
                     sweep_id,
                     trial_id,
                     worker_id,
-                    now as i64,
-                    (now + lease_ms) as i64
+                    now.wall_ms as i64,
+                    (now.monotonic_ms + lease_ms) as i64
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             changed.push(sweep_id.clone());
-            Ok(Some(LeaseGrant {
+            let grant = LeaseGrant {
                 sweep_id,
                 trial_id,
                 attempt,
                 config_json,
                 lease_ms,
-            }))
+            };
+            if !request_id.is_empty() {
+                lease_requests::remember(tx, worker_id, request_id, &grant)?;
+            }
+            Ok(Some(grant))
         })
     }
 }

@@ -35,6 +35,17 @@ impl ReportedTrial {
         Ok(())
     }
 
+    /// Refuses a trial in a terminal state: it never reopens.
+    pub(super) fn check_open(&self) -> StoreResult<()> {
+        if self.state.is_terminal() {
+            return Err(StoreError::TrialOver {
+                trial_id: self.trial_id.clone(),
+                state: self.state,
+            });
+        }
+        Ok(())
+    }
+
     /// Counted attempts once the latest one counts (never counted twice).
     pub(super) fn counted_with_latest(&self) -> u32 {
         if self.counted_attempt < self.attempt {

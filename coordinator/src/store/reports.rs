@@ -2,11 +2,14 @@
 //! renewal) and the final result or failure.
 //!
 //! Fencing is by attempt number: anything about an attempt other than the
-//! trial's latest is refused as stale. A report of the latest attempt is
-//! accepted even when the lease had already expired (the trial was requeued
-//! or failed, but nobody leased it since): a heartbeat then re-adopts the
-//! lease, a result is stored. A repeated final report is acknowledged
-//! without storing anything twice.
+//! trial's latest is refused as stale. Done, failed and cancelled are
+//! terminal: a heartbeat or a hand-back for such a trial is refused and
+//! changes nothing, so a sweep that finished never runs again. A report of
+//! the latest attempt is still accepted after its lease expired: a heartbeat
+//! re-adopts a trial that went back to pending (nobody leased it since), a
+//! result is stored even when the expiry failed the trial (failed → done;
+//! nothing is thrown away). A repeated final report is acknowledged without
+//! storing anything twice.
 
 use super::error::{StoreError, StoreResult};
 use super::model::{CompletionReport, FailureReport, HeartbeatAnswer, HeartbeatReport, TrialState};
@@ -17,9 +20,10 @@ use rusqlite::{params, Transaction};
 use sweep_proto::trial::{EpochMetrics, TrialResult};
 
 impl Store {
-    /// Renews the lease of a running trial and records its finished epochs
-    /// (idempotent by epoch number). `stop` is true once the sweep is
-    /// cancelled (the trial is then marked cancelled).
+    /// Renews the lease of a running trial (or re-adopts a pending one) and
+    /// records its finished epochs (idempotent by epoch number). `stop` is
+    /// true once the sweep is cancelled (the trial is then marked cancelled).
+    /// Refused for a trial that is done, failed or cancelled.
     pub fn heartbeat(&self, report: &HeartbeatReport) -> StoreResult<HeartbeatAnswer> {
         let epochs = parse_epochs(&report.epoch_json)?;
         let lease_ms = self.lease_ms;
@@ -33,9 +37,10 @@ impl Store {
                     attempt: t.attempt,
                 });
             }
+            t.check_open()?;
             insert_epochs(tx, &t, &epochs)?;
             let last_val_acc = epochs.iter().max_by_key(|(e, _)| e.epoch).map(|(e, _)| e.val_acc);
-            let stop = t.sweep_cancelled || t.state == TrialState::Cancelled;
+            let stop = t.sweep_cancelled;
             let (state, deadline, counted, counted_attempt) = if stop {
                 (TrialState::Cancelled, None, t.attempts_counted, t.counted_attempt)
             } else {
@@ -49,7 +54,7 @@ impl Store {
                 let counted = t.counted_without_latest();
                 (
                     TrialState::Running,
-                    Some((now + lease_ms) as i64),
+                    Some((now.monotonic_ms + lease_ms) as i64),
                     counted,
                     t.counted_attempt.min(t.attempt - 1),
                 )
@@ -146,14 +151,29 @@ impl Store {
     /// Records a failed (or handed back) attempt; `Ok(false)` when it repeats
     /// a stored report. A failure counts an attempt: the trial is pending
     /// again while attempts remain, else failed with `error`. A hand-back
-    /// does not count.
+    /// does not count, and is refused for a trial that is done, failed or
+    /// cancelled. A failure of an attempt whose trial already ended (failed
+    /// by expiry, cancelled) is stored as its report; the state stays.
     pub fn fail(&self, report: &FailureReport) -> StoreResult<bool> {
         self.write(|tx, now, changed| {
             let _ = touch_worker(tx, &report.worker_id, now);
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
+            if report.handed_back {
+                t.check_open()?;
+            }
             if t.state == TrialState::Done || t.reported_attempt == t.attempt {
                 return Ok(false);
+            }
+            if t.state.is_terminal() {
+                tx.execute(
+                    "UPDATE trials
+                     SET reported_attempt = attempt,
+                         last_error = CASE WHEN state = 'failed' THEN ?3 ELSE last_error END
+                     WHERE sweep_id = ?1 AND trial_id = ?2",
+                    params![t.sweep_id, t.trial_id, report.error],
+                )?;
+                return Ok(true);
             }
             let (counted, counted_attempt) = if report.handed_back {
                 (t.counted_without_latest(), t.counted_attempt.min(t.attempt - 1))

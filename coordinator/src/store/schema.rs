@@ -6,7 +6,7 @@ use super::error::OpenError;
 use rusqlite::Connection;
 
 /// The layout this code writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE sweeps (
@@ -80,6 +80,23 @@ CREATE TABLE workers (
 );
 "#;
 
+/// Version 2: lease requests, so that a retried `LeaseTrial` (same worker,
+/// same request id) gets the same assignment back, even after a restart.
+/// `trials.lease_deadline_ms` now counts on the coordinator's monotonic clock
+/// (from the process's start); running trials get a fresh one at every open.
+const V2: &str = r#"
+CREATE TABLE lease_requests (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    worker_id  TEXT    NOT NULL,
+    request_id TEXT    NOT NULL,
+    sweep_id   TEXT    NOT NULL,
+    trial_id   TEXT    NOT NULL,
+    attempt    INTEGER NOT NULL,
+    UNIQUE (worker_id, request_id),
+    FOREIGN KEY (sweep_id, trial_id) REFERENCES trials(sweep_id, trial_id)
+);
+"#;
+
 /// Connection settings: every commit is durable before it returns, and the
 /// database belongs to this process alone (a second coordinator on the same
 /// file is refused with "database is locked" instead of double-leasing).
@@ -93,8 +110,8 @@ pub fn configure(conn: &Connection) -> Result<(), OpenError> {
     Ok(())
 }
 
-/// Creates the tables on an empty database, or checks the version of an
-/// existing one.
+/// Creates the tables on an empty database, brings a version 1 layout up
+/// to date, or checks the version of a current one; in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version == VERSION {
@@ -112,7 +129,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
                 return Err(OpenError::Foreign);
             }
             tx.execute_batch(V1)?;
+            tx.execute_batch(V2)?;
         }
+        1 => tx.execute_batch(V2)?,
         v => return Err(OpenError::UnknownVersion(v)),
     }
     tx.pragma_update(None, "user_version", VERSION)?;

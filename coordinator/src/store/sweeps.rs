@@ -35,7 +35,7 @@ impl Store {
                     sweep.method.as_str(),
                     sweep.parallelism,
                     sweep.max_attempts,
-                    now as i64,
+                    now.wall_ms as i64,
                 ],
             )?;
             let mut insert = tx.prepare(
@@ -105,7 +105,7 @@ impl Store {
             let limit = if top == 0 { -1 } else { i64::from(top) };
             let mut stmt = conn.prepare(&format!(
                 "SELECT trial_id, idx, state, params_json, metric, test_acc, best_epoch, wall_s,
-                        worker_id, attempt, last_error, result_json, config_json
+                        worker_id, attempt, last_error, result_json, config_json, attempts_counted
                  FROM trials WHERE sweep_id = ?1
                  ORDER BY state <> 'done', metric IS NULL, metric {order}, idx
                  LIMIT ?2"
@@ -127,6 +127,7 @@ impl Store {
                         last_error: r.get(10)?,
                         result_json: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                         config_json: r.get(12)?,
+                        counted_attempts: r.get(13)?,
                     },
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,

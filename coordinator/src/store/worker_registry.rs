@@ -3,7 +3,7 @@
 
 use super::error::{StoreError, StoreResult};
 use super::model::WorkerInfo;
-use super::{ids, Store};
+use super::{ids, Now, Store};
 use rusqlite::{params, Transaction};
 
 impl Store {
@@ -14,7 +14,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO workers (id, hostname, cores, slots, version, registered_ms, last_seen_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                params![id, info.hostname, info.cores, info.slots, info.version, now as i64],
+                params![id, info.hostname, info.cores, info.slots, info.version, now.wall_ms as i64],
             )?;
             Ok(id)
         })
@@ -22,10 +22,10 @@ impl Store {
 }
 
 /// Refuses an unknown worker; notes that a known one is alive.
-pub(super) fn touch_worker(tx: &Transaction, worker_id: &str, now: u64) -> StoreResult<()> {
+pub(super) fn touch_worker(tx: &Transaction, worker_id: &str, now: Now) -> StoreResult<()> {
     let n = tx.execute(
         "UPDATE workers SET last_seen_ms = ?2 WHERE id = ?1",
-        params![worker_id, now as i64],
+        params![worker_id, now.wall_ms as i64],
     )?;
     if n == 0 {
         return Err(StoreError::UnknownWorker(worker_id.to_string()));
