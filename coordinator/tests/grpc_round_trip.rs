@@ -11,6 +11,7 @@ mod common;
 
 use common::*;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use sweep_coordinator::server::{serve, ServerConfig};
 use sweep_proto::v1::sweep_service_client::SweepServiceClient;
@@ -28,16 +29,23 @@ struct Running {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn start(lease: Duration) -> Running {
     let dir = tempfile::tempdir().unwrap();
+    let mut running = start_on(dir.path().join("sweep.db"), lease).await;
+    running._dir = Some(dir);
+    running
+}
+
+/// A coordinator on `db` (which outlives it).
+async fn start_on(db: PathBuf, lease: Duration) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let config = ServerConfig {
-        db_path: dir.path().join("sweep.db"),
+        db_path: db,
         lease,
         max_grid: 100,
     };
@@ -48,8 +56,31 @@ async fn start(lease: Duration) -> Running {
         addr,
         stop,
         task,
-        _dir: dir,
+        _dir: None,
     }
+}
+
+/// Stops `server` and waits (up to 10 s) for it to end cleanly.
+async fn stop(server: Running) {
+    server.stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.task)
+        .await
+        .expect("shutdown within 10 s")
+        .unwrap()
+        .unwrap();
+}
+
+/// Submits `yaml` and returns the new sweep's id.
+async fn submit(sweeps: &mut SweepServiceClient<Channel>, yaml: String) -> String {
+    sweeps
+        .submit_sweep(SubmitSweepRequest {
+            sweep_yaml: yaml,
+            source_name: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sweep_id
 }
 
 async fn channel(addr: SocketAddr) -> Channel {
@@ -278,12 +309,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
 
-    server.stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server.task)
-        .await
-        .expect("shutdown within 10 s")
-        .unwrap()
-        .unwrap();
+    stop(server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,31 +318,13 @@ async fn an_expired_lease_is_requeued_by_the_background_task_and_shutdown_ends_w
     let ch = channel(server.addr).await;
     let mut sweeps = SweepServiceClient::new(ch.clone());
     let mut workers = WorkerServiceClient::new(ch.clone());
-    let sweep_id = sweeps
-        .submit_sweep(SubmitSweepRequest {
-            sweep_yaml: seed_sweep_yaml("expiry", 1, "max_attempts: 5\n"),
-            source_name: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .sweep_id;
-    let wid = workers
-        .register(RegisterRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .worker_id;
-    let lease = workers
-        .lease_trial(LeaseTrialRequest {
-            worker_id: wid.clone(),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .lease
-        .unwrap();
+    let sweep_id = submit(
+        &mut sweeps,
+        seed_sweep_yaml("expiry", 1, "max_attempts: 5\n"),
+    )
+    .await;
+    let wid = register(&mut workers).await;
+    let lease = lease(&mut workers, &wid, "").await.unwrap();
     let mut watch = sweeps
         .watch_sweep(WatchSweepRequest {
             sweep_id: sweep_id.clone(),
@@ -374,28 +382,10 @@ async fn the_database_can_be_served_again_right_after_shutdown() {
     let db = dir.path().join("sweep.db");
     let mut sweep_id = String::new();
     for round in 0..2 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let config = ServerConfig {
-            db_path: db.clone(),
-            lease: Duration::from_secs(30),
-            max_grid: 100,
-        };
-        let task = tokio::spawn(serve(config, listener, async {
-            let _ = stopped.await;
-        }));
-        let mut sweeps = SweepServiceClient::new(channel(addr).await);
+        let server = start_on(db.clone(), Duration::from_secs(30)).await;
+        let mut sweeps = SweepServiceClient::new(channel(server.addr).await);
         if round == 0 {
-            sweep_id = sweeps
-                .submit_sweep(SubmitSweepRequest {
-                    sweep_yaml: seed_sweep_yaml("again", 2, ""),
-                    source_name: String::new(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .sweep_id;
+            sweep_id = submit(&mut sweeps, seed_sweep_yaml("again", 2, "")).await;
         }
         let mut watch = sweeps
             .watch_sweep(WatchSweepRequest {
@@ -406,12 +396,7 @@ async fn the_database_can_be_served_again_right_after_shutdown() {
             .into_inner();
         let s = watch.message().await.unwrap().unwrap();
         assert_eq!(s.pending, 2, "round {round}");
-        stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
+        stop(server).await;
     }
 }
 
@@ -448,15 +433,11 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
     let ch = channel(server.addr).await;
     let mut sweeps = SweepServiceClient::new(ch.clone());
     let mut workers = WorkerServiceClient::new(ch.clone());
-    let sweep_id = sweeps
-        .submit_sweep(SubmitSweepRequest {
-            sweep_yaml: seed_sweep_yaml("silent", 1, "max_attempts: 1\n"),
-            source_name: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .sweep_id;
+    let sweep_id = submit(
+        &mut sweeps,
+        seed_sweep_yaml("silent", 1, "max_attempts: 1\n"),
+    )
+    .await;
     let wid = register(&mut workers).await;
     let l = lease(&mut workers, &wid, "").await.unwrap();
     let mut watch = sweeps
@@ -561,50 +542,26 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
         (trials[0].state, trials[0].attempts),
         (TrialState::Done as i32, 1)
     );
-
-    server.stop.send(()).unwrap();
-    server.task.await.unwrap().unwrap();
+    stop(server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_lease_request_gets_the_same_lease_even_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sweep.db");
-    let serve_once = |db: std::path::PathBuf| async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let config = ServerConfig {
-            db_path: db,
-            lease: Duration::from_secs(30),
-            max_grid: 100,
-        };
-        let task = tokio::spawn(serve(config, listener, async {
-            let _ = stopped.await;
-        }));
-        (channel(addr).await, stop, task)
-    };
-
-    let (ch, stop, task) = serve_once(db.clone()).await;
+    let server = start_on(db.clone(), Duration::from_secs(30)).await;
+    let ch = channel(server.addr).await;
     let mut sweeps = SweepServiceClient::new(ch.clone());
     let mut workers = WorkerServiceClient::new(ch);
-    let sweep_id = sweeps
-        .submit_sweep(SubmitSweepRequest {
-            sweep_yaml: seed_sweep_yaml("retry", 2, ""),
-            source_name: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .sweep_id;
+    let sweep_id = submit(&mut sweeps, seed_sweep_yaml("retry", 2, "")).await;
     let wid = register(&mut workers).await;
     let first = lease(&mut workers, &wid, "req-1").await.unwrap();
     let again = lease(&mut workers, &wid, "req-1").await.unwrap();
     assert_eq!(again, first, "the same lease, no attempt burned");
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    stop(server).await;
 
-    let (ch, stop, task) = serve_once(db).await;
+    let server = start_on(db, Duration::from_secs(30)).await;
+    let ch = channel(server.addr).await;
     let mut sweeps = SweepServiceClient::new(ch.clone());
     let mut workers = WorkerServiceClient::new(ch);
     let after_restart = lease(&mut workers, &wid, "req-1").await.unwrap();
@@ -621,6 +578,5 @@ async fn a_retried_lease_request_gets_the_same_lease_even_after_a_restart() {
         .map(|t| t.attempts)
         .collect();
     assert_eq!(attempts, vec![1, 1]);
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    stop(server).await;
 }
