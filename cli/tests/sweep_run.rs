@@ -200,6 +200,7 @@ async fn serve_trials(url: String) {
         let answer = client
             .lease_trial(LeaseTrialRequest {
                 worker_id: worker_id.clone(),
+                request_id: String::new(),
             })
             .await
             .unwrap()

@@ -127,6 +127,7 @@ async fn worker(
         let answer = rpc
             .lease_trial(LeaseTrialRequest {
                 worker_id: worker_id.clone(),
+                request_id: String::new(),
             })
             .await?
             .into_inner();

@@ -63,6 +63,7 @@ async fn lease_one(workers: &mut WorkerServiceClient<Channel>, worker_id: &str) 
     workers
         .lease_trial(LeaseTrialRequest {
             worker_id: worker_id.into(),
+            request_id: String::new(),
         })
         .await
         .unwrap()

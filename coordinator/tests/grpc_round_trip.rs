@@ -1,12 +1,17 @@
 //! One gRPC round trip over a real loopback socket with the generated
 //! clients: health, a refused and an accepted submit, register, lease,
 //! heartbeat, complete (and its repeat), fencing errors, ranking, a watch
-//! stream that ends when the sweep finishes, and a clean shutdown.
+//! stream that ends when the sweep finishes, and a clean shutdown. Then the
+//! strict state machine as a client sees it: a silent worker's trial failed
+//! by expiry stays failed (late heartbeat and hand-back refused) but takes
+//! its late result, and a retried lease request (same request id, also
+//! after a restart) gets the same lease back.
 
 mod common;
 
 use common::*;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use sweep_coordinator::server::{serve, ServerConfig, ServerError};
 use sweep_proto::v1::sweep_service_client::SweepServiceClient;
@@ -24,16 +29,23 @@ struct Running {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), ServerError>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn start(lease: Duration) -> Running {
     let dir = tempfile::tempdir().unwrap();
+    let mut running = start_on(dir.path().join("sweep.db"), lease).await;
+    running._dir = Some(dir);
+    running
+}
+
+/// A coordinator on `db` (which outlives it).
+async fn start_on(db: PathBuf, lease: Duration) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let config = ServerConfig {
-        db_path: dir.path().join("sweep.db"),
+        db_path: db,
         lease,
         max_grid: 100,
     };
@@ -44,8 +56,31 @@ async fn start(lease: Duration) -> Running {
         addr,
         stop,
         task,
-        _dir: dir,
+        _dir: None,
     }
+}
+
+/// Stops `server` and waits (up to 10 s) for it to end cleanly.
+async fn stop(server: Running) {
+    server.stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.task)
+        .await
+        .expect("shutdown within 10 s")
+        .unwrap()
+        .unwrap();
+}
+
+/// Submits `yaml` and returns the new sweep's id.
+async fn submit(sweeps: &mut SweepServiceClient<Channel>, yaml: String) -> String {
+    sweeps
+        .submit_sweep(SubmitSweepRequest {
+            sweep_yaml: yaml,
+            source_name: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sweep_id
 }
 
 async fn channel(addr: SocketAddr) -> Channel {
@@ -149,6 +184,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
     let unknown = workers
         .lease_trial(LeaseTrialRequest {
             worker_id: "w-unknown".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -160,6 +196,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         let answer = workers
             .lease_trial(LeaseTrialRequest {
                 worker_id: wid.clone(),
+                request_id: String::new(),
             })
             .await
             .unwrap()
@@ -272,12 +309,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
 
-    server.stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server.task)
-        .await
-        .expect("shutdown within 10 s")
-        .unwrap()
-        .unwrap();
+    stop(server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,30 +318,13 @@ async fn an_expired_lease_is_requeued_by_the_background_task_and_shutdown_ends_w
     let ch = channel(server.addr).await;
     let mut sweeps = SweepServiceClient::new(ch.clone());
     let mut workers = WorkerServiceClient::new(ch.clone());
-    let sweep_id = sweeps
-        .submit_sweep(SubmitSweepRequest {
-            sweep_yaml: seed_sweep_yaml("expiry", 1, "max_attempts: 5\n"),
-            source_name: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .sweep_id;
-    let wid = workers
-        .register(RegisterRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .worker_id;
-    let lease = workers
-        .lease_trial(LeaseTrialRequest {
-            worker_id: wid.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .lease
-        .unwrap();
+    let sweep_id = submit(
+        &mut sweeps,
+        seed_sweep_yaml("expiry", 1, "max_attempts: 5\n"),
+    )
+    .await;
+    let wid = register(&mut workers).await;
+    let lease = lease(&mut workers, &wid, "").await.unwrap();
     let mut watch = sweeps
         .watch_sweep(WatchSweepRequest {
             sweep_id: sweep_id.clone(),
@@ -367,28 +382,10 @@ async fn the_database_can_be_served_again_right_after_shutdown() {
     let db = dir.path().join("sweep.db");
     let mut sweep_id = String::new();
     for round in 0..2 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let config = ServerConfig {
-            db_path: db.clone(),
-            lease: Duration::from_secs(30),
-            max_grid: 100,
-        };
-        let task = tokio::spawn(serve(config, listener, async {
-            let _ = stopped.await;
-        }));
-        let mut sweeps = SweepServiceClient::new(channel(addr).await);
+        let server = start_on(db.clone(), Duration::from_secs(30)).await;
+        let mut sweeps = SweepServiceClient::new(channel(server.addr).await);
         if round == 0 {
-            sweep_id = sweeps
-                .submit_sweep(SubmitSweepRequest {
-                    sweep_yaml: seed_sweep_yaml("again", 2, ""),
-                    source_name: String::new(),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .sweep_id;
+            sweep_id = submit(&mut sweeps, seed_sweep_yaml("again", 2, "")).await;
         }
         let mut watch = sweeps
             .watch_sweep(WatchSweepRequest {
@@ -399,11 +396,187 @@ async fn the_database_can_be_served_again_right_after_shutdown() {
             .into_inner();
         let s = watch.message().await.unwrap().unwrap();
         assert_eq!(s.pending, 2, "round {round}");
-        stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), task)
+        stop(server).await;
+    }
+}
+
+async fn register(workers: &mut WorkerServiceClient<Channel>) -> String {
+    workers
+        .register(RegisterRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .worker_id
+}
+
+async fn lease(
+    workers: &mut WorkerServiceClient<Channel>,
+    worker_id: &str,
+    request_id: &str,
+) -> Option<Lease> {
+    workers
+        .lease_trial(LeaseTrialRequest {
+            worker_id: worker_id.into(),
+            request_id: request_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .lease
+}
+
+/// The reproduction: 500 ms leases, one trial, `max_attempts: 1`,
+/// a client that leases and goes silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
+    let server = start(Duration::from_millis(500)).await;
+    let ch = channel(server.addr).await;
+    let mut sweeps = SweepServiceClient::new(ch.clone());
+    let mut workers = WorkerServiceClient::new(ch.clone());
+    let sweep_id = submit(
+        &mut sweeps,
+        seed_sweep_yaml("silent", 1, "max_attempts: 1\n"),
+    )
+    .await;
+    let wid = register(&mut workers).await;
+    let l = lease(&mut workers, &wid, "").await.unwrap();
+    let mut watch = sweeps
+        .watch_sweep(WatchSweepRequest {
+            sweep_id: sweep_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = watch.message().await.unwrap().unwrap();
+    while let Some(s) = tokio::time::timeout(Duration::from_secs(10), watch.message())
+        .await
+        .expect("expiry within 10 s")
+        .unwrap()
+    {
+        last = s;
+    }
+    assert_eq!((last.state, last.failed), (SweepState::Finished as i32, 1));
+
+    let beat = workers
+        .heartbeat(HeartbeatRequest {
+            sweep_id: sweep_id.clone(),
+            worker_id: wid.clone(),
+            trial_id: l.trial_id.clone(),
+            attempt: 1,
+            epoch_json: vec![],
+            epochs_done: 1,
+            total_epochs: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(beat.code(), Code::FailedPrecondition);
+    assert!(
+        beat.message().contains("is failed and does not reopen"),
+        "{}",
+        beat.message()
+    );
+    let hand_back = workers
+        .fail_trial(FailTrialRequest {
+            sweep_id: sweep_id.clone(),
+            worker_id: wid.clone(),
+            trial_id: l.trial_id.clone(),
+            attempt: 1,
+            error: "shutting down".into(),
+            handed_back: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(hand_back.code(), Code::FailedPrecondition);
+    assert!(
+        lease(&mut workers, &wid, "").await.is_none(),
+        "no attempt 2 of 1"
+    );
+    let get = |mut sweeps: SweepServiceClient<Channel>, id: String| async move {
+        sweeps
+            .get_sweep(GetSweepRequest { sweep_id: id })
             .await
             .unwrap()
-            .unwrap()
-            .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
-    }
+            .into_inner()
+    };
+    let summary = get(sweeps.clone(), sweep_id.clone()).await;
+    assert_eq!(
+        (summary.state, summary.failed, summary.running),
+        (SweepState::Finished as i32, 1, 0)
+    );
+
+    // The late result is stored; the sweep stays finished, now with it done.
+    let r = workers
+        .complete_trial(CompleteTrialRequest {
+            sweep_id: sweep_id.clone(),
+            worker_id: wid.clone(),
+            trial_id: l.trial_id.clone(),
+            attempt: 1,
+            result_json: result_json(0.9, 0.9),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.stored);
+    let mut watch = sweeps
+        .watch_sweep(WatchSweepRequest {
+            sweep_id: sweep_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let seen = watch.message().await.unwrap().unwrap();
+    assert_eq!(
+        (seen.state, seen.done, seen.failed, seen.best_metric),
+        (SweepState::Finished as i32, 1, 0, Some(0.9))
+    );
+    let trials = sweeps
+        .list_trials(ListTrialsRequest {
+            sweep_id: sweep_id.clone(),
+            top: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .trials;
+    assert_eq!(
+        (trials[0].state, trials[0].attempts),
+        (TrialState::Done as i32, 1)
+    );
+    stop(server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_lease_request_gets_the_same_lease_even_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sweep.db");
+    let server = start_on(db.clone(), Duration::from_secs(30)).await;
+    let ch = channel(server.addr).await;
+    let mut sweeps = SweepServiceClient::new(ch.clone());
+    let mut workers = WorkerServiceClient::new(ch);
+    let sweep_id = submit(&mut sweeps, seed_sweep_yaml("retry", 2, "")).await;
+    let wid = register(&mut workers).await;
+    let first = lease(&mut workers, &wid, "req-1").await.unwrap();
+    let again = lease(&mut workers, &wid, "req-1").await.unwrap();
+    assert_eq!(again, first, "the same lease, no attempt burned");
+    stop(server).await;
+
+    let server = start_on(db, Duration::from_secs(30)).await;
+    let ch = channel(server.addr).await;
+    let mut sweeps = SweepServiceClient::new(ch.clone());
+    let mut workers = WorkerServiceClient::new(ch);
+    let after_restart = lease(&mut workers, &wid, "req-1").await.unwrap();
+    assert_eq!(after_restart, first);
+    let next = lease(&mut workers, &wid, "req-2").await.unwrap();
+    assert_ne!(next.trial_id, first.trial_id);
+    let attempts: Vec<u32> = sweeps
+        .list_trials(ListTrialsRequest { sweep_id, top: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .trials
+        .iter()
+        .map(|t| t.attempts)
+        .collect();
+    assert_eq!(attempts, vec![1, 1]);
+    stop(server).await;
 }

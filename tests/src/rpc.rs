@@ -119,6 +119,7 @@ pub async fn lease(url: &str, worker_id: &str, timeout: Duration) -> Lease {
             workers(url)
                 .lease_trial(LeaseTrialRequest {
                     worker_id: worker_id.into(),
+                    request_id: String::new(),
                 })
                 .await
                 .unwrap_or_else(|s| panic!("LeaseTrial: {s:?}"))

@@ -1,13 +1,19 @@
 //! Why a store operation was refused or failed. The service maps each kind
-//! to one gRPC status code.
+//! to one gRPC status code; causes travel as `source()`, not as text.
 
+use super::model::TrialState;
+use super::schema::VERSION;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database file cannot be opened, read or migrated.
-    #[error("cannot open database {}: {message}", path.display())]
-    Open { path: PathBuf, message: String },
+    #[error("cannot open database {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: OpenError,
+    },
     #[error("no sweep `{0}`")]
     NoSweep(String),
     #[error("no trial `{0}`")]
@@ -25,14 +31,63 @@ pub enum StoreError {
     /// A heartbeat of an attempt whose final report was already stored.
     #[error("trial {trial_id}: attempt {attempt} was already reported")]
     AlreadyReported { trial_id: String, attempt: u32 },
-    /// A malformed request (bad JSON in a report, ...).
-    #[error("{0}")]
-    Invalid(String),
-    #[error("database error: {0}")]
+    /// A heartbeat or hand-back for a trial that is done, failed or
+    /// cancelled: a terminal state never reopens.
+    #[error("trial {trial_id} is {} and does not reopen", state.as_str())]
+    TrialOver { trial_id: String, state: TrialState },
+    /// A heartbeat's epoch that is not `EpochMetrics` JSON.
+    #[error("epoch_json[{index}]: not EpochMetrics")]
+    BadEpoch {
+        index: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A final report whose result is not `TrialResult` JSON.
+    #[error("result_json: not a TrialResult")]
+    BadResult(#[source] serde_json::Error),
+    /// A result without the sweep's metric.
+    #[error("result_json: no `{metric}` at best_epoch {best_epoch} (not among its epochs)")]
+    NoMetric { metric: String, best_epoch: u32 },
+    #[error("database error")]
     Sql(#[from] rusqlite::Error),
     /// A row that this code never writes (hand-edited database?).
     #[error("database holds unexpected data: {0}")]
     Corrupt(String),
+    /// A stored JSON column that does not parse.
+    #[error("database holds unexpected data: {column} is not valid JSON")]
+    CorruptJson {
+        column: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Why a database file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot switch to WAL (journal_mode is {0})")]
+    NotWal(String),
+    #[error("it holds tables but no sweep schema version (not a coordinator database?)")]
+    Foreign,
+    #[error(
+        "schema version {0} is not one this coordinator knows (it writes {VERSION}); \
+         use the coordinator that wrote it"
+    )]
+    UnknownVersion(i64),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// `err` and its causes, `: `-separated (for logs and gRPC statuses).
+pub fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -25,6 +25,14 @@ impl TrialState {
         }
     }
 
+    /// Done, failed or cancelled: a trial in one of these never runs again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TrialState::Done | TrialState::Failed | TrialState::Cancelled
+        )
+    }
+
     pub fn parse(s: &str) -> Option<TrialState> {
         Some(match s {
             "pending" => TrialState::Pending,
@@ -173,8 +181,10 @@ pub struct TrialInfo {
     pub best_epoch: u32,
     pub wall_s: f64,
     pub worker_id: String,
-    /// Leases so far.
+    /// Leases so far (hand-backs included).
     pub attempts: u32,
+    /// Attempts that count toward the sweep's `max_attempts` (never more).
+    pub counted_attempts: u32,
     pub last_error: String,
     /// The `TrialResult` JSON, for finished trials (empty otherwise).
     pub result_json: String,

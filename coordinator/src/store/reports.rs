@@ -2,71 +2,28 @@
 //! renewal) and the final result or failure.
 //!
 //! Fencing is by attempt number: anything about an attempt other than the
-//! trial's latest is refused as stale. A report of the latest attempt is
-//! accepted even when the lease had already expired (the trial was requeued
-//! or failed, but nobody leased it since): a heartbeat then re-adopts the
-//! lease, a result is stored. A repeated final report is acknowledged
-//! without storing anything twice.
+//! trial's latest is refused as stale. Done, failed and cancelled are
+//! terminal: a heartbeat or a hand-back for such a trial is refused and
+//! changes nothing, so a sweep that finished never runs again. A report of
+//! the latest attempt is still accepted after its lease expired: a heartbeat
+//! re-adopts a trial that went back to pending (nobody leased it since), a
+//! result is stored even when the expiry failed the trial (failed → done;
+//! nothing is thrown away). A repeated final report is acknowledged without
+//! storing anything twice.
 
 use super::error::{StoreError, StoreResult};
-use super::leases::touch_worker;
 use super::model::{CompletionReport, FailureReport, HeartbeatAnswer, HeartbeatReport, TrialState};
-use super::sweeps::trial_state;
+use super::reported_trial::{find, ReportedTrial};
+use super::worker_registry::touch_worker;
 use super::Store;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 use sweep_proto::trial::{EpochMetrics, TrialResult};
 
-/// The trial row a report is about, with what its sweep says.
-#[derive(Debug)]
-struct Target {
-    sweep_id: String,
-    trial_id: String,
-    state: TrialState,
-    attempt: u32,
-    attempts_counted: u32,
-    counted_attempt: u32,
-    reported_attempt: u32,
-    max_attempts: u32,
-    sweep_cancelled: bool,
-    metric_name: String,
-}
-
-impl Target {
-    /// Refuses an attempt other than the latest (or a trial never leased).
-    fn check_attempt(&self, attempt: u32) -> StoreResult<()> {
-        if self.attempt == 0 || attempt != self.attempt {
-            return Err(StoreError::StaleAttempt {
-                trial_id: self.trial_id.clone(),
-                got: attempt,
-                current: self.attempt,
-            });
-        }
-        Ok(())
-    }
-
-    /// Counted attempts once the latest one counts (never counted twice).
-    fn counted_with_latest(&self) -> u32 {
-        if self.counted_attempt < self.attempt {
-            self.attempts_counted + 1
-        } else {
-            self.attempts_counted
-        }
-    }
-
-    /// Counted attempts once the latest one does not count (undoing an expiry).
-    fn counted_without_latest(&self) -> u32 {
-        if self.counted_attempt == self.attempt {
-            self.attempts_counted.saturating_sub(1)
-        } else {
-            self.attempts_counted
-        }
-    }
-}
-
 impl Store {
-    /// Renews the lease of a running trial and records its finished epochs
-    /// (idempotent by epoch number). `stop` is true once the sweep is
-    /// cancelled (the trial is then marked cancelled).
+    /// Renews the lease of a running trial (or re-adopts a pending one) and
+    /// records its finished epochs (idempotent by epoch number). `stop` is
+    /// true once the sweep is cancelled (the trial is then marked cancelled).
+    /// Refused for a trial that is done, failed or cancelled.
     pub fn heartbeat(&self, report: &HeartbeatReport) -> StoreResult<HeartbeatAnswer> {
         let epochs = parse_epochs(&report.epoch_json)?;
         let lease_ms = self.lease_ms;
@@ -80,9 +37,10 @@ impl Store {
                     attempt: t.attempt,
                 });
             }
+            t.check_open()?;
             insert_epochs(tx, &t, &epochs)?;
             let last_val_acc = epochs.iter().max_by_key(|(e, _)| e.epoch).map(|(e, _)| e.val_acc);
-            let stop = t.sweep_cancelled || t.state == TrialState::Cancelled;
+            let stop = t.sweep_cancelled;
             let (state, deadline, counted, counted_attempt) = if stop {
                 (TrialState::Cancelled, None, t.attempts_counted, t.counted_attempt)
             } else {
@@ -96,7 +54,7 @@ impl Store {
                 let counted = t.counted_without_latest();
                 (
                     TrialState::Running,
-                    Some((now + lease_ms) as i64),
+                    Some((now.monotonic_ms + lease_ms) as i64),
                     counted,
                     t.counted_attempt.min(t.attempt - 1),
                 )
@@ -130,8 +88,8 @@ impl Store {
     /// Stores a finished trial's result; `Ok(false)` when this attempt's
     /// result was already stored (the first one stays).
     pub fn complete(&self, report: &CompletionReport) -> StoreResult<bool> {
-        let result: TrialResult = serde_json::from_str(&report.result_json)
-            .map_err(|e| StoreError::Invalid(format!("result_json: not a TrialResult: {e}")))?;
+        let result: TrialResult =
+            serde_json::from_str(&report.result_json).map_err(StoreError::BadResult)?;
         self.write(|tx, now, changed| {
             let _ = touch_worker(tx, &report.worker_id, now);
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
@@ -139,12 +97,13 @@ impl Store {
             if t.state == TrialState::Done {
                 return Ok(false);
             }
-            let metric = result.metric(&t.metric_name).ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "result_json: no `{}` at best_epoch {} (not among its epochs)",
-                    t.metric_name, result.best_epoch
-                ))
-            })?;
+            let metric =
+                result
+                    .metric(&t.metric_name)
+                    .ok_or_else(|| StoreError::NoMetric {
+                        metric: t.metric_name.clone(),
+                        best_epoch: result.best_epoch,
+                    })?;
             let epochs: Vec<(EpochMetrics, String)> = result
                 .epochs
                 .iter()
@@ -192,14 +151,29 @@ impl Store {
     /// Records a failed (or handed back) attempt; `Ok(false)` when it repeats
     /// a stored report. A failure counts an attempt: the trial is pending
     /// again while attempts remain, else failed with `error`. A hand-back
-    /// does not count.
+    /// does not count, and is refused for a trial that is done, failed or
+    /// cancelled. A failure of an attempt whose trial already ended (failed
+    /// by expiry, cancelled) is stored as its report; the state stays.
     pub fn fail(&self, report: &FailureReport) -> StoreResult<bool> {
         self.write(|tx, now, changed| {
             let _ = touch_worker(tx, &report.worker_id, now);
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
+            if report.handed_back {
+                t.check_open()?;
+            }
             if t.state == TrialState::Done || t.reported_attempt == t.attempt {
                 return Ok(false);
+            }
+            if t.state.is_terminal() {
+                tx.execute(
+                    "UPDATE trials
+                     SET reported_attempt = attempt,
+                         last_error = CASE WHEN state = 'failed' THEN ?3 ELSE last_error END
+                     WHERE sweep_id = ?1 AND trial_id = ?2",
+                    params![t.sweep_id, t.trial_id, report.error],
+                )?;
+                return Ok(true);
             }
             let (counted, counted_attempt) = if report.handed_back {
                 (t.counted_without_latest(), t.counted_attempt.min(t.attempt - 1))
@@ -242,7 +216,7 @@ fn parse_epochs(texts: &[String]) -> StoreResult<Vec<(EpochMetrics, String)>> {
         .map(|(i, text)| {
             serde_json::from_str::<EpochMetrics>(text)
                 .map(|e| (e, text.clone()))
-                .map_err(|e| StoreError::Invalid(format!("epoch_json[{i}]: not EpochMetrics: {e}")))
+                .map_err(|source| StoreError::BadEpoch { index: i, source })
         })
         .collect()
 }
@@ -250,7 +224,7 @@ fn parse_epochs(texts: &[String]) -> StoreResult<Vec<(EpochMetrics, String)>> {
 /// Stores epochs of the target's latest attempt; an epoch already stored is kept.
 fn insert_epochs(
     tx: &Transaction,
-    t: &Target,
+    t: &ReportedTrial,
     epochs: &[(EpochMetrics, String)],
 ) -> StoreResult<()> {
     let mut stmt = tx.prepare_cached(
@@ -261,47 +235,4 @@ fn insert_epochs(
         stmt.execute(params![t.sweep_id, t.trial_id, t.attempt, e.epoch, json])?;
     }
     Ok(())
-}
-
-/// The trial a report is about: `(sweep_id, trial_id)`. A report without a
-/// sweep id (an older worker) means, of the trials with that id, the one this
-/// worker runs, else the one it ran last, else one running anywhere, else the
-/// latest leased.
-fn find(tx: &Transaction, sweep_id: &str, trial_id: &str, worker_id: &str) -> StoreResult<Target> {
-    let row = tx
-        .query_row(
-            "SELECT t.sweep_id, t.trial_id, t.state, t.attempt, t.attempts_counted, t.counted_attempt,
-                    t.reported_attempt, s.max_attempts, s.state, s.metric_name
-             FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-             WHERE t.trial_id = ?1 AND (?3 = '' OR t.sweep_id = ?3)
-             ORDER BY (t.state = 'running' AND t.worker_id = ?2) DESC, t.worker_id = ?2 DESC,
-                      t.state = 'running' DESC, t.leased_at_ms DESC, s.seq DESC
-             LIMIT 1",
-            params![trial_id, worker_id, sweep_id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    [r.get::<_, u32>(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
-                    r.get::<_, String>(8)?,
-                    r.get::<_, String>(9)?,
-                ))
-            },
-        )
-        .optional()?;
-    let (sweep_id, trial_id, state, n, sweep_state, metric_name) =
-        row.ok_or_else(|| StoreError::NoTrial(trial_id.to_string()))?;
-    Ok(Target {
-        sweep_id,
-        trial_id,
-        state: trial_state(&state)?,
-        attempt: n[0],
-        attempts_counted: n[1],
-        counted_attempt: n[2],
-        reported_attempt: n[3],
-        max_attempts: n[4],
-        sweep_cancelled: sweep_state == "cancelled",
-        metric_name,
-    })
 }

@@ -2,10 +2,11 @@
 //! the migration run at open. `PRAGMA user_version` records the layout's
 //! version; a database from a newer coordinator is refused, not guessed at.
 
+use super::error::OpenError;
 use rusqlite::Connection;
 
 /// The layout this code writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE sweeps (
@@ -79,45 +80,61 @@ CREATE TABLE workers (
 );
 "#;
 
+/// Version 2: lease requests, so that a retried `LeaseTrial` (same worker,
+/// same request id) gets the same assignment back, even after a restart.
+/// `trials.lease_deadline_ms` now counts on the coordinator's monotonic clock
+/// (from the process's start); running trials get a fresh one at every open.
+const V2: &str = r#"
+CREATE TABLE lease_requests (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    worker_id  TEXT    NOT NULL,
+    request_id TEXT    NOT NULL,
+    sweep_id   TEXT    NOT NULL,
+    trial_id   TEXT    NOT NULL,
+    attempt    INTEGER NOT NULL,
+    UNIQUE (worker_id, request_id),
+    FOREIGN KEY (sweep_id, trial_id) REFERENCES trials(sweep_id, trial_id)
+);
+"#;
+
 /// Connection settings: every commit is durable before it returns, and the
 /// database belongs to this process alone (a second coordinator on the same
 /// file is refused with "database is locked" instead of double-leasing).
-pub fn configure(conn: &Connection) -> Result<(), String> {
-    conn.execute_batch("PRAGMA busy_timeout = 1000; PRAGMA locking_mode = EXCLUSIVE;")
-        .map_err(|e| e.to_string())?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
+pub fn configure(conn: &Connection) -> Result<(), OpenError> {
+    conn.execute_batch("PRAGMA busy_timeout = 1000; PRAGMA locking_mode = EXCLUSIVE;")?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(format!("cannot switch to WAL (journal_mode is {mode})"));
+        return Err(OpenError::NotWal(mode));
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .map_err(|e| e.to_string())
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
 }
 
-/// Creates the tables on an empty database, or checks the version of an
-/// existing one. Returns an error text on a database this code cannot use.
-pub fn migrate(conn: &mut Connection) -> Result<(), String> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
+/// Creates the tables on an empty database, brings a version 1 layout up
+/// to date, or checks the version of a current one; in one transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
     match version {
         0 => {
-            let tx = conn.transaction().map_err(|e| e.to_string())?;
-            let has_tables: i64 = tx
-                .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
-                .map_err(|e| e.to_string())?;
+            let has_tables: i64 = tx.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )?;
             if has_tables > 0 {
-                return Err("it holds tables but no sweep schema version (not a coordinator database?)".into());
+                return Err(OpenError::Foreign);
             }
-            tx.execute_batch(V1).map_err(|e| e.to_string())?;
-            tx.pragma_update(None, "user_version", VERSION)
-                .map_err(|e| e.to_string())?;
-            tx.commit().map_err(|e| e.to_string())
+            tx.execute_batch(V1)?;
+            tx.execute_batch(V2)?;
         }
-        VERSION => Ok(()),
-        v => Err(format!(
-            "schema version {v} is not one this coordinator knows (it writes {VERSION}); use the coordinator that wrote it"
-        )),
+        1 => tx.execute_batch(V2)?,
+        v => return Err(OpenError::UnknownVersion(v)),
     }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()?;
+    Ok(())
 }

@@ -35,7 +35,7 @@ impl Store {
                     sweep.method.as_str(),
                     sweep.parallelism,
                     sweep.max_attempts,
-                    now as i64,
+                    now.wall_ms as i64,
                 ],
             )?;
             let mut insert = tx.prepare(
@@ -101,14 +101,11 @@ impl Store {
     pub fn list_trials(&self, sweep_id: &str, top: u32) -> StoreResult<TrialRanking> {
         self.read(|conn| {
             let (metric_name, goal) = sweep_metric(conn, sweep_id)?;
-            let order = match goal {
-                Goal::Maximize => "DESC",
-                Goal::Minimize => "ASC",
-            };
+            let order = best_first(goal);
             let limit = if top == 0 { -1 } else { i64::from(top) };
             let mut stmt = conn.prepare(&format!(
                 "SELECT trial_id, idx, state, params_json, metric, test_acc, best_epoch, wall_s,
-                        worker_id, attempt, last_error, result_json, config_json
+                        worker_id, attempt, last_error, result_json, config_json, attempts_counted
                  FROM trials WHERE sweep_id = ?1
                  ORDER BY state <> 'done', metric IS NULL, metric {order}, idx
                  LIMIT ?2"
@@ -130,6 +127,7 @@ impl Store {
                         last_error: r.get(10)?,
                         result_json: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                         config_json: r.get(12)?,
+                        counted_attempts: r.get(13)?,
                     },
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
@@ -174,8 +172,11 @@ impl Store {
             })?;
             rows.map(|row| {
                 let (attempt, json) = row?;
-                let metrics = serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("epoch json {json:?}: {e}")))?;
+                let metrics =
+                    serde_json::from_str(&json).map_err(|source| StoreError::CorruptJson {
+                        column: "epochs.json",
+                        source,
+                    })?;
                 Ok((attempt, metrics))
             })
             .collect()
@@ -190,11 +191,28 @@ pub(super) fn trial_state(s: &str) -> StoreResult<TrialState> {
 
 /// `{"a.b": 1}` → `[("a.b", "1")]`.
 fn params_text(json: &str) -> StoreResult<Vec<(String, String)>> {
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
-        .map_err(|e| StoreError::Corrupt(format!("params_json {json:?}: {e}")))?;
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(json).map_err(|source| StoreError::CorruptJson {
+            column: "trials.params_json",
+            source,
+        })?;
     Ok(map.into_iter().map(|(k, v)| (k, v.to_string())).collect())
 }
 
+/// Reads a goal column.
+fn parse_goal(s: &str) -> StoreResult<Goal> {
+    Goal::parse(s).ok_or_else(|| StoreError::Corrupt(format!("goal `{s}`")))
+}
+
+/// The SQL sort order that puts the best metric first.
+fn best_first(goal: Goal) -> &'static str {
+    match goal {
+        Goal::Maximize => "DESC",
+        Goal::Minimize => "ASC",
+    }
+}
+
+/// The sweep's metric and goal.
 fn sweep_metric(conn: &Connection, sweep_id: &str) -> StoreResult<(String, Goal)> {
     let row: Option<(String, String)> = conn
         .query_row(
@@ -204,8 +222,7 @@ fn sweep_metric(conn: &Connection, sweep_id: &str) -> StoreResult<(String, Goal)
         )
         .optional()?;
     let (metric, goal) = row.ok_or_else(|| StoreError::NoSweep(sweep_id.to_string()))?;
-    let goal = Goal::parse(&goal).ok_or_else(|| StoreError::Corrupt(format!("goal `{goal}`")))?;
-    Ok((metric, goal))
+    Ok((metric, parse_goal(&goal)?))
 }
 
 /// The summary of one sweep, read on `conn` (inside or outside a transaction).
@@ -219,7 +236,7 @@ pub(super) fn summary(conn: &Connection, sweep_id: &str) -> StoreResult<SweepSum
         .optional()?;
     let (name, metric_name, goal, stored_state, created_ms) =
         row.ok_or_else(|| StoreError::NoSweep(sweep_id.to_string()))?;
-    let goal = Goal::parse(&goal).ok_or_else(|| StoreError::Corrupt(format!("goal `{goal}`")))?;
+    let goal = parse_goal(&goal)?;
 
     let mut counts = TrialCounts::default();
     let mut stmt = conn
@@ -239,10 +256,7 @@ pub(super) fn summary(conn: &Connection, sweep_id: &str) -> StoreResult<SweepSum
         }
     }
 
-    let order = match goal {
-        Goal::Maximize => "DESC",
-        Goal::Minimize => "ASC",
-    };
+    let order = best_first(goal);
     let best = conn
         .query_row(
             &format!(

@@ -196,6 +196,7 @@ impl Coordinator {
     pub async fn lease(&self, worker_id: &str) -> Result<LeaseTrialResponse, Status> {
         let req = LeaseTrialRequest {
             worker_id: worker_id.to_string(),
+            request_id: String::new(),
         };
         Ok(self.rpc.clone().lease_trial(req).await?.into_inner())
     }

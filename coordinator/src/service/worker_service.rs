@@ -58,10 +58,13 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<v1::LeaseTrialRequest>,
     ) -> Result<Response<v1::LeaseTrialResponse>, Status> {
-        let worker_id = request.into_inner().worker_id;
+        let v1::LeaseTrialRequest {
+            worker_id,
+            request_id,
+        } = request.into_inner();
         required("worker_id", &worker_id)?;
         let w = worker_id.clone();
-        let lease = on_store(&self.store, move |s| s.lease(&w)).await?;
+        let lease = on_store(&self.store, move |s| s.lease(&w, &request_id)).await?;
         if let Some(l) = &lease {
             tracing::info!(
                 sweep = %l.sweep_id, trial = %l.trial_id,

@@ -8,26 +8,33 @@
 //!
 //! - [`sweeps`](Store::create_sweep): store a checked sweep, cancel it,
 //!   summarise it, rank its trials.
-//! - [`leases`](Store::lease): register workers, hand out trials, expire
-//!   leases that were not renewed.
+//! - [`worker_registry`](Store::register_worker): register workers.
+//! - [`leases`](Store::lease): hand out trials; [`expiry`](Store::expire_leases):
+//!   take back those whose lease was not renewed.
 //! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
 //!   attempt number.
 //!
-//! Opening a database gives every running trial a fresh deadline: the old
-//! clock measured nothing while the coordinator was down.
+//! Lease deadlines are measured on a monotonic clock ([`Clock`]), so a
+//! wall-clock step changes none. Opening a database gives every running
+//! trial a fresh deadline: the old clock measured nothing while the
+//! coordinator was down, and its origin was the old process's.
 
 mod clock;
 mod error;
+mod expiry;
 mod feed;
 mod ids;
+mod lease_requests;
 mod leases;
 mod model;
+mod reported_trial;
 mod reports;
 mod schema;
 mod sweeps;
+mod worker_registry;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{StoreError, StoreResult};
+pub use error::{chain_text, OpenError, StoreError, StoreResult};
 pub use model::*;
 
 use feed::ChangeFeed;
@@ -69,17 +76,23 @@ pub struct Store {
 /// Sweeps whose state a write changed (their watchers are told after commit).
 type Changed = Vec<String>;
 
+/// The time a write happens at, read once per transaction.
+#[derive(Debug, Clone, Copy)]
+struct Now {
+    /// Unix milliseconds, for the times people read.
+    wall_ms: u64,
+    /// Milliseconds on the process's monotonic clock, for lease deadlines.
+    monotonic_ms: u64,
+}
+
 impl Store {
     /// Opens (creating if missing) the database at `path`, migrates it, and
     /// gives running trials a fresh lease deadline.
     pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Store> {
-        let open_error = |message: String| StoreError::Open {
+        let conn = Self::connect(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
-            message,
-        };
-        let mut conn = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
-        schema::configure(&conn).map_err(open_error)?;
-        schema::migrate(&mut conn).map_err(open_error)?;
+            source,
+        })?;
         let store = Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -87,13 +100,22 @@ impl Store {
             clock: options.clock,
             feed: ChangeFeed::default(),
         };
-        let renewed = store.write(|tx, now, _| leases::renew_all(tx, now + store.lease_ms))?;
+        let renewed =
+            store.write(|tx, now, _| expiry::renew_all(tx, now.monotonic_ms + store.lease_ms))?;
         if renewed > 0 {
             tracing::info!(
                 "{renewed} trial(s) were running when the coordinator stopped; their leases restart now"
             );
         }
         Ok(store)
+    }
+
+    /// A configured connection on a database with the current layout.
+    fn connect(path: &Path) -> Result<Connection, OpenError> {
+        let mut conn = Connection::open(path)?;
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        Ok(conn)
     }
 
     /// The database file.
@@ -106,11 +128,6 @@ impl Store {
         self.lease_ms
     }
 
-    /// Now, by the coordinator's clock.
-    pub fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
-    }
-
     /// A receiver that changes after every committed write to `sweep_id`.
     pub fn subscribe(&self, sweep_id: &str) -> watch::Receiver<u64> {
         self.feed.subscribe(sweep_id)
@@ -120,13 +137,17 @@ impl Store {
     /// watchers of the sweeps `f` marked as changed.
     fn write<T>(
         &self,
-        f: impl FnOnce(&Transaction, u64, &mut Changed) -> StoreResult<T>,
+        f: impl FnOnce(&Transaction, Now, &mut Changed) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let mut changed = Changed::new();
         let value = {
             let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx, self.clock.now_ms(), &mut changed)?;
+            let now = Now {
+                wall_ms: self.clock.wall_ms(),
+                monotonic_ms: self.clock.monotonic_ms(),
+            };
+            let value = f(&tx, now, &mut changed)?;
             tx.commit()?;
             value
         };

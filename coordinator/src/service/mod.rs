@@ -7,13 +7,13 @@
 //! - [`WorkerApi`]: `WorkerService`, for workers (register, lease, report).
 
 mod convert;
-mod status;
-mod sweeps;
+mod status_codes;
+mod sweep_service;
 mod watch;
-mod workers;
+mod worker_service;
 
-pub use sweeps::SweepApi;
-pub use workers::WorkerApi;
+pub use sweep_service::SweepApi;
+pub use worker_service::WorkerApi;
 
 use crate::store::{Store, StoreResult};
 use std::sync::Arc;
@@ -28,7 +28,7 @@ async fn on_store<T: Send + 'static>(
     tokio::task::spawn_blocking(move || op(&store))
         .await
         .map_err(|e| Status::internal(format!("store task failed: {e}")))?
-        .map_err(status::from_store)
+        .map_err(status_codes::from_store)
 }
 
 /// Refuses an empty id field.

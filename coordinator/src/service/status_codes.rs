@@ -1,0 +1,29 @@
+//! Store errors as gRPC statuses: unknown ids → NOT_FOUND, stale,
+//! already-reported or finished attempts → FAILED_PRECONDITION, malformed
+//! reports → INVALID_ARGUMENT, database trouble → INTERNAL (and logged). The
+//! message carries the error's causes.
+
+use crate::store::{chain_text, StoreError};
+use tonic::Status;
+
+pub fn from_store(err: StoreError) -> Status {
+    let text = chain_text(&err);
+    match err {
+        StoreError::NoSweep(_) | StoreError::NoTrial(_) | StoreError::UnknownWorker(_) => {
+            Status::not_found(text)
+        }
+        StoreError::StaleAttempt { .. }
+        | StoreError::AlreadyReported { .. }
+        | StoreError::TrialOver { .. } => Status::failed_precondition(text),
+        StoreError::BadEpoch { .. } | StoreError::BadResult(_) | StoreError::NoMetric { .. } => {
+            Status::invalid_argument(text)
+        }
+        StoreError::Open { .. }
+        | StoreError::Sql(_)
+        | StoreError::Corrupt(_)
+        | StoreError::CorruptJson { .. } => {
+            tracing::error!("store: {text}");
+            Status::internal(text)
+        }
+    }
+}
