@@ -40,7 +40,7 @@ impl Default for YamlBudget {
             max_depth: 32,
             max_aliases: 1_000,
             max_anchors: 1_000,
-            max_alias_events: 10_000,
+            max_alias_events: 5_000,
             max_events: 200_000,
             max_nodes: 100_000,
         }
@@ -54,9 +54,9 @@ impl YamlBudget {
     fn options(&self) -> Options {
         let mut budget = Budget::default();
         budget.max_depth = self.max_depth;
-        // One more than the depth budget, so a deep flow collection trips the
-        // depth budget (a clear message) rather than the parser's own limit.
-        budget.flow_nesting_limit = self.max_depth.saturating_add(1);
+        // The parser's own limit on flow nesting (`[[[`) trips before the
+        // budget's depth count sees the events; `describe` words both alike.
+        budget.flow_nesting_limit = self.max_depth;
         budget.max_aliases = self.max_aliases;
         budget.max_anchors = self.max_anchors;
         budget.max_recorded_anchor_events = self.max_alias_events;
@@ -122,9 +122,18 @@ fn describe(err: &Error, path: Option<&str>, budget: &YamlBudget) -> YamlError {
         }
     };
     // serde_path_to_error writes `?` for a key it could not name and `.` for
-    // the root; neither helps a reader.
+    // the root; neither helps a reader. An unknown key is named by the
+    // message, so the path stops at the mapping that holds it.
+    let unknown_key = matches!(original(err), Error::SerdeUnknownField { .. });
     let path = path
-        .map(|p| p.trim_end_matches(".?").trim_matches(['.', '?']))
+        .map(|p| {
+            let p = p.trim_end_matches(".?").trim_matches(['.', '?']);
+            match p.rsplit_once('.') {
+                Some((parent, _)) if unknown_key => parent,
+                None if unknown_key => "",
+                _ => p,
+            }
+        })
         .filter(|p| !p.is_empty())
         .map(str::to_string);
     let message = match &path {
@@ -175,6 +184,10 @@ fn over_budget(err: &Error, b: &YamlBudget) -> Option<String> {
         | Error::AliasReplayCounterOverflow { .. } => alias_budget(),
         Error::AliasReplayStackDepthExceeded { max_depth, .. } => {
             format!("aliases nested more than {max_depth} deep")
+        }
+        // The parser's flow-nesting limit (`flow_nesting_limit`).
+        other if other.to_string().starts_with("recursion limit exceeded") => {
+            format!("nested deeper than {} levels", b.max_depth)
         }
         _ => return None,
     })

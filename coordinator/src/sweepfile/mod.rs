@@ -1,38 +1,42 @@
 //! Sweep files: a YAML description of a hyperparameter sweep, checked and
-//! expanded into the trial configs it stands for.
+//! expanded into the trial configs it stands for. Sweep files come from
+//! untrusted users: everything [`load`] spends is bounded by [`LoadLimits`].
 //!
-//! [`load`] is the whole story: parse the text ([`spec`]), turn each
-//! parameter into a [`Domain`], expand the points (every combination for
+//! [`load`] is the whole story: refuse a file over the size cap unread, parse
+//! the text within the parser's budgets ([`spec`]), check the top-level keys
+//! ([`header`]), turn each parameter into a [`Domain`], check the grid's size
+//! before anything is expanded, expand the points (every combination for
 //! `grid`, seeded draws for `random`), apply each point to the `base`
 //! [`TrialConfig`] by dotted path ([`paths`]), validate every resolved config
 //! and drop repeats by content id. Any refusal is one [`SweepFileError`]
-//! naming the source and the line/column, parameter or field at fault;
-//! nothing is expanded past a grid that is too large.
+//! naming the source and the line/column, parameter or field at fault.
 
 mod apply;
 mod domain;
 mod error;
 mod expand;
+mod header;
+mod limits;
 mod paths;
 mod spec;
 
 pub use domain::Domain;
-pub use error::SweepFileError;
+pub use error::{Problem, SweepFileError};
+pub use limits::{
+    LoadLimits, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_GRID, MAX_ATTEMPTS,
+    MAX_NAME_CHARS, MAX_PARAMETER_NAME_CHARS,
+};
 pub use spec::{Goal, Method};
+pub use sweep_proto::yaml::YamlBudget;
 
 use serde_json::Value;
-use sweep_proto::trial::{TrialConfig, RANKING_METRICS};
-
-/// The default cap on the number of points a sweep may expand to.
-pub const DEFAULT_MAX_GRID: u64 = 10_000;
-/// Attempts per trial when the sweep file does not say.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+use sweep_proto::trial::TrialConfig;
 
 /// A checked, expanded sweep file.
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub name: String,
-    /// A name from [`RANKING_METRICS`] (never a test metric).
+    /// A name from [`RANKING_METRICS`](sweep_proto::trial::RANKING_METRICS) (never a test metric).
     pub metric_name: String,
     pub goal: Goal,
     pub method: Method,
@@ -63,100 +67,82 @@ impl Point {
 }
 
 /// Parses, checks and expands a sweep file. `source_name` ("grid.yaml")
-/// prefixes every error; a grid (or random `count`) over `max_grid` points
-/// is refused before anything is expanded.
-pub fn load(text: &str, source_name: &str, max_grid: u64) -> Result<Sweep, SweepFileError> {
-    let source = if source_name.trim().is_empty() {
+/// prefixes every error. A file over `limits.max_file_bytes` is refused
+/// unread; a grid (or random `count`) over `limits.max_grid` points is
+/// refused before anything is expanded. Stores nothing.
+pub fn load(text: &str, source_name: &str, limits: &LoadLimits) -> Result<Sweep, SweepFileError> {
+    let source_name = if source_name.trim().is_empty() {
         "<sweep file>"
     } else {
         source_name
+    }
+    .to_string();
+    if text.len() > limits.max_file_bytes {
+        return Err(SweepFileError::TooLarge {
+            source_name,
+            size: text.len(),
+            max: limits.max_file_bytes,
+        });
+    }
+    let file = match spec::parse(text, &limits.yaml) {
+        Ok(file) => file,
+        Err(error) => return Err(SweepFileError::Yaml { source_name, error }),
     };
-    let at = |message: String| SweepFileError::new(source, None, message);
-    let file = spec::parse(text).map_err(|e| SweepFileError::from_yaml(source, e))?;
+    check(file, limits.max_grid).map_err(|problem| SweepFileError::Refused {
+        source_name,
+        problem,
+    })
+}
 
-    if file.name.trim().is_empty() {
-        return Err(at("`name`: must not be empty".into()));
-    }
-    let (metric_name, goal) = check_metric(&file.metric).map_err(at)?;
-    let max_attempts = file.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
-    if max_attempts == 0 {
-        return Err(at("`max_attempts`: must be at least 1".into()));
-    }
-    let method_error = match (file.method, file.count, file.random_seed) {
-        (Method::Grid, Some(_), _) => {
-            Some("`count`: only for `method: random` (a grid runs every combination)")
-        }
-        (Method::Grid, None, Some(_)) => Some("`random_seed`: only for `method: random`"),
-        (Method::Random, None, _) => Some("`count`: required for `method: random`"),
-        (Method::Random, Some(0), _) => Some("`count`: must be at least 1"),
-        _ => None,
-    };
-    if let Some(m) = method_error {
-        return Err(at(m.into()));
-    }
-
+/// Checks a parsed file and expands its points, cheapest checks first: the
+/// top-level keys, each parameter's name, domain and path, the grid's size,
+/// then each parameter's values against the field's type, then every point.
+fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
+    let header = header::check(&file)?;
     let base = apply::Base::new(&file.base);
     let mut domains = Vec::with_capacity(file.parameters.0.len());
     for (name, param) in &file.parameters.0 {
-        let domain = Domain::from_spec(name, param, file.method).map_err(at)?;
-        base.check_parameter(name, &domain).map_err(at)?;
+        let chars = name.chars().count();
+        if chars > MAX_PARAMETER_NAME_CHARS {
+            return Err(Problem::Parameter {
+                name: name.chars().take(40).chain("…".chars()).collect(),
+                message: format!(
+                    "a name of {chars} characters, more than {MAX_PARAMETER_NAME_CHARS}"
+                ),
+            });
+        }
+        let domain = Domain::from_spec(name, param, file.method, max_grid)?;
+        base.check_path(name)?;
         domains.push((name.clone(), domain));
     }
-    paths::check_no_overlap(domains.iter().map(|(n, _)| n.as_str())).map_err(at)?;
+    paths::check_no_overlap(domains.iter().map(|(n, _)| n.as_str()))?;
+    let count = file.count.unwrap_or_default();
+    match file.method {
+        Method::Grid => expand::check_grid_size(&domains, max_grid)?,
+        Method::Random => expand::check_count(&domains, count, max_grid)?,
+    }
+    for (name, domain) in &domains {
+        base.check_values(name, domain)?;
+    }
 
     let points = match file.method {
         Method::Grid => expand::grid(&base, &domains, max_grid),
         Method::Random => expand::random(
             &base,
             &domains,
-            file.count.unwrap_or_default(),
+            count,
             file.random_seed.unwrap_or(0),
             max_grid,
         ),
-    }
-    .map_err(at)?;
+    }?;
 
     Ok(Sweep {
         name: file.name,
-        metric_name,
-        goal,
+        metric_name: header.metric_name,
+        goal: header.goal,
         method: file.method,
         parallelism: file.parallelism.unwrap_or(0),
-        max_attempts,
+        max_attempts: header.max_attempts,
         points,
     })
-}
-
-/// The ranking metric and its goal; `val_acc`/maximize when the file names none.
-fn check_metric(metric: &Option<spec::MetricSpec>) -> Result<(String, Goal), String> {
-    let Some(m) = metric else {
-        return Ok(("val_acc".into(), Goal::Maximize));
-    };
-    let names = || {
-        RANKING_METRICS
-            .iter()
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if m.name.starts_with("test") {
-        return Err(format!(
-            "`metric.name`: `{}` is a test metric, and test never ranks (it would leak the test set into the choice); use one of {}",
-            m.name,
-            names()
-        ));
-    }
-    let Some((_, natural)) = RANKING_METRICS.iter().find(|(n, _)| *n == m.name) else {
-        return Err(format!(
-            "`metric.name`: unknown metric `{}`; expected one of {}",
-            m.name,
-            names()
-        ));
-    };
-    let goal = match m.goal {
-        Some(g) => g,
-        None if *natural == "maximize" => Goal::Maximize,
-        None => Goal::Minimize,
-    };
-    Ok((m.name.clone(), goal))
 }

@@ -207,6 +207,10 @@ mod tests {
         assert!(err("phase1: {epochs: -1}").contains("line 1"));
         assert!(err("phase2: {unfreeze: [layer5]}").contains("layer5"));
         assert!(err("phase1: {epoch: 2}").contains("epoch"));
+        assert!(err("colour: red").contains("colour"));
+        assert!(err("phase1: {unfreeze: [head]}").contains("head"));
+        assert!(err("scheduler: {kind: exponential}").contains("exponential"));
+        assert!(err("data: {val: 15}").contains("data.val"));
         assert!(err("input_size: 16").contains("input_size"));
         assert!(err("data: {train: 60000}").contains("data.train"));
         assert!(err("loss: {label_smoothing: 1.0}").contains("loss.label_smoothing"));
