@@ -2,7 +2,7 @@
 //! parser and expand to the trials their comments promise.
 
 use std::path::PathBuf;
-use sweep_coordinator::sweepfile::{self, Sweep, DEFAULT_MAX_GRID};
+use sweep_coordinator::sweepfile::{self, LoadLimits, Sweep};
 use sweep_proto::trial::{SchedulerKind, Stage, TrialConfig};
 
 fn load(name: &str) -> Sweep {
@@ -11,7 +11,7 @@ fn load(name: &str) -> Sweep {
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    sweepfile::load(&text, name, DEFAULT_MAX_GRID).unwrap_or_else(|e| panic!("{name}: {e}"))
+    sweepfile::load(&text, name, &LoadLimits::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 #[test]

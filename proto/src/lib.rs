@@ -4,8 +4,11 @@
 //! - [`trial`]: the trial configuration a sweep file's points resolve to, the
 //!   result a worker sends back, and their validation. Coordinator and worker
 //!   both depend on this crate; it never links `tch`.
+//! - [`yaml`]: the one way user-written YAML is read (budgets, duplicate keys
+//!   refused, errors with path, line and column).
 
 pub mod trial;
+pub mod yaml;
 
 /// Generated `sweep.v1` messages, clients and servers.
 pub mod v1 {

@@ -46,7 +46,15 @@ impl SweepService for SweepApi {
         let yaml = req.sweep_yaml;
         let max_grid = self.max_grid;
         let (sweep, yaml, source) = tokio::task::spawn_blocking(move || {
-            sweepfile::load(&yaml, &source, max_grid).map(|s| (s, yaml, source))
+            sweepfile::load(
+                &yaml,
+                &source,
+                &sweepfile::LoadLimits {
+                    max_grid,
+                    ..Default::default()
+                },
+            )
+            .map(|s| (s, yaml, source))
         })
         .await
         .map_err(|e| Status::internal(format!("sweep file task failed: {e}")))?

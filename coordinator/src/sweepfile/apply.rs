@@ -3,6 +3,7 @@
 //! parameter and value) and validate (errors name the point and the field).
 
 use super::domain::Domain;
+use super::error::{shown, Problem};
 use super::paths;
 use serde_json::Value;
 use sweep_proto::trial::TrialConfig;
@@ -19,52 +20,69 @@ impl Base {
         }
     }
 
-    /// Refuses a parameter whose path the config does not have (listing the
-    /// closest ones that exist), or whose values do not fit the field's type.
-    pub fn check_parameter(&self, name: &str, domain: &Domain) -> Result<(), String> {
-        if !paths::exists(&self.json, name) {
-            let close = paths::closest(&self.json, name, 3);
-            return Err(format!(
-                "parameter `{name}`: no such field in the trial config; closest: {}",
+    /// Refuses a parameter whose path the config does not have, listing the
+    /// closest ones that exist.
+    pub fn check_path(&self, name: &str) -> Result<(), Problem> {
+        if paths::exists(&self.json, name) {
+            return Ok(());
+        }
+        let close = paths::closest(&self.json, name, 3);
+        Err(Problem::Parameter {
+            name: name.to_string(),
+            message: format!(
+                "no such field in the trial config; closest: {}",
                 close
                     .iter()
                     .map(|p| format!("`{p}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ));
-        }
+            ),
+        })
+    }
+
+    /// Refuses a parameter whose values do not fit the field's type.
+    pub fn check_values(&self, name: &str, domain: &Domain) -> Result<(), Problem> {
         for value in domain.probes() {
-            self.deserialize(&[(name.to_string(), value.clone())])
-                .map_err(|e| format!("parameter `{name}` = {value}: {e}"))?;
+            self.deserialize(&[(name.to_string(), value)])?;
         }
         Ok(())
     }
 
-    /// The config at `point`, validated.
-    pub fn resolve(&self, point: &[(String, Value)]) -> Result<TrialConfig, String> {
-        let config = self.deserialize(point).map_err(|e| {
-            // Name the parameter: the first one that fails on its own.
-            let culprit = point
-                .iter()
-                .find(|(n, v)| self.deserialize(&[(n.clone(), v.clone())]).is_err());
-            match culprit {
-                Some((n, v)) => format!("parameter `{n}` = {v}: {e}"),
-                None => format!("{}: {e}", describe(point)),
-            }
+    /// Every parameter's values were type-checked alone ([`Self::check_parameter`]),
+    /// so a type error here is the first parameter that fails alone.
+    pub fn resolve(&self, point: &[(String, Value)]) -> Result<TrialConfig, Problem> {
+        let config = self.deserialize(point)?;
+        config.validate().map_err(|source| Problem::InvalidPoint {
+            point: describe(point),
+            source,
         })?;
-        config
-            .validate()
-            .map_err(|e| format!("{}: {e}", describe(point)))?;
         Ok(config)
     }
 
-    fn deserialize(&self, point: &[(String, Value)]) -> Result<TrialConfig, String> {
+    /// The base with `point` set, as a config; a type error names the
+    /// parameter and value that caused it.
+    fn deserialize(&self, point: &[(String, Value)]) -> Result<TrialConfig, Problem> {
         let mut json = self.json.clone();
         for (path, value) in point {
-            paths::set(&mut json, path, value.clone())
-                .map_err(|()| format!("no field `{path}` in the trial config"))?;
+            paths::set(&mut json, path, value.clone()).map_err(|()| Problem::Parameter {
+                name: path.clone(),
+                message: "no such field in the trial config".into(),
+            })?;
         }
-        serde_json::from_value(json).map_err(|e| e.to_string())
+        serde_json::from_value(json).map_err(|source| {
+            // Name the parameter: the first one that fails on its own.
+            let culprit = point.iter().find(|(n, v)| {
+                let mut alone = self.json.clone();
+                paths::set(&mut alone, n, v.clone()).is_err()
+                    || serde_json::from_value::<TrialConfig>(alone).is_err()
+            });
+            let (name, value) = culprit.or(point.first()).cloned().unwrap_or_default();
+            Problem::ParameterType {
+                name,
+                value,
+                source,
+            }
+        })
     }
 }
 
@@ -74,6 +92,9 @@ pub fn describe(point: &[(String, Value)]) -> String {
     if point.is_empty() {
         return "base".into();
     }
-    let parts: Vec<String> = point.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+    let parts: Vec<String> = point
+        .iter()
+        .map(|(n, v)| format!("{n}: {}", shown(v)))
+        .collect();
     format!("point {{{}}}", parts.join(", "))
 }

@@ -1,6 +1,7 @@
 //! A parameter's domain: a list of values (grid and random) or a
 //! distribution to draw from (random only), checked when it is built.
 
+use super::error::Problem;
 use super::spec::{Method, ParamSpec};
 use rand::Rng;
 use serde_json::Value;
@@ -21,7 +22,19 @@ pub enum Domain {
 impl Domain {
     /// Checks a parameter's spec: exactly one kind, sensible bounds, and
     /// distributions only under `method: random`.
-    pub fn from_spec(name: &str, spec: &ParamSpec, method: Method) -> Result<Domain, String> {
+    /// A `values` list longer than `max_values` is refused (it could never run in full).
+    pub fn from_spec(
+        name: &str,
+        spec: &ParamSpec,
+        method: Method,
+        max_values: u64,
+    ) -> Result<Domain, Problem> {
+        let bad = |message: String| {
+            Err(Problem::Parameter {
+                name: name.to_string(),
+                message,
+            })
+        };
         let given = [
             spec.values.is_some(),
             spec.uniform.is_some(),
@@ -32,31 +45,38 @@ impl Domain {
         .filter(|g| **g)
         .count();
         if given != 1 {
-            return Err(format!(
-                "parameter `{name}`: give exactly one of `values`, `uniform`, `log_uniform`, `int_uniform` (got {given})"
+            return bad(format!(
+                "give exactly one of `values`, `uniform`, `log_uniform`, `int_uniform` (got {given})"
             ));
         }
-        let bad = |what: String| Err(format!("parameter `{name}`: {what}"));
         let domain = if let Some(values) = &spec.values {
             if values.is_empty() {
                 return bad("`values` is empty".into());
             }
+            if values.len() as u64 > max_values {
+                return bad(format!(
+                    "`values` lists {} values, more than max_grid = {max_values}",
+                    values.len()
+                ));
+            }
             Domain::Values(values.clone())
         } else if let Some([a, b]) = spec.uniform {
-            if !(a.is_finite() && b.is_finite() && a < b) {
+            // b - a finite too: the sampler scales by it.
+            if !(a.is_finite() && b.is_finite() && a < b && (b - a).is_finite()) {
                 return bad(format!(
-                    "`uniform: [{a}, {b}]` needs finite bounds with a < b"
+                    "`uniform: [{a:?}, {b:?}]` needs finite bounds with a < b (and b - a finite)"
                 ));
             }
             Domain::Uniform(a, b)
         } else if let Some([a, b]) = spec.log_uniform {
             if !(a.is_finite() && b.is_finite() && a > 0.0 && a < b) {
                 return bad(format!(
-                    "`log_uniform: [{a}, {b}]` needs finite bounds with 0 < a < b"
+                    "`log_uniform: [{a:?}, {b:?}]` needs finite bounds with 0 < a < b"
                 ));
             }
             Domain::LogUniform(a, b)
         } else if let Some([a, b]) = spec.int_uniform {
+            // Compared, never subtracted: no overflow at the ends of i64.
             if a > b {
                 return bad(format!("`int_uniform: [{a}, {b}]` needs a ≤ b"));
             }
@@ -87,7 +107,8 @@ impl Domain {
     pub fn distinct(&self) -> Option<u128> {
         match self {
             Domain::Values(v) => Some(v.len() as u128),
-            Domain::IntUniform(a, b) => Some((*b as i128 - *a as i128 + 1) as u128),
+            // In i128: b - a + 1 ≤ 2^64 for any i64 pair with a ≤ b.
+            Domain::IntUniform(a, b) => Some((i128::from(*b) - i128::from(*a) + 1) as u128),
             Domain::Uniform(..) | Domain::LogUniform(..) => None,
         }
     }

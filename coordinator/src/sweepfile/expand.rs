@@ -5,41 +5,52 @@
 
 use super::apply::{describe, Base};
 use super::domain::Domain;
+use super::error::Problem;
 use super::Point;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use std::collections::HashSet;
 
-/// Every combination of the domains (all `values`), first parameter slowest.
-pub fn grid(
-    base: &Base,
-    domains: &[(String, Domain)],
-    max_grid: u64,
-) -> Result<Vec<Point>, String> {
-    let lens: Vec<usize> = domains
+/// Refuses a grid of more than `max_grid` points, before anything is built
+/// (the size in `u128` with overflow checks).
+pub fn check_grid_size(domains: &[(String, Domain)], max_grid: u64) -> Result<(), Problem> {
+    let lens = value_counts(domains);
+    let size = grid_size(domains, &lens);
+    match size {
+        Some(n) if n <= u128::from(max_grid) => Ok(()),
+        _ => Err(Problem::GridTooLarge {
+            size: size.map_or_else(|| "more than 2^128".to_string(), |n| n.to_string()),
+            factors: domains
+                .iter()
+                .zip(&lens)
+                .map(|((name, _), n)| format!("{name}: {n}"))
+                .collect::<Vec<_>>()
+                .join(" × "),
+            max_grid,
+        }),
+    }
+}
+
+/// How many values each (grid) domain lists.
+fn value_counts(domains: &[(String, Domain)]) -> Vec<usize> {
+    domains
         .iter()
         .map(|(_, d)| match d {
             Domain::Values(v) => v.len(),
             _ => unreachable!("grid domains are checked to be `values`"),
         })
-        .collect();
-    let size = grid_size(domains, &lens);
-    match size {
-        Some(n) if n <= max_grid as u128 => {}
-        _ => {
-            let shown = size.map_or_else(|| "more than 2^128".to_string(), |n| n.to_string());
-            let factors: Vec<String> = domains
-                .iter()
-                .zip(&lens)
-                .map(|((name, _), n)| format!("{name}: {n}"))
-                .collect();
-            return Err(format!(
-                "the grid has {shown} points ({}), more than max_grid = {max_grid}",
-                factors.join(" × ")
-            ));
-        }
-    }
+        .collect()
+}
+
+/// Every combination of the domains (all `values`), first parameter slowest.
+pub fn grid(
+    base: &Base,
+    domains: &[(String, Domain)],
+    max_grid: u64,
+) -> Result<Vec<Point>, Problem> {
+    check_grid_size(domains, max_grid)?;
+    let lens = value_counts(domains);
 
     let mut points = Vec::new();
     let mut seen = HashSet::new();
@@ -77,6 +88,29 @@ fn grid_size(domains: &[(String, Domain)], lens: &[usize]) -> Option<u128> {
         .try_fold(1u128, |acc, &n| acc.checked_mul(n as u128))
 }
 
+/// Refuses a `count` over `max_grid`, or over the distinct combinations the
+/// domains have (products in `u128` with overflow checks).
+pub fn check_count(domains: &[(String, Domain)], count: u64, max_grid: u64) -> Result<(), Problem> {
+    let count_error = |message: String| {
+        Err(Problem::Field {
+            field: "count",
+            message,
+        })
+    };
+    if count > max_grid {
+        return count_error(format!("{count} is more than max_grid = {max_grid}"));
+    }
+    let distinct = domains.iter().try_fold(1u128, |acc, (_, d)| {
+        d.distinct().and_then(|n| acc.checked_mul(n))
+    });
+    match distinct {
+        Some(n) if n < u128::from(count) => count_error(format!(
+            "{count} unique points asked for, but the parameters only have {n} distinct combinations (use `method: grid` to run them all)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `count` unique points drawn with a generator seeded by `seed`.
 pub fn random(
     base: &Base,
@@ -84,22 +118,8 @@ pub fn random(
     count: u64,
     seed: u64,
     max_grid: u64,
-) -> Result<Vec<Point>, String> {
-    if count > max_grid {
-        return Err(format!(
-            "`count`: {count} is more than max_grid = {max_grid}"
-        ));
-    }
-    let distinct = domains.iter().try_fold(1u128, |acc, (_, d)| {
-        d.distinct().and_then(|n| acc.checked_mul(n))
-    });
-    if let Some(n) = distinct {
-        if n < count as u128 {
-            return Err(format!(
-                "`count`: {count} unique points asked for, but the parameters only have {n} distinct combinations (use `method: grid` to run them all)"
-            ));
-        }
-    }
+) -> Result<Vec<Point>, Problem> {
+    check_count(domains, count, max_grid)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let max_draws = count.saturating_mul(10).saturating_add(1000);
     let mut points = Vec::with_capacity(count as usize);
@@ -107,10 +127,13 @@ pub fn random(
     let mut draws = 0u64;
     while (points.len() as u64) < count {
         if draws == max_draws {
-            return Err(format!(
-                "`count`: only {} unique points found in {draws} draws, {count} asked for; fewer unique points exist than asked",
-                points.len()
-            ));
+            return Err(Problem::Field {
+                field: "count",
+                message: format!(
+                    "only {} unique points found in {draws} draws, {count} asked for; fewer unique points exist than asked",
+                    points.len()
+                ),
+            });
         }
         draws += 1;
         let point: Vec<(String, Value)> = domains
@@ -128,7 +151,7 @@ fn push_unique(
     params: Vec<(String, Value)>,
     seen: &mut HashSet<String>,
     points: &mut Vec<Point>,
-) -> Result<(), String> {
+) -> Result<(), Problem> {
     let config = base.resolve(&params)?;
     let trial_id = config.content_id();
     if seen.insert(trial_id.clone()) {

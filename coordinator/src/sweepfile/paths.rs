@@ -2,6 +2,7 @@
 //! setting a value at one, listing the valid ones, and suggesting the closest
 //! valid paths when a parameter names one that does not exist.
 
+use super::error::Problem;
 use serde_json::Value;
 
 /// Sets `root.a.b.c = value` for `path = "a.b.c"`. Every segment must already
@@ -69,16 +70,17 @@ pub fn closest(root: &Value, wanted: &str, n: usize) -> Vec<String> {
 
 /// Refuses one parameter nested inside another (`data` and `data.train`):
 /// which one wins would depend on the order they are applied in.
-pub fn check_no_overlap<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Result<(), String> {
+pub fn check_no_overlap<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Result<(), Problem> {
     for outer in names.clone() {
         for inner in names.clone() {
             if inner.len() > outer.len()
                 && inner.starts_with(outer)
                 && inner.as_bytes()[outer.len()] == b'.'
             {
-                return Err(format!(
-                    "parameter `{inner}` lies inside parameter `{outer}`; sweep one or the other"
-                ));
+                return Err(Problem::Overlap {
+                    inner: inner.to_string(),
+                    outer: outer.to_string(),
+                });
             }
         }
     }

@@ -1,11 +1,12 @@
 //! The sweep file as written: serde types that deny unknown keys everywhere,
-//! so serde_yaml reports every typo with its line and column.
+//! so the parser reports every typo with its path, line and column.
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
 use sweep_proto::trial::TrialConfig;
+use sweep_proto::yaml::{self, YamlBudget, YamlError};
 
 /// The top level of a sweep file.
 #[derive(Debug, Deserialize)]
@@ -132,7 +133,7 @@ impl<'de> Deserialize<'de> for Parameters {
     }
 }
 
-/// Parses the text of a sweep file (syntax, keys and types only).
-pub fn parse(text: &str) -> Result<SweepFile, serde_yaml::Error> {
-    serde_yaml::from_str(text)
+/// Parses the text of a sweep file (syntax, keys and types only) within `budget`.
+pub fn parse(text: &str, budget: &YamlBudget) -> Result<SweepFile, YamlError> {
+    yaml::from_str(text, budget)
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use sweep_coordinator::store::{ManualClock, Store, StoreOptions, WorkerInfo};
-use sweep_coordinator::sweepfile::{self, Sweep};
+use sweep_coordinator::sweepfile::{self, LoadLimits, Sweep};
 use sweep_proto::trial::{BackboneInfo, EpochMetrics, PhaseTiming, TestMetrics, TrialResult};
 
 pub const LEASE_MS: u64 = 30_000;
@@ -28,7 +28,12 @@ pub fn seed_sweep_yaml(name: &str, n: usize, extra: &str) -> String {
 }
 
 pub fn seed_sweep(name: &str, n: usize, extra: &str) -> Sweep {
-    sweepfile::load(&seed_sweep_yaml(name, n, extra), "test.yaml", 10_000).unwrap()
+    sweepfile::load(
+        &seed_sweep_yaml(name, n, extra),
+        "test.yaml",
+        &LoadLimits::default(),
+    )
+    .unwrap()
 }
 
 /// A store on a fresh file under `dir`, with a manual clock.

@@ -53,9 +53,10 @@ impl Default for TrialConfig {
 }
 
 impl TrialConfig {
-    /// Total epochs over both phases.
+    /// Total epochs over both phases (saturating: a validated config is far
+    /// below `u32::MAX`, an unvalidated one never wraps).
     pub fn total_epochs(&self) -> u32 {
-        self.phase1.epochs + self.phase2.epochs
+        self.phase1.epochs.saturating_add(self.phase2.epochs)
     }
 }
 

@@ -7,19 +7,32 @@
 //! keys and defaults to the seed report's recipe.
 
 mod config;
+mod error;
+pub mod limits;
 mod result;
 mod validate;
 
 pub use config::*;
+pub use error::ConfigError;
+pub use limits::{MAX_TRIAL_YAML_BYTES, MNIST_TEST_CLASS_MIN, MNIST_TRAIN_CLASS_MIN};
 pub use result::*;
-pub use validate::{ConfigError, MNIST_TEST_CLASS_MIN, MNIST_TRAIN_CLASS_MIN};
+
+use crate::yaml::{self, YamlBudget};
 
 /// Parses a trial config from YAML text, then validates it.
 ///
-/// Errors name the line/column (syntax, unknown keys, wrong types) or the
-/// field (values out of range).
+/// Text over [`MAX_TRIAL_YAML_BYTES`] is refused unread; the parser runs
+/// within [`YamlBudget::default`]. Errors name the path and line/column
+/// (syntax, unknown keys, wrong types, duplicate keys) or the field (values
+/// out of range).
 pub fn parse_trial_yaml(text: &str) -> Result<TrialConfig, ConfigError> {
-    let cfg: TrialConfig = serde_yaml::from_str(text).map_err(ConfigError::from_yaml)?;
+    if text.len() > MAX_TRIAL_YAML_BYTES {
+        return Err(ConfigError::TooLarge {
+            size: text.len(),
+            max: MAX_TRIAL_YAML_BYTES,
+        });
+    }
+    let cfg: TrialConfig = yaml::from_str(text, &YamlBudget::default())?;
     cfg.validate()?;
     Ok(cfg)
 }

@@ -1,72 +1,10 @@
 //! Checks a [`TrialConfig`] must pass before any training starts, each failure
-//! naming the dotted field it is about.
+//! naming the dotted field it is about. Every number is held to a cap
+//! ([`super::limits`]) and every sum is computed with checked arithmetic.
 
-use super::{PhaseConfig, SchedulerKind, TrialConfig};
-use std::fmt;
-
-/// Fewest images of one digit in MNIST's training set (digit 5).
-pub const MNIST_TRAIN_CLASS_MIN: u32 = 5421;
-/// Fewest images of one digit in MNIST's test set (digit 5).
-pub const MNIST_TEST_CLASS_MIN: u32 = 892;
-
-/// A refused configuration: which field (dotted path, or a line/column for
-/// YAML errors) and what is wrong with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    /// Dotted path (`phase2.epochs`) or empty when only a location is known.
-    pub field: String,
-    /// 1-based line/column in the source text, when known.
-    pub location: Option<(usize, usize)>,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            location: None,
-            message: message.into(),
-        }
-    }
-
-    /// A serde_yaml error (syntax, unknown key, wrong type) with its location.
-    pub fn from_yaml(err: serde_yaml::Error) -> Self {
-        Self {
-            field: String::new(),
-            location: err.location().map(|l| (l.line(), l.column())),
-            message: err.to_string(),
-        }
-    }
-
-    /// The same error with `prefix.` before its field (for nested configs).
-    pub fn prefixed(mut self, prefix: &str) -> Self {
-        self.field = if self.field.is_empty() {
-            prefix.to_string()
-        } else {
-            format!("{prefix}.{}", self.field)
-        };
-        self
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.location, self.field.is_empty()) {
-            (Some((l, c)), true) => write!(f, "line {l}, column {c}: {}", self.message),
-            (Some((l, c)), false) => {
-                write!(
-                    f,
-                    "line {l}, column {c}: `{}`: {}",
-                    self.field, self.message
-                )
-            }
-            (None, false) => write!(f, "`{}`: {}", self.field, self.message),
-            (None, true) => write!(f, "{}", self.message),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
+use super::limits::*;
+use super::{ConfigError, PhaseConfig, SchedulerKind, TrialConfig};
+use std::path::Path;
 
 fn check(ok: bool, field: &str, message: impl FnOnce() -> String) -> Result<(), ConfigError> {
     if ok {
@@ -83,6 +21,11 @@ fn finite_positive(v: f64, field: &str) -> Result<(), ConfigError> {
 }
 
 fn check_phase(p: &PhaseConfig, name: &str) -> Result<(), ConfigError> {
+    check(
+        p.epochs <= MAX_PHASE_EPOCHS,
+        &format!("{name}.epochs"),
+        || format!("must be at most {MAX_PHASE_EPOCHS}, got {}", p.epochs),
+    )?;
     finite_positive(p.lr_backbone, &format!("{name}.lr_backbone"))?;
     finite_positive(p.lr_head, &format!("{name}.lr_head"))
 }
@@ -91,43 +34,25 @@ impl TrialConfig {
     /// Every check that needs no data on disk. The split sizes are checked
     /// against MNIST's smallest class; the worker re-checks against the files.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let d = &self.data;
-        for (v, f) in [
-            (d.train, "data.train"),
-            (d.val, "data.val"),
-            (d.test, "data.test"),
-        ] {
-            check(v > 0 && v % 10 == 0, f, || {
-                format!("must be a positive multiple of 10 (equal count per class), got {v}")
-            })?;
-        }
-        let per_class_pool = (d.train + d.val) / 10;
+        self.check_data()?;
+        check_path(&self.data.dir, "data.dir")?;
+        check_path(&self.backbone.weights, "backbone.weights")?;
+        check(self.input_size >= MIN_INPUT_SIZE, "input_size", || {
+            format!("must be at least {MIN_INPUT_SIZE}, got {}", self.input_size)
+        })?;
+        check(self.input_size <= MAX_INPUT_SIZE, "input_size", || {
+            format!("must be at most {MAX_INPUT_SIZE}, got {}", self.input_size)
+        })?;
         check(
-            per_class_pool <= MNIST_TRAIN_CLASS_MIN,
-            "data.train",
+            (1..=MAX_BATCH_SIZE).contains(&self.batch_size),
+            "batch_size",
             || {
                 format!(
-                "train + val = {} needs {per_class_pool} images per class, but MNIST's smallest training class has {MNIST_TRAIN_CLASS_MIN}",
-                d.train + d.val
-            )
+                    "must be within [1, {MAX_BATCH_SIZE}], got {}",
+                    self.batch_size
+                )
             },
         )?;
-        check(d.test / 10 <= MNIST_TEST_CLASS_MIN, "data.test", || {
-            format!(
-                "{} needs {} images per class, but MNIST's smallest test class has {MNIST_TEST_CLASS_MIN}",
-                d.test,
-                d.test / 10
-            )
-        })?;
-        check(self.input_size >= 32, "input_size", || {
-            format!("must be at least 32, got {}", self.input_size)
-        })?;
-        check(self.input_size <= 1024, "input_size", || {
-            format!("must be at most 1024, got {}", self.input_size)
-        })?;
-        check(self.batch_size > 0, "batch_size", || {
-            "must be positive".into()
-        })?;
         let a = &self.augment;
         check(
             a.rotation_deg.is_finite() && (0.0..=180.0).contains(&a.rotation_deg),
@@ -139,13 +64,19 @@ impl TrialConfig {
             "augment.translate",
             || format!("must be within [0, 1), got {}", a.translate),
         )?;
-        check(
-            self.phase1.epochs + self.phase2.epochs > 0,
-            "phase2.epochs",
-            || "phase1.epochs + phase2.epochs must be at least 1".into(),
-        )?;
         check_phase(&self.phase1, "phase1")?;
         check_phase(&self.phase2, "phase2")?;
+        let total = self.phase1.epochs.checked_add(self.phase2.epochs);
+        check(
+            total.is_some_and(|t| (1..=MAX_TRIAL_EPOCHS).contains(&t)),
+            "phase2.epochs",
+            || {
+                format!(
+                    "phase1.epochs + phase2.epochs must be within [1, {MAX_TRIAL_EPOCHS}], got {} + {}",
+                    self.phase1.epochs, self.phase2.epochs
+                )
+            },
+        )?;
         let o = &self.optimizer;
         check(
             o.weight_decay.is_finite() && o.weight_decay >= 0.0,
@@ -180,16 +111,62 @@ impl TrialConfig {
             "scheduler.min_lr_factor",
             || format!("must be within [0, 1], got {}", s.min_lr_factor),
         )?;
-        check(self.threads <= 1024, "threads", || {
-            format!("must be at most 1024, got {}", self.threads)
+        check(self.threads <= MAX_THREADS, "threads", || {
+            format!("must be at most {MAX_THREADS}, got {}", self.threads)
         })?;
         Ok(())
     }
+
+    /// The split sizes: each a positive multiple of 10 within MNIST's size,
+    /// and train + val within what MNIST's smallest class can give.
+    fn check_data(&self) -> Result<(), ConfigError> {
+        let d = &self.data;
+        for (v, f, cap) in [
+            (d.train, "data.train", MNIST_TRAIN_IMAGES),
+            (d.val, "data.val", MNIST_TRAIN_IMAGES),
+            (d.test, "data.test", MNIST_TEST_IMAGES),
+        ] {
+            check(v > 0 && v % 10 == 0, f, || {
+                format!("must be a positive multiple of 10 (equal count per class), got {v}")
+            })?;
+            check(v <= cap, f, || {
+                format!("must be at most {cap} (the images MNIST has), got {v}")
+            })?;
+        }
+        let pool = d.train.checked_add(d.val);
+        let per_class_pool = pool.map(|p| p / 10);
+        check(
+            per_class_pool.is_some_and(|n| n <= MNIST_TRAIN_CLASS_MIN),
+            "data.train",
+            || {
+                format!(
+                    "train + val = {} + {} needs {} images per class, but MNIST's smallest training class has {MNIST_TRAIN_CLASS_MIN}",
+                    d.train,
+                    d.val,
+                    per_class_pool.map_or_else(|| "more than 2^32 / 10".into(), |n| n.to_string())
+                )
+            },
+        )?;
+        check(d.test / 10 <= MNIST_TEST_CLASS_MIN, "data.test", || {
+            format!(
+                "{} needs {} images per class, but MNIST's smallest test class has {MNIST_TEST_CLASS_MIN}",
+                d.test,
+                d.test / 10
+            )
+        })
+    }
+}
+
+fn check_path(path: &Path, field: &str) -> Result<(), ConfigError> {
+    let len = path.as_os_str().len();
+    check(len <= MAX_PATH_BYTES, field, || {
+        format!("a path of {len} bytes, more than {MAX_PATH_BYTES}")
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_trial_yaml, TrialConfig};
+    use super::super::{parse_trial_yaml, ConfigError, TrialConfig, MAX_TRIAL_YAML_BYTES};
 
     fn err(yaml: &str) -> String {
         parse_trial_yaml(yaml).unwrap_err().to_string()
@@ -230,6 +207,10 @@ mod tests {
         assert!(err("phase1: {epochs: -1}").contains("line 1"));
         assert!(err("phase2: {unfreeze: [layer5]}").contains("layer5"));
         assert!(err("phase1: {epoch: 2}").contains("epoch"));
+        assert!(err("colour: red").contains("colour"));
+        assert!(err("phase1: {unfreeze: [head]}").contains("head"));
+        assert!(err("scheduler: {kind: exponential}").contains("exponential"));
+        assert!(err("data: {val: 15}").contains("data.val"));
         assert!(err("input_size: 16").contains("input_size"));
         assert!(err("data: {train: 60000}").contains("data.train"));
         assert!(err("loss: {label_smoothing: 1.0}").contains("loss.label_smoothing"));
@@ -243,5 +224,92 @@ mod tests {
             err("batch_size: many").contains("batch_size")
                 || err("batch_size: many").contains("line 1")
         );
+    }
+
+    /// `(yaml, field the refusal must name)`: every cap, at one past it.
+    const OVER_CAPS: [(&str, &str); 13] = [
+        ("phase1: {epochs: 4294967295}", "phase1.epochs"),
+        ("phase2: {epochs: 4294967295}", "phase2.epochs"),
+        ("phase1: {epochs: 1001}", "phase1.epochs"),
+        (
+            "phase1: {epochs: 600}\nphase2: {epochs: 401}",
+            "phase2.epochs",
+        ),
+        ("batch_size: 0", "batch_size"),
+        ("batch_size: 65537", "batch_size"),
+        ("input_size: 1025", "input_size"),
+        ("data: {train: 4294967290}", "data.train"),
+        ("data: {val: 60010}", "data.val"),
+        ("data: {test: 10010}", "data.test"),
+        ("data: {train: 4294967290, val: 4294967290}", "data.train"),
+        ("threads: 1025", "threads"),
+        ("optimizer: {beta1: 1.0}", "optimizer.beta1"),
+    ];
+
+    #[test]
+    fn every_cap_is_checked_without_wrapping_and_names_the_field() {
+        for (yaml, field) in OVER_CAPS {
+            let e = parse_trial_yaml(yaml).expect_err(yaml);
+            assert!(
+                matches!(&e, ConfigError::Field { field: f, .. } if f == field),
+                "{yaml:?}: {e}"
+            );
+            assert!(e.to_string().contains(&format!("`{field}`")), "{e}");
+        }
+        let e = err("phase1: {epochs: 4294967295}\nphase2: {epochs: 1}");
+        assert!(e.contains("1000"), "{e}");
+        // At the caps: accepted.
+        parse_trial_yaml(
+            "phase1: {epochs: 500}\nphase2: {epochs: 500}\nbatch_size: 65536\ninput_size: 1024\ndata: {train: 50000, val: 4000, test: 8920}",
+        )
+        .unwrap();
+        // Unvalidated, the sum saturates rather than wraps.
+        let mut c = TrialConfig::default();
+        c.phase1.epochs = u32::MAX;
+        assert_eq!(c.total_epochs(), u32::MAX);
+    }
+
+    #[test]
+    fn long_paths_are_refused() {
+        let yaml = format!("data: {{dir: {}}}", "d".repeat(5000));
+        assert!(err(&yaml).contains("data.dir"));
+        let yaml = format!("backbone: {{weights: {}}}", "w".repeat(5000));
+        assert!(err(&yaml).contains("backbone.weights"));
+    }
+
+    #[test]
+    fn hostile_yaml_is_refused_by_the_parser() {
+        let e = parse_trial_yaml("seed: 1\nseed: 2\n").unwrap_err();
+        assert!(
+            e.to_string().contains("duplicate") && e.location() == Some((2, 1)),
+            "{e}"
+        );
+        // Typed fields stop at the first bracket; a document deeper than the
+        // budget is refused even where nothing reads it.
+        let e = err(&format!(
+            "seed: {}1{}",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        ));
+        assert!(e.contains("seed") && e.contains("line 1"), "{e}");
+        let e = err(&format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000)));
+        assert!(e.contains("line 1"), "{e}");
+        let stages = vec!["all"; 12_000].join(",");
+        let e = err(&format!(
+            "phase1: {{unfreeze: &a [{stages}]}}\nphase2: {{unfreeze: *a}}\n"
+        ));
+        assert!(e.contains("alias budget"), "{e}");
+        let big = format!("seed: 1\n#{}\n", "x".repeat(MAX_TRIAL_YAML_BYTES));
+        let e = parse_trial_yaml(&big).unwrap_err();
+        assert!(matches!(e, ConfigError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("65536"), "{e}");
+    }
+
+    #[test]
+    fn type_errors_name_the_path_and_place() {
+        let e = err("phase1: {epochs: -1}");
+        assert!(e.contains("phase1.epochs") && e.contains("line 1"), "{e}");
+        let e = err("batch_size: many");
+        assert!(e.contains("batch_size") && e.contains("line 1"), "{e}");
     }
 }

@@ -1,0 +1,148 @@
+//! Sweep files: a YAML description of a hyperparameter sweep, checked and
+//! expanded into the trial configs it stands for. Sweep files come from
+//! untrusted users: everything [`load`] spends is bounded by [`LoadLimits`].
+//!
+//! [`load`] is the whole story: refuse a file over the size cap unread, parse
+//! the text within the parser's budgets ([`spec`]), check the top-level keys
+//! ([`header`]), turn each parameter into a [`Domain`], check the grid's size
+//! before anything is expanded, expand the points (every combination for
+//! `grid`, seeded draws for `random`), apply each point to the `base`
+//! [`TrialConfig`] by dotted path ([`paths`]), validate every resolved config
+//! and drop repeats by content id. Any refusal is one [`SweepFileError`]
+//! naming the source and the line/column, parameter or field at fault.
+
+mod apply;
+mod domain;
+mod error;
+mod expand;
+mod header;
+mod limits;
+mod paths;
+mod spec;
+
+pub use domain::Domain;
+pub use error::{Problem, SweepFileError};
+pub use limits::{
+    LoadLimits, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_GRID, MAX_ATTEMPTS,
+    MAX_NAME_CHARS, MAX_PARAMETER_NAME_CHARS,
+};
+pub use spec::{Goal, Method};
+pub use sweep_proto::yaml::YamlBudget;
+
+use serde_json::Value;
+use sweep_proto::trial::TrialConfig;
+
+/// A checked, expanded sweep file.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub name: String,
+    /// A name from [`RANKING_METRICS`](sweep_proto::trial::RANKING_METRICS) (never a test metric).
+    pub metric_name: String,
+    pub goal: Goal,
+    pub method: Method,
+    /// Cap on trials running at once; 0 = no cap.
+    pub parallelism: u32,
+    /// Attempts a trial gets before it is failed for good (≥ 1).
+    pub max_attempts: u32,
+    /// The unique points, in expansion order.
+    pub points: Vec<Point>,
+}
+
+/// One point of a sweep: its swept values and the config they resolve to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// [`TrialConfig::content_id`] of `config`.
+    pub trial_id: String,
+    pub config: TrialConfig,
+    /// The swept values, in the file's parameter order: dotted path → value.
+    pub params: Vec<(String, Value)>,
+}
+
+impl Point {
+    /// The swept values as one JSON object (dotted path → value).
+    pub fn params_json(&self) -> String {
+        let map: serde_json::Map<String, Value> = self.params.iter().cloned().collect();
+        Value::Object(map).to_string()
+    }
+}
+
+/// Parses, checks and expands a sweep file. `source_name` ("grid.yaml")
+/// prefixes every error. A file over `limits.max_file_bytes` is refused
+/// unread; a grid (or random `count`) over `limits.max_grid` points is
+/// refused before anything is expanded. Stores nothing.
+pub fn load(text: &str, source_name: &str, limits: &LoadLimits) -> Result<Sweep, SweepFileError> {
+    let source_name = if source_name.trim().is_empty() {
+        "<sweep file>"
+    } else {
+        source_name
+    }
+    .to_string();
+    if text.len() > limits.max_file_bytes {
+        return Err(SweepFileError::TooLarge {
+            source_name,
+            size: text.len(),
+            max: limits.max_file_bytes,
+        });
+    }
+    let file = match spec::parse(text, &limits.yaml) {
+        Ok(file) => file,
+        Err(error) => return Err(SweepFileError::Yaml { source_name, error }),
+    };
+    check(file, limits.max_grid).map_err(|problem| SweepFileError::Refused {
+        source_name,
+        problem,
+    })
+}
+
+/// Checks a parsed file and expands its points, cheapest checks first: the
+/// top-level keys, each parameter's name, domain and path, the grid's size,
+/// then each parameter's values against the field's type, then every point.
+fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
+    let header = header::check(&file)?;
+    let base = apply::Base::new(&file.base);
+    let mut domains = Vec::with_capacity(file.parameters.0.len());
+    for (name, param) in &file.parameters.0 {
+        let chars = name.chars().count();
+        if chars > MAX_PARAMETER_NAME_CHARS {
+            return Err(Problem::Parameter {
+                name: name.chars().take(40).chain("…".chars()).collect(),
+                message: format!(
+                    "a name of {chars} characters, more than {MAX_PARAMETER_NAME_CHARS}"
+                ),
+            });
+        }
+        let domain = Domain::from_spec(name, param, file.method, max_grid)?;
+        base.check_path(name)?;
+        domains.push((name.clone(), domain));
+    }
+    paths::check_no_overlap(domains.iter().map(|(n, _)| n.as_str()))?;
+    let count = file.count.unwrap_or_default();
+    match file.method {
+        Method::Grid => expand::check_grid_size(&domains, max_grid)?,
+        Method::Random => expand::check_count(&domains, count, max_grid)?,
+    }
+    for (name, domain) in &domains {
+        base.check_values(name, domain)?;
+    }
+
+    let points = match file.method {
+        Method::Grid => expand::grid(&base, &domains, max_grid),
+        Method::Random => expand::random(
+            &base,
+            &domains,
+            count,
+            file.random_seed.unwrap_or(0),
+            max_grid,
+        ),
+    }?;
+
+    Ok(Sweep {
+        name: file.name,
+        metric_name: header.metric_name,
+        goal: header.goal,
+        method: file.method,
+        parallelism: file.parallelism.unwrap_or(0),
+        max_attempts: header.max_attempts,
+        points,
+    })
+}
