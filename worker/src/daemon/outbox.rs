@@ -8,7 +8,6 @@
 //! Several workers sharing one state dir may resend each other's reports;
 //! that is harmless, as the coordinator stores a repeated report once.
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -34,6 +33,16 @@ pub enum Outcome {
     Failed { error: String, handed_back: bool },
 }
 
+/// The outbox folder cannot be made or read, or a report cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} the worker's outbox at {}", .path.display())]
+pub struct OutboxError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// The spool folder.
 #[derive(Debug)]
 pub struct Outbox {
@@ -42,20 +51,31 @@ pub struct Outbox {
 
 impl Outbox {
     /// Opens (creating it if needed) `state_dir/outbox`.
-    pub fn open(state_dir: &Path) -> anyhow::Result<Self> {
+    pub fn open(state_dir: &Path) -> Result<Self, OutboxError> {
         let dir = state_dir.join("outbox");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create the worker's outbox {}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| OutboxError {
+            action: "create",
+            path: dir.clone(),
+            source,
+        })?;
         Ok(Self { dir })
     }
 
     /// Writes `report` (atomically: a temp file renamed into place).
-    pub fn put(&self, report: &Report) -> anyhow::Result<()> {
+    pub fn put(&self, report: &Report) -> Result<(), OutboxError> {
         let path = self.path_of(report);
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(report).expect("a report always serialises");
-        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+        let failed = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| OutboxError {
+                action: "write",
+                path,
+                source,
+            }
+        };
+        std::fs::write(&tmp, text).map_err(failed(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(failed(&path))
     }
 
     /// Forgets `report` (nothing happens if it is not there).
@@ -70,20 +90,26 @@ impl Outbox {
 
     /// Every spooled report, oldest name first. Unreadable files are logged
     /// and skipped (left in place for a person to look at).
-    pub fn pending(&self) -> anyhow::Result<Vec<Report>> {
+    pub fn pending(&self) -> Result<Vec<Report>, OutboxError> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
-            .with_context(|| format!("cannot read the worker's outbox {}", self.dir.display()))?
+            .map_err(|source| OutboxError {
+                action: "read",
+                path: self.dir.clone(),
+                source,
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         paths.sort();
         let mut reports = Vec::with_capacity(paths.len());
         for path in paths {
-            let parsed = std::fs::read(&path)
-                .map_err(anyhow::Error::from)
-                .and_then(|bytes| Ok(serde_json::from_slice::<Report>(&bytes)?));
-            match parsed {
-                Ok(r) => reports.push(r),
+            match std::fs::read(&path) {
+                Ok(bytes) => match serde_json::from_slice::<Report>(&bytes) {
+                    Ok(r) => reports.push(r),
+                    Err(e) => {
+                        tracing::warn!("skipping unreadable spooled report {}: {e}", path.display())
+                    }
+                },
                 Err(e) => {
                     tracing::warn!("skipping unreadable spooled report {}: {e}", path.display())
                 }

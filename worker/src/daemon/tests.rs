@@ -16,7 +16,7 @@ use tonic::Code;
 struct Daemon {
     fake: Arc<Fake>,
     trigger: Trigger,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    handle: tokio::task::JoinHandle<Result<(), super::DaemonError>>,
     state: tempfile::TempDir,
 }
 
