@@ -6,7 +6,7 @@
 //!
 //! - [`client`]: the gRPC calls, registration, retry with backoff.
 //! - [`slot`]: one trial's thread, its heartbeats, its report.
-//! - [`outbox`]: reports spooled to disk until acknowledged.
+//! - [`outbox`]: reports spooled durably to disk until acknowledged.
 //! - [`shutdown`]: SIGINT/SIGTERM, in two steps (drain, then abort).
 //! - [`simulated`]: tensor-free trials (test-only `--simulate`).
 //!
@@ -131,7 +131,7 @@ async fn resend_spooled(
     outbox: &Outbox,
     shutdown: &Shutdown,
 ) -> Result<(), OutboxError> {
-    for mut report in outbox.pending()? {
+    for mut report in outbox.pending()?.reports {
         tracing::info!(
             "resending the spooled report of trial {} attempt {}",
             report.trial_id,

@@ -12,11 +12,16 @@
 //!   lease went to someone else): cancel, report nothing.
 //! - Second shutdown signal: cancel, hand the trial back
 //!   (`FailTrial { handed_back: true }`), one try.
-//! - Otherwise: `CompleteTrial` or `FailTrial`, spooled to the outbox first
-//!   and retried until the coordinator answers.
+//! - Otherwise: `CompleteTrial` or `FailTrial`, spooled durably to the
+//!   outbox first and retried until the coordinator answers. An outbox that
+//!   cannot be written is an error line; the report then goes out from
+//!   memory while the write is retried with backoff, and the slot takes no
+//!   new work until the outbox can be written again.
 
-use super::client::{classify, CoordinatorClient, Delivery, Refusal, Session};
-use super::outbox::{Outbox, Outcome, Report};
+use super::client::{
+    classify, sleep_unless, Backoff, CoordinatorClient, Delivery, Refusal, Session,
+};
+use super::outbox::{Outbox, OutboxError, Outcome, Report};
 use super::shutdown::{Level, Shutdown};
 use super::TrialFn;
 use crate::error_chain::error_chain;
@@ -272,18 +277,91 @@ impl Attempt {
     }
 
     /// Spools `outcome`, then delivers it until the coordinator answers (or
-    /// the daemon aborts, leaving it spooled for the next start).
+    /// the daemon aborts, leaving it spooled for the next start). When the
+    /// outbox cannot be written, the report goes out from memory while the
+    /// write is retried, and this slot takes no new work until the outbox
+    /// can be written again.
     async fn report(&self, outcome: Outcome) {
         let mut report = self.report_of(outcome);
-        if let Err(e) = self.ctx.outbox.put(&report) {
-            tracing::warn!("cannot spool the report of trial {}: {e:#}", self.trial_id);
+        let (outbox, coordinator, shutdown) =
+            (&self.ctx.outbox, &self.ctx.coordinator, &self.ctx.shutdown);
+        let mut spooled = self.spool(&report);
+        let delivery = if spooled {
+            coordinator
+                .deliver(&mut report, shutdown, Level::Aborting)
+                .await
+        } else {
+            let copy = report.clone();
+            let retry = self.retry_write(|| outbox.put(&copy), Level::Aborting);
+            let deliver = coordinator.deliver(&mut report, shutdown, Level::Aborting);
+            tokio::pin!(retry, deliver);
+            tokio::select! {
+                delivery = &mut deliver => delivery,
+                written = &mut retry => {
+                    spooled = written;
+                    deliver.await
+                }
+            }
+        };
+        if !spooled && delivery == Delivery::Abandoned {
+            tracing::error!(
+                trial = %self.trial_id,
+                "LOST: the report of trial {} attempt {} of sweep {}: the outbox could not be written and the coordinator did not answer before shutdown",
+                self.trial_id,
+                self.number,
+                self.sweep_id
+            );
+            return;
         }
-        let delivery = self
-            .ctx
-            .coordinator
-            .deliver(&mut report, &self.ctx.shutdown, Level::Aborting)
-            .await;
-        settle(&self.ctx.outbox, &report, delivery);
+        settle(outbox, &report, delivery);
+        if !spooled {
+            self.retry_write(|| outbox.probe(), Level::Draining).await;
+        }
+    }
+
+    /// Spools `report` once; false (and an error line) when the outbox
+    /// cannot be written.
+    fn spool(&self, report: &Report) -> bool {
+        match self.ctx.outbox.put(report) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(
+                    trial = %self.trial_id,
+                    "cannot spool the report of trial {} attempt {}: {}; sending it from memory, and this slot takes no new work until the outbox can be written",
+                    self.trial_id,
+                    self.number,
+                    error_chain(&e)
+                );
+                false
+            }
+        }
+    }
+
+    /// Retries `write` with backoff until it succeeds (true) or shutdown
+    /// reaches `give_up_at` (false). Every failure is an error line.
+    async fn retry_write(
+        &self,
+        write: impl Fn() -> Result<(), OutboxError>,
+        give_up_at: Level,
+    ) -> bool {
+        let mut backoff = Backoff::new();
+        loop {
+            let delay = backoff.next_delay();
+            if !sleep_unless(delay, &self.ctx.shutdown, give_up_at).await {
+                return false;
+            }
+            match write() {
+                Ok(()) => {
+                    tracing::info!(trial = %self.trial_id, "the outbox can be written again");
+                    return true;
+                }
+                Err(e) => tracing::error!(
+                    trial = %self.trial_id,
+                    "the outbox still cannot be written: {}; retrying",
+                    error_chain(&e)
+                ),
+            }
+        }
     }
 
     /// Gives the trial back unfinished: one try, not spooled (if it does not
