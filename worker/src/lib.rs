@@ -6,8 +6,10 @@
 //!   and runs them through [`pipeline::run_trial`]. Knows nothing of tensors.
 //! - [`commands`]: the `sweep-worker` subcommands.
 //! - [`host`]: the host name results and registrations carry.
+//! - [`error_chain`]: an error and its causes on one line.
 
 pub mod commands;
 pub mod daemon;
+pub mod error_chain;
 pub mod host;
 pub mod pipeline;

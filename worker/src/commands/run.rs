@@ -1,11 +1,13 @@
 //! `sweep-worker run`: the daemon that serves a coordinator (see
 //! [`crate::daemon`]). This file turns the command line into a
-//! [`DaemonConfig`], sets libtorch's thread count, and drives the daemon on a
+//! [`DaemonConfig`] (the cores split between slots), sets up logging, and drives the daemon on a
 //! single-threaded tokio runtime (the trials train on threads of their own).
 
 use crate::daemon::{self, shutdown, DaemonConfig, TrialFn};
 use anyhow::Context;
 use std::path::PathBuf;
+use sweep_runtime::logging::{self, LogFormat};
+use sweep_runtime::{cores, endpoint};
 
 /// Command-line arguments of `sweep-worker run`.
 #[derive(clap::Args, Debug)]
@@ -32,20 +34,16 @@ pub struct Args {
     /// seed 13013 always fails) instead of the real pipeline.
     #[arg(long, hide = true)]
     pub simulate: bool,
+    /// How log lines are written: text for people, json (one object a line) for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 pub fn execute(args: Args) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
+    logging::init(args.log_format);
 
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    let threads_per_trial = args.threads.unwrap_or((cores / args.slots).max(1));
+    let cores = cores::available();
+    let threads_per_trial = args.threads.unwrap_or(cores::share(cores, args.slots));
     let trial_fn: TrialFn = if args.simulate {
         daemon::simulated::run_trial
     } else {
@@ -61,7 +59,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         }
     );
     let config = DaemonConfig {
-        coordinator: normalize_url(&args.coordinator),
+        coordinator: endpoint::normalize_url(&args.coordinator),
         slots: args.slots,
         threads_per_trial,
         name: args.name.unwrap_or_else(crate::host::hostname),
@@ -78,18 +76,8 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let (trigger, shutdown) = shutdown::channel();
         shutdown::listen_for_signals(trigger).context("cannot listen for SIGINT/SIGTERM")?;
-        daemon::run(config, shutdown).await
+        Ok(daemon::run(config, shutdown).await?)
     })
-}
-
-/// `host:port` without a scheme means `http://host:port`.
-fn normalize_url(url: &str) -> String {
-    let url = url.trim();
-    if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
-    }
 }
 
 /// `$XDG_STATE_HOME/sweep-worker`, else `~/.local/state/sweep-worker`, else

@@ -10,7 +10,6 @@
 
 use super::outbox::{Outcome, Report};
 use super::shutdown::{Level, Shutdown};
-use anyhow::Context;
 use std::time::Duration;
 use sweep_proto::v1::worker_service_client::WorkerServiceClient;
 use sweep_proto::v1::{
@@ -26,6 +25,15 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Re-registrations one report may cause before it is given up as refused.
 const MAX_REREGISTER_PER_REPORT: u32 = 3;
+
+/// The coordinator's address cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("--coordinator: {url:?} is not a valid URL")]
+pub struct BadUrl {
+    pub url: String,
+    #[source]
+    pub source: tonic::transport::Error,
+}
 
 /// What the coordinator said at registration.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,20 +117,24 @@ pub enum Delivery {
     Abandoned,
 }
 
-/// The coordinator, as this worker sees it.
+/// A gRPC client of the coordinator's `WorkerService`, holding this
+/// worker's registration and its current session.
 #[derive(Debug)]
-pub struct Coordinator {
+pub struct CoordinatorClient {
     rpc: WorkerServiceClient<Channel>,
     registration: RegisterRequest,
     session: Mutex<Option<Session>>,
 }
 
-impl Coordinator {
+impl CoordinatorClient {
     /// A client for `url` (`http://host:port`). Connects on the first call,
     /// and again whenever the connection is lost.
-    pub fn new(url: &str, registration: RegisterRequest) -> anyhow::Result<Self> {
+    pub fn new(url: &str, registration: RegisterRequest) -> Result<Self, BadUrl> {
         let endpoint = Endpoint::from_shared(url.to_string())
-            .with_context(|| format!("--coordinator: {url:?} is not a valid URL"))?
+            .map_err(|source| BadUrl {
+                url: url.to_string(),
+                source,
+            })?
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true);
@@ -337,7 +349,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let coord = Coordinator::new(
+        let coord = CoordinatorClient::new(
             &format!("http://127.0.0.1:{port}"),
             RegisterRequest::default(),
         )

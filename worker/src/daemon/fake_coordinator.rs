@@ -118,10 +118,9 @@ impl WorkerService for Fake {
         if let Some(code) = s.0.complete_errors.pop_front() {
             return Err(Status::new(code, "scripted report error"));
         }
-        let repeat =
-            s.1.stored
-                .iter()
-                .any(|c| c.trial_id == req.trial_id && c.attempt == req.attempt);
+        let repeat = s.1.stored.iter().any(|c| {
+            c.sweep_id == req.sweep_id && c.trial_id == req.trial_id && c.attempt == req.attempt
+        });
         if !repeat {
             s.1.stored.push(req);
         }

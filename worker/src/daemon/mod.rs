@@ -6,7 +6,7 @@
 //!
 //! - [`client`]: the gRPC calls, registration, retry with backoff.
 //! - [`slot`]: one trial's thread, its heartbeats, its report.
-//! - [`outbox`]: reports spooled to disk until acknowledged.
+//! - [`outbox`]: reports spooled durably to disk until acknowledged.
 //! - [`shutdown`]: SIGINT/SIGTERM, in two steps (drain, then abort).
 //! - [`simulated`]: tensor-free trials (test-only `--simulate`).
 //!
@@ -27,8 +27,8 @@ mod fake_coordinator;
 mod tests;
 
 use crate::pipeline::{TrialError, TrialObserver};
-use client::{classify, Backoff, Coordinator, Refusal};
-use outbox::Outbox;
+use client::{classify, Backoff, BadUrl, CoordinatorClient, Refusal};
+use outbox::{Outbox, OutboxError};
 use shutdown::{Level, Shutdown};
 use slot::SlotContext;
 use std::path::PathBuf;
@@ -47,6 +47,15 @@ pub type TrialFn =
 /// the coordinator's `retry_after_ms` says.
 const LEASE_RETRY_MIN: Duration = Duration::from_millis(50);
 const LEASE_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Coordinator(#[from] BadUrl),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
 
 /// How one daemon runs.
 pub struct DaemonConfig {
@@ -69,9 +78,9 @@ pub struct DaemonConfig {
 
 /// Runs the daemon until `shutdown` says stop and every running trial has
 /// been reported (or handed back).
-pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonError> {
     let outbox = Arc::new(Outbox::open(&config.state_dir)?);
-    let coordinator = Arc::new(Coordinator::new(
+    let coordinator = Arc::new(CoordinatorClient::new(
         &config.coordinator,
         RegisterRequest {
             hostname: config.name.clone(),
@@ -118,11 +127,11 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> anyhow::Result<()>
 
 /// Sends the reports a previous run left in the outbox.
 async fn resend_spooled(
-    coordinator: &Coordinator,
+    coordinator: &CoordinatorClient,
     outbox: &Outbox,
     shutdown: &Shutdown,
-) -> anyhow::Result<()> {
-    for mut report in outbox.pending()? {
+) -> Result<(), OutboxError> {
+    for mut report in outbox.pending()?.reports {
         tracing::info!(
             "resending the spooled report of trial {} attempt {}",
             report.trial_id,

@@ -9,6 +9,7 @@
 //!
 //! [`Shutdown`] is a cheap clone every task holds; it only reads the level.
 
+use sweep_runtime::signals::Signals;
 use tokio::sync::watch;
 
 /// How far shutdown has gone. Only ever increases.
@@ -94,15 +95,10 @@ impl Shutdown {
 /// Spawns a task that escalates `trigger` on every SIGINT or SIGTERM, and
 /// logs each step. Must be called inside a tokio runtime.
 pub fn listen_for_signals(trigger: Trigger) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let mut signals = Signals::new()?;
     tokio::spawn(async move {
         loop {
-            let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            };
+            let name = signals.next().await.name();
             match trigger.escalate() {
                 Level::Draining => tracing::info!(
                     "{name}: leasing nothing more; running trials finish and report (signal again to hand them back now)"

@@ -23,6 +23,21 @@ pub const FAILING_SEED: u64 = 13013;
 /// Environment variable holding the simulated epoch length in milliseconds.
 pub const EPOCH_MS_ENV: &str = "SWEEP_SIM_EPOCH_MS";
 
+/// How a simulated trial fails.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatedError {
+    #[error("simulated failure: a trial with seed {FAILING_SEED} always fails (epoch {epoch})")]
+    MagicSeed { epoch: u32 },
+    #[error("{EPOCH_MS_ENV} must be a whole number of milliseconds, got {0:?}")]
+    EpochMs(String),
+}
+
+impl From<SimulatedError> for TrialError {
+    fn from(e: SimulatedError) -> Self {
+        TrialError::Other(Box::new(e))
+    }
+}
+
 const DEFAULT_EPOCH_MS: u64 = 100;
 const BATCHES_PER_EPOCH: usize = 5;
 const CLASSES: usize = 10;
@@ -35,7 +50,7 @@ pub fn run_trial(
 ) -> Result<TrialResult, TrialError> {
     cfg.validate()?;
     let started = Instant::now();
-    let batch_time = epoch_duration().map_err(TrialError::Failed)? / BATCHES_PER_EPOCH as u32;
+    let batch_time = epoch_duration()? / BATCHES_PER_EPOCH as u32;
     let model = Model::of(cfg);
     let total = cfg.total_epochs();
     let mut epochs = Vec::with_capacity(total as usize);
@@ -50,9 +65,7 @@ pub fn run_trial(
                 observer.on_batch(phase, epoch, batch, BATCHES_PER_EPOCH);
             }
             if cfg.seed == FAILING_SEED {
-                return Err(TrialError::Failed(anyhow::anyhow!(
-                    "simulated failure: a trial with seed {FAILING_SEED} always fails (epoch {epoch})"
-                )));
+                return Err(SimulatedError::MagicSeed { epoch }.into());
             }
             let metrics = model.epoch(cfg, phase, epoch, total, epoch_started.elapsed());
             observer.on_epoch(&metrics);
@@ -92,18 +105,14 @@ pub fn run_trial(
 }
 
 /// The simulated epoch length from [`EPOCH_MS_ENV`].
-fn epoch_duration() -> anyhow::Result<Duration> {
+fn epoch_duration() -> Result<Duration, SimulatedError> {
     match std::env::var(EPOCH_MS_ENV) {
         Err(_) => Ok(Duration::from_millis(DEFAULT_EPOCH_MS)),
         Ok(text) => text
             .trim()
             .parse::<u64>()
             .map(Duration::from_millis)
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "{EPOCH_MS_ENV} must be a whole number of milliseconds, got {text:?}"
-                )
-            }),
+            .map_err(|_| SimulatedError::EpochMs(text)),
     }
 }
 

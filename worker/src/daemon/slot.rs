@@ -12,13 +12,19 @@
 //!   lease went to someone else): cancel, report nothing.
 //! - Second shutdown signal: cancel, hand the trial back
 //!   (`FailTrial { handed_back: true }`), one try.
-//! - Otherwise: `CompleteTrial` or `FailTrial`, spooled to the outbox first
-//!   and retried until the coordinator answers.
+//! - Otherwise: `CompleteTrial` or `FailTrial`, spooled durably to the
+//!   outbox first and retried until the coordinator answers. An outbox that
+//!   cannot be written is an error line; the report then goes out from
+//!   memory while the write is retried with backoff, and the slot takes no
+//!   new work until the outbox can be written again.
 
-use super::client::{classify, Coordinator, Delivery, Refusal, Session};
-use super::outbox::{Outbox, Outcome, Report};
+use super::client::{
+    classify, sleep_unless, Backoff, CoordinatorClient, Delivery, Refusal, Session,
+};
+use super::outbox::{Outbox, OutboxError, Outcome, Report};
 use super::shutdown::{Level, Shutdown};
 use super::TrialFn;
+use crate::error_chain::error_chain;
 use crate::pipeline::{TrialError, TrialObserver};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Everything the slots of one daemon share.
 pub struct SlotContext {
-    pub coordinator: Arc<Coordinator>,
+    pub coordinator: Arc<CoordinatorClient>,
     pub outbox: Arc<Outbox>,
     pub shutdown: Shutdown,
     pub trial_fn: TrialFn,
@@ -46,19 +52,32 @@ enum Stop {
     HandBack,
 }
 
+/// Why the trial thread ended without a result.
+#[derive(Debug, thiserror::Error)]
+enum ThreadError {
+    #[error("cannot start the trial's thread")]
+    Spawn(#[source] std::io::Error),
+    #[error("the trial's thread ended without an outcome")]
+    Vanished,
+    #[error("the trial panicked: {0}")]
+    Panicked(String),
+    #[error(transparent)]
+    Trial(#[from] TrialError),
+}
+
 /// What the trial thread ends with.
-type ThreadOutcome = Result<TrialResult, String>;
+type ThreadOutcome = Result<TrialResult, ThreadError>;
 
 /// Runs `lease` to its end and reports it. Never fails: every problem ends
 /// up in a report or a log line.
 pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
-    let mut trial = Trial {
+    let mut attempt = Attempt {
         ctx: ctx.clone(),
         sweep_id: lease.sweep_id.clone(),
         worker_id: session.worker_id,
         heartbeat_interval: session.heartbeat_interval,
         trial_id: lease.trial_id.clone(),
-        attempt: lease.attempt,
+        number: lease.attempt,
     };
     let cfg = match serde_json::from_str::<TrialConfig>(&lease.config_json) {
         Ok(mut cfg) => {
@@ -67,8 +86,8 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
         }
         Err(e) => {
             let error = format!("the worker cannot read the trial's config_json: {e}");
-            tracing::error!(trial = %trial.trial_id, "{error}");
-            trial
+            tracing::error!(trial = %attempt.trial_id, "{error}");
+            attempt
                 .report(Outcome::Failed {
                     error,
                     handed_back: false,
@@ -78,37 +97,38 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
         }
     };
     tracing::info!(
-        trial = %trial.trial_id,
+        trial = %attempt.trial_id,
         "leased trial {} attempt {} of sweep {} ({} epochs, {} threads)",
-        trial.trial_id,
-        trial.attempt,
+        attempt.trial_id,
+        attempt.number,
         lease.sweep_id,
         cfg.total_epochs(),
         cfg.threads
     );
-    let (stop, outcome) = trial.train(cfg).await;
+    let (stop, outcome) = attempt.train(cfg).await;
     match (stop, outcome) {
         (Some(Stop::Told(why)), _) => {
-            tracing::info!(trial = %trial.trial_id, "trial {} stopped: {why}; reporting nothing", trial.trial_id)
+            tracing::info!(trial = %attempt.trial_id, "trial {} stopped: {why}; reporting nothing", attempt.trial_id)
         }
         (Some(Stop::HandBack), Ok(result)) | (None, Ok(result)) => {
             let result_json =
                 serde_json::to_string(&result).expect("a TrialResult always serialises");
             tracing::info!(
-                trial = %trial.trial_id,
+                trial = %attempt.trial_id,
                 "trial {} finished: best val_acc {:.4} at epoch {}, test acc {:.4}, {:.1} s",
-                trial.trial_id,
+                attempt.trial_id,
                 result.best_val_acc,
                 result.best_epoch,
                 result.test.acc,
                 result.wall_s
             );
-            trial.report(Outcome::Completed { result_json }).await;
+            attempt.report(Outcome::Completed { result_json }).await;
         }
-        (Some(Stop::HandBack), Err(_)) => trial.hand_back().await,
+        (Some(Stop::HandBack), Err(_)) => attempt.hand_back().await,
         (None, Err(error)) => {
-            tracing::warn!(trial = %trial.trial_id, "trial {} failed: {error}", trial.trial_id);
-            trial
+            let error = error_chain(&error);
+            tracing::warn!(trial = %attempt.trial_id, "trial {} failed: {error}", attempt.trial_id);
+            attempt
                 .report(Outcome::Failed {
                     error,
                     handed_back: false,
@@ -118,17 +138,18 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
     }
 }
 
-/// One attempt of one trial, as this slot handles it.
-struct Trial {
+/// One attempt at one trial, as this slot handles it.
+struct Attempt {
     ctx: Arc<SlotContext>,
     sweep_id: String,
     worker_id: String,
     heartbeat_interval: Duration,
     trial_id: String,
-    attempt: u32,
+    /// The attempt's number (the coordinator's count for this trial).
+    number: u32,
 }
 
-impl Trial {
+impl Attempt {
     /// Trains on a thread of its own while heartbeating; returns why it was
     /// stopped early (if it was) and what the thread ended with.
     async fn train(&mut self, cfg: TrialConfig) -> (Option<Stop>, ThreadOutcome) {
@@ -145,7 +166,7 @@ impl Trial {
             cancel.clone(),
         );
         if let Err(e) = spawned {
-            return (None, Err(format!("cannot start the trial's thread: {e}")));
+            return (None, Err(ThreadError::Spawn(e)));
         }
 
         let mut shutdown = self.ctx.shutdown.clone();
@@ -159,7 +180,7 @@ impl Trial {
             let beat_now = tokio::select! {
                 biased;
                 outcome = &mut done => {
-                    break outcome.unwrap_or_else(|_| Err("the trial's thread ended without an outcome".into()));
+                    break outcome.unwrap_or(Err(ThreadError::Vanished));
                 }
                 _ = shutdown.aborting(), if stop.is_none() => {
                     cancel.store(true, Ordering::Relaxed);
@@ -184,7 +205,7 @@ impl Trial {
                     sweep_id: self.sweep_id.clone(),
                     worker_id: self.worker_id.clone(),
                     trial_id: self.trial_id.clone(),
-                    attempt: self.attempt,
+                    attempt: self.number,
                     epoch_json: unacked.clone(),
                     epochs_done,
                     total_epochs,
@@ -215,7 +236,7 @@ impl Trial {
             Err(status) => match classify(&status) {
                 Refusal::Stale => Some(Stop::Told(format!(
                     "attempt {} is no longer current ({})",
-                    self.attempt,
+                    self.number,
                     status.message()
                 ))),
                 Refusal::UnknownWorker => {
@@ -244,43 +265,115 @@ impl Trial {
         }
     }
 
-    /// Spools `outcome`, then delivers it until the coordinator answers (or
-    /// the daemon aborts, leaving it spooled for the next start).
-    async fn report(&self, outcome: Outcome) {
-        let mut report = Report {
+    /// This attempt's report of `outcome`.
+    fn report_of(&self, outcome: Outcome) -> Report {
+        Report {
             sweep_id: self.sweep_id.clone(),
             trial_id: self.trial_id.clone(),
-            attempt: self.attempt,
+            attempt: self.number,
             worker_id: self.worker_id.clone(),
             outcome,
-        };
-        if let Err(e) = self.ctx.outbox.put(&report) {
-            tracing::warn!("cannot spool the report of trial {}: {e:#}", self.trial_id);
         }
-        let delivery = self
-            .ctx
-            .coordinator
-            .deliver(&mut report, &self.ctx.shutdown, Level::Aborting)
-            .await;
-        settle(&self.ctx.outbox, &report, delivery);
+    }
+
+    /// Spools `outcome`, then delivers it until the coordinator answers (or
+    /// the daemon aborts, leaving it spooled for the next start). When the
+    /// outbox cannot be written, the report goes out from memory while the
+    /// write is retried, and this slot takes no new work until the outbox
+    /// can be written again.
+    async fn report(&self, outcome: Outcome) {
+        let mut report = self.report_of(outcome);
+        let (outbox, coordinator, shutdown) =
+            (&self.ctx.outbox, &self.ctx.coordinator, &self.ctx.shutdown);
+        let mut spooled = self.spool(&report);
+        let delivery = if spooled {
+            coordinator
+                .deliver(&mut report, shutdown, Level::Aborting)
+                .await
+        } else {
+            let copy = report.clone();
+            let retry = self.retry_write(|| outbox.put(&copy), Level::Aborting);
+            let deliver = coordinator.deliver(&mut report, shutdown, Level::Aborting);
+            tokio::pin!(retry, deliver);
+            tokio::select! {
+                delivery = &mut deliver => delivery,
+                written = &mut retry => {
+                    spooled = written;
+                    deliver.await
+                }
+            }
+        };
+        if !spooled && delivery == Delivery::Abandoned {
+            tracing::error!(
+                trial = %self.trial_id,
+                "LOST: the report of trial {} attempt {} of sweep {}: the outbox could not be written and the coordinator did not answer before shutdown",
+                self.trial_id,
+                self.number,
+                self.sweep_id
+            );
+            return;
+        }
+        settle(outbox, &report, delivery);
+        if !spooled {
+            self.retry_write(|| outbox.probe(), Level::Draining).await;
+        }
+    }
+
+    /// Spools `report` once; false (and an error line) when the outbox
+    /// cannot be written.
+    fn spool(&self, report: &Report) -> bool {
+        match self.ctx.outbox.put(report) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(
+                    trial = %self.trial_id,
+                    "cannot spool the report of trial {} attempt {}: {}; sending it from memory, and this slot takes no new work until the outbox can be written",
+                    self.trial_id,
+                    self.number,
+                    error_chain(&e)
+                );
+                false
+            }
+        }
+    }
+
+    /// Retries `write` with backoff until it succeeds (true) or shutdown
+    /// reaches `give_up_at` (false). Every failure is an error line.
+    async fn retry_write(
+        &self,
+        write: impl Fn() -> Result<(), OutboxError>,
+        give_up_at: Level,
+    ) -> bool {
+        let mut backoff = Backoff::new();
+        loop {
+            let delay = backoff.next_delay();
+            if !sleep_unless(delay, &self.ctx.shutdown, give_up_at).await {
+                return false;
+            }
+            match write() {
+                Ok(()) => {
+                    tracing::info!(trial = %self.trial_id, "the outbox can be written again");
+                    return true;
+                }
+                Err(e) => tracing::error!(
+                    trial = %self.trial_id,
+                    "the outbox still cannot be written: {}; retrying",
+                    error_chain(&e)
+                ),
+            }
+        }
     }
 
     /// Gives the trial back unfinished: one try, not spooled (if it does not
     /// arrive, the lease expires and the trial is leased again anyway).
     async fn hand_back(&self) {
-        let report = Report {
-            sweep_id: self.sweep_id.clone(),
-            trial_id: self.trial_id.clone(),
-            attempt: self.attempt,
-            worker_id: self.worker_id.clone(),
-            outcome: Outcome::Failed {
-                error: "handed back: the worker is shutting down".into(),
-                handed_back: true,
-            },
-        };
+        let report = self.report_of(Outcome::Failed {
+            error: "handed back: the worker is shutting down".into(),
+            handed_back: true,
+        });
         match self.ctx.coordinator.send_report(&report).await {
             Ok(_) => {
-                tracing::info!(trial = %self.trial_id, "handed trial {} attempt {} back", self.trial_id, self.attempt)
+                tracing::info!(trial = %self.trial_id, "handed trial {} attempt {} back", self.trial_id, self.number)
             }
             Err(status) => tracing::warn!(
                 trial = %self.trial_id,
@@ -348,10 +441,8 @@ fn spawn_trial_thread(
             trial_fn(&cfg, &mut observer, &cancel)
         }));
         let outcome = match run {
-            Ok(Ok(result)) => Ok(result),
-            Ok(Err(TrialError::Cancelled)) => Err("trial cancelled".to_string()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(panic) => Err(format!("the trial panicked: {}", panic_message(&panic))),
+            Ok(trial) => trial.map_err(ThreadError::Trial),
+            Err(panic) => Err(ThreadError::Panicked(panic_message(&panic))),
         };
         let _ = done.send(outcome);
     })?;

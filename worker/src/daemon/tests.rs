@@ -16,7 +16,7 @@ use tonic::Code;
 struct Daemon {
     fake: Arc<Fake>,
     trigger: Trigger,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    handle: tokio::task::JoinHandle<Result<(), super::DaemonError>>,
     state: tempfile::TempDir,
 }
 
@@ -79,6 +79,26 @@ impl Daemon {
             .expect("the daemon must stop cleanly");
         (self.fake.seen(), self.state)
     }
+}
+
+/// The reports spooled under `state`.
+fn spooled(state: &std::path::Path) -> Vec<Report> {
+    Outbox::open(state).unwrap().pending().unwrap().reports
+}
+
+/// Puts a file where the outbox folder was: every spool write fails, even
+/// as root (who ignores a read-only mode). Returns the outbox's path.
+fn break_outbox(state: &tempfile::TempDir) -> std::path::PathBuf {
+    let spool = state.path().join("outbox");
+    std::fs::remove_dir(&spool).unwrap();
+    std::fs::write(&spool, "").unwrap();
+    spool
+}
+
+/// Undoes [`break_outbox`].
+fn repair_outbox(spool: &std::path::Path) {
+    std::fs::remove_file(spool).unwrap();
+    std::fs::create_dir(spool).unwrap();
 }
 
 fn lease(trial_id: &str, seed: u64, epochs: (u32, u32)) -> Lease {
@@ -147,11 +167,7 @@ async fn runs_a_trial_heartbeats_its_epochs_and_completes_it() {
         "the daemon's per-trial threads override the config"
     );
     assert!(seen.fails.is_empty());
-    assert!(Outbox::open(state.path())
-        .unwrap()
-        .pending()
-        .unwrap()
-        .is_empty());
+    assert!(spooled(state.path()).is_empty());
 }
 
 #[tokio::test]
@@ -160,18 +176,14 @@ async fn keeps_a_result_while_the_coordinator_is_unavailable() {
     s.complete_errors = [Code::Unavailable, Code::Unavailable, Code::Unavailable].into();
     let d = start(s).await;
     d.until("a second try", |s| s.completes.len() >= 2).await;
-    let spooled = Outbox::open(d.state.path()).unwrap().pending().unwrap();
-    assert_eq!(spooled.len(), 1, "an unacknowledged result is spooled");
-    assert_eq!(spooled[0].trial_id, "t1");
+    let waiting = spooled(d.state.path());
+    assert_eq!(waiting.len(), 1, "an unacknowledged result is spooled");
+    assert_eq!(waiting[0].trial_id, "t1");
     d.until("the result", |s| !s.stored.is_empty()).await;
     let (seen, state) = d.stop(1).await;
     assert_eq!(seen.completes.len(), 4);
     assert_eq!(seen.stored.len(), 1);
-    assert!(Outbox::open(state.path())
-        .unwrap()
-        .pending()
-        .unwrap()
-        .is_empty());
+    assert!(spooled(state.path()).is_empty());
 }
 
 #[tokio::test]
@@ -210,11 +222,7 @@ async fn a_stale_result_is_dropped_and_leasing_goes_on() {
     let (seen, state) = d.stop(1).await;
     assert_eq!(seen.completes.len(), 1, "a stale result is not retried");
     assert!(seen.stored.is_empty());
-    assert!(Outbox::open(state.path())
-        .unwrap()
-        .pending()
-        .unwrap()
-        .is_empty());
+    assert!(spooled(state.path()).is_empty());
 }
 
 #[tokio::test]
@@ -288,9 +296,57 @@ async fn spooled_reports_are_resent_on_start() {
     assert_eq!(seen.stored[0].worker_id, "w-before");
     assert_eq!(seen.stored[0].sweep_id, "s-old");
     let (_, state) = d.stop(1).await;
-    assert!(Outbox::open(state.path())
-        .unwrap()
-        .pending()
-        .unwrap()
-        .is_empty());
+    assert!(spooled(state.path()).is_empty());
+}
+
+#[tokio::test]
+async fn an_unwritable_outbox_holds_the_slot_until_it_can_write_again() {
+    let d = start(script(vec![lease("t1", 1, (1, 60))])).await;
+    d.until("the lease", |s| !s.lease_calls.is_empty()).await;
+    let spool = break_outbox(&d.state);
+    // The result still goes out, from memory.
+    d.until("the result", |s| !s.stored.is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let leases_then = d.fake.seen().lease_calls.len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        d.fake.seen().lease_calls.len(),
+        leases_then,
+        "a slot that cannot spool takes no new work"
+    );
+    repair_outbox(&spool);
+    d.until("leasing again", |s| s.lease_calls.len() > leases_then + 1)
+        .await;
+    let (seen, state) = d.stop(1).await;
+    assert_eq!(seen.stored.len(), 1);
+    assert!(spooled(state.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_result_spooled_late_survives_an_absent_coordinator() {
+    let mut s = script(vec![lease("t1", 1, (1, 60))]);
+    s.complete_errors = std::iter::repeat_n(Code::Unavailable, 1000).collect();
+    let d = start(s).await;
+    d.until("the lease", |s| !s.lease_calls.is_empty()).await;
+    let spool = break_outbox(&d.state);
+    d.until("a try to report", |s| !s.completes.is_empty())
+        .await;
+    repair_outbox(&spool);
+    let file = spool.join("s1.t1.1.json");
+    let started = Instant::now();
+    while !file.is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the result must be spooled once the outbox is writable"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (seen, state) = d.stop(2).await;
+    assert!(seen.stored.is_empty());
+    let left = spooled(state.path());
+    assert_eq!(left.len(), 1, "an unacknowledged result stays spooled");
+    assert_eq!(
+        (left[0].sweep_id.as_str(), left[0].trial_id.as_str()),
+        ("s1", "t1")
+    );
 }

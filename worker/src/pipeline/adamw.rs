@@ -4,7 +4,6 @@
 //! libtorch's op-by-op AdamW instead, which on CPU costs about as much as the
 //! backward pass of `layer4` itself.
 
-use anyhow::{bail, Result};
 use std::ffi::{c_char, c_int, CStr};
 use tch::{Kind, Tensor};
 
@@ -25,6 +24,11 @@ extern "C" {
         err_len: usize,
     ) -> c_int;
 }
+
+/// libtorch refused a fused AdamW step (its message).
+#[derive(Debug, thiserror::Error)]
+#[error("fused AdamW step failed: {0}")]
+pub struct StepError(pub String);
 
 /// AdamW's hyperparameters other than the learning rate.
 #[derive(Debug, Clone, Copy)]
@@ -97,7 +101,7 @@ impl FusedAdamW {
     }
 
     /// One AdamW step for every parameter that has a gradient.
-    pub fn step(&mut self) -> Result<()> {
+    pub fn step(&mut self) -> Result<(), StepError> {
         let h = self.hyper;
         for group in &mut self.groups {
             let live: Vec<(&mut Slot, Tensor)> = group
@@ -146,7 +150,7 @@ impl FusedAdamW {
             if rc != 0 {
                 // SAFETY: the shim NUL-terminates what it wrote (snprintf).
                 let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy();
-                bail!("fused AdamW step failed: {msg}");
+                return Err(StepError(msg.into_owned()));
             }
         }
         Ok(())

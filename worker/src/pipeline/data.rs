@@ -3,10 +3,9 @@
 //! and the val/test images already resized and normalised (kept, never
 //! recomputed).
 
-use super::mnist::load_mnist;
-use super::split::{stratified_split, Split, SplitSizes};
+use super::mnist::{load_mnist, MnistError};
+use super::split::{stratified_split, Split, SplitError, SplitSizes};
 use super::transform::{eval_inputs, label_tensor, unit_images};
-use anyhow::Result;
 use sweep_proto::trial::TrialConfig;
 use tch::Tensor;
 
@@ -23,9 +22,18 @@ pub struct TrialData {
     pub test_labels: Tensor,
 }
 
+/// Why a trial's data could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error(transparent)]
+    Mnist(#[from] MnistError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+}
+
 /// Loads MNIST from `cfg.data.dir`, draws the split (seed `data.split_seed`
 /// or the trial seed) and prepares the tensors.
-pub fn prepare_data(cfg: &TrialConfig) -> Result<TrialData> {
+pub fn prepare_data(cfg: &TrialConfig) -> Result<TrialData, DataError> {
     let mnist = load_mnist(&cfg.data.dir)?;
     let sizes = SplitSizes {
         train: cfg.data.train as usize,

@@ -1,7 +1,6 @@
 //! Reads IDX files (the MNIST / Fashion-MNIST format), plain or gzipped, and
 //! the four-file train/test layout those data sets ship in.
 
-use anyhow::{bail, Context, Result};
 use flate2::read::GzDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -37,6 +36,56 @@ pub struct IdxDataset {
     pub test: Labelled,
 }
 
+/// What is wrong with one IDX file or the folder holding them.
+#[derive(Debug, thiserror::Error)]
+pub enum IdxError {
+    #[error("the folder does not exist")]
+    NoFolder,
+    #[error("{} (or .gz) is missing", .0.display())]
+    Missing(PathBuf),
+    #[error("cannot read {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not valid gzip", .path.display())]
+    Gzip {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not an IDX {kind} file (bad header)", .path.display())]
+    BadHeader { path: PathBuf, kind: &'static str },
+    #[error("{} is truncated or corrupt: header says {header}, file has {bytes} bytes", .path.display())]
+    Truncated {
+        path: PathBuf,
+        header: String,
+        bytes: usize,
+    },
+    #[error("{} holds label {label}, outside 0..=9", .path.display())]
+    BadLabel { path: PathBuf, label: u8 },
+    #[error("{} has {images} images but {} has {labels} labels", .images_path.display(), .labels_path.display())]
+    CountMismatch {
+        images_path: PathBuf,
+        images: usize,
+        labels_path: PathBuf,
+        labels: usize,
+    },
+}
+
+/// An IDX data set folder that cannot be read, with the command that repairs it.
+#[derive(Debug, thiserror::Error)]
+#[error("data folder {} is missing or corrupt; {repair}", .dir.display())]
+pub struct DatasetError {
+    pub dir: PathBuf,
+    pub repair: String,
+    #[source]
+    pub source: IdxError,
+}
+
+type Result<T, E = IdxError> = std::result::Result<T, E>;
+
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
@@ -50,16 +99,22 @@ fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
     if gz.is_file() {
         return Ok(gz);
     }
-    bail!("{} (or .gz) is missing", plain.display())
+    Err(IdxError::Missing(plain))
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let raw = std::fs::read(path).map_err(|source| IdxError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
         GzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
-            .with_context(|| format!("{} is not valid gzip", path.display()))?;
+            .map_err(|source| IdxError::Gzip {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -73,7 +128,10 @@ fn be_u32(b: &[u8], at: usize) -> u32 {
 /// Parses an IDX image file (magic 0x803, three dimensions).
 pub fn parse_images(bytes: &[u8], path: &Path) -> Result<Images> {
     if bytes.len() < 16 || be_u32(bytes, 0) != IMAGES_MAGIC {
-        bail!("{} is not an IDX image file (bad header)", path.display());
+        return Err(IdxError::BadHeader {
+            path: path.to_path_buf(),
+            kind: "image",
+        });
     }
     let (count, rows, cols) = (
         be_u32(bytes, 4) as usize,
@@ -82,11 +140,11 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<Images> {
     );
     let expected = 16 + count * rows * cols;
     if bytes.len() != expected || rows == 0 || cols == 0 {
-        bail!(
-            "{} is truncated or corrupt: header says {count}×{rows}×{cols} ({expected} bytes), file has {} bytes",
-            path.display(),
-            bytes.len()
-        );
+        return Err(IdxError::Truncated {
+            path: path.to_path_buf(),
+            header: format!("{count}×{rows}×{cols} ({expected} bytes)"),
+            bytes: bytes.len(),
+        });
     }
     Ok(Images {
         count,
@@ -99,19 +157,25 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<Images> {
 /// Parses an IDX label file (magic 0x801, one dimension, labels 0..=9).
 pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
     if bytes.len() < 8 || be_u32(bytes, 0) != LABELS_MAGIC {
-        bail!("{} is not an IDX label file (bad header)", path.display());
+        return Err(IdxError::BadHeader {
+            path: path.to_path_buf(),
+            kind: "label",
+        });
     }
     let count = be_u32(bytes, 4) as usize;
     if bytes.len() != 8 + count {
-        bail!(
-            "{} is truncated or corrupt: header says {count} labels, file has {} bytes",
-            path.display(),
-            bytes.len()
-        );
+        return Err(IdxError::Truncated {
+            path: path.to_path_buf(),
+            header: format!("{count} labels"),
+            bytes: bytes.len(),
+        });
     }
     let labels = bytes[8..].to_vec();
     if let Some(bad) = labels.iter().find(|&&l| l > 9) {
-        bail!("{} holds label {bad}, outside 0..=9", path.display());
+        return Err(IdxError::BadLabel {
+            path: path.to_path_buf(),
+            label: *bad,
+        });
     }
     Ok(labels)
 }
@@ -122,13 +186,12 @@ fn read_pair(dir: &Path, prefix: &str) -> Result<Labelled> {
     let images = parse_images(&read_bytes(&ipath)?, &ipath)?;
     let labels = parse_labels(&read_bytes(&lpath)?, &lpath)?;
     if images.count != labels.len() {
-        bail!(
-            "{} has {} images but {} has {} labels",
-            ipath.display(),
-            images.count,
-            lpath.display(),
-            labels.len()
-        );
+        return Err(IdxError::CountMismatch {
+            images_path: ipath,
+            images: images.count,
+            labels_path: lpath,
+            labels: labels.len(),
+        });
     }
     Ok(Labelled { images, labels })
 }
@@ -136,21 +199,20 @@ fn read_pair(dir: &Path, prefix: &str) -> Result<Labelled> {
 /// Reads `train-{images,labels}` and `t10k-{images,labels}` from `dir`
 /// (each plain or `.gz`). `repair` is appended to any error: the command
 /// that makes or repairs the folder.
-pub fn read_idx_dataset(dir: &Path, repair: &str) -> Result<IdxDataset> {
+pub fn read_idx_dataset(dir: &Path, repair: &str) -> Result<IdxDataset, DatasetError> {
     let load = || -> Result<IdxDataset> {
         if !dir.is_dir() {
-            bail!("the folder does not exist");
+            return Err(IdxError::NoFolder);
         }
         Ok(IdxDataset {
             train: read_pair(dir, "train")?,
             test: read_pair(dir, "t10k")?,
         })
     };
-    load().with_context(|| {
-        format!(
-            "data folder {} is missing or corrupt; {repair}",
-            dir.display()
-        )
+    load().map_err(|source| DatasetError {
+        dir: dir.to_path_buf(),
+        repair: repair.to_string(),
+        source,
     })
 }
 

@@ -47,27 +47,44 @@ pub trait TrialObserver {
 pub struct NoObserver;
 impl TrialObserver for NoObserver {}
 
-/// Why a trial did not produce a result.
+/// Why a trial did not produce a result. Messages name the path at fault
+/// and the command that repairs it where one applies; the cause is the
+/// error's `source()` (print the chain, e.g. with anyhow's `{:#}`).
 #[derive(Debug, thiserror::Error)]
 pub enum TrialError {
     /// The cancellation flag was set; checked between batches.
     #[error("trial cancelled")]
     Cancelled,
     /// The config failed validation (before any training).
-    #[error("invalid trial config: {0}")]
+    #[error("invalid trial config")]
     Invalid(#[from] sweep_proto::trial::ConfigError),
-    /// Anything else (missing data, missing weights, libtorch errors), with
-    /// a message naming the path and the command that repairs it where one applies.
-    /// Displays the whole chain itself and has no `source()`, so a caller
-    /// printing the chain does not print it twice.
-    #[error("{0:#}")]
-    Failed(anyhow::Error),
-}
-
-impl From<anyhow::Error> for TrialError {
-    fn from(e: anyhow::Error) -> Self {
-        TrialError::Failed(e)
-    }
+    /// MNIST is missing or corrupt, or the split does not fit it.
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    /// The backbone weights file is missing, unreadable or unwritable.
+    #[error(transparent)]
+    Weights(#[from] weights::WeightsError),
+    /// The backbone weights are not a torchvision ResNet18.
+    #[error("backbone weights {}", .path.display())]
+    Backbone {
+        path: std::path::PathBuf,
+        #[source]
+        source: resnet::StateDictError,
+    },
+    /// libtorch refused an optimizer step.
+    #[error(transparent)]
+    Optimizer(#[from] adamw::StepError),
+    /// A folder for `--save-best` could not be made.
+    #[error("--save-best: cannot create {}", .path.display())]
+    SaveBestDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A trial runner other than the pipeline (the daemon's simulated
+    /// trials) failed in its own way.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Runs one trial to the end, or until `cancel` is set.

@@ -4,9 +4,8 @@
 //! tch's `set_lr` would do) as a factor of each group's own base rate, which is
 //! what every scheduler produces.
 
-use super::adamw::{AdamWHyper, FusedAdamW};
+use super::adamw::{AdamWHyper, FusedAdamW, StepError};
 use super::resnet::ResNet18;
-use anyhow::Result;
 use sweep_proto::trial::{OptimizerConfig, Stage};
 
 /// What one optimizer group holds.
@@ -34,7 +33,7 @@ impl PhaseOptimizer {
         lr_backbone: f64,
         lr_head: f64,
         cfg: &OptimizerConfig,
-    ) -> Result<Self> {
+    ) -> Result<Self, StepError> {
         let mut opt = FusedAdamW::new(AdamWHyper {
             beta1: cfg.beta1,
             beta2: cfg.beta2,
@@ -62,17 +61,17 @@ impl PhaseOptimizer {
         Ok(me)
     }
 
-    pub fn zero_grad(&mut self) -> Result<()> {
+    pub fn zero_grad(&mut self) -> Result<(), StepError> {
         self.opt.zero_grad();
         Ok(())
     }
 
-    pub fn step(&mut self) -> Result<()> {
+    pub fn step(&mut self) -> Result<(), StepError> {
         self.opt.step()
     }
 
     /// Sets every group's learning rate to `factor` × its own base rate.
-    pub fn set_factor(&mut self, factor: f64) -> Result<()> {
+    pub fn set_factor(&mut self, factor: f64) -> Result<(), StepError> {
         for (i, g) in self.groups.iter_mut().enumerate() {
             g.lr = g.base_lr * factor;
             self.opt.set_lr(i, g.lr);

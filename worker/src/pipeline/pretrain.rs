@@ -3,7 +3,8 @@
 //! preprocessing (3 channels, ImageNet mean/std), so it can be loaded like
 //! torchvision's ImageNet weights where those cannot be downloaded.
 
-use super::idx::read_idx_dataset;
+use super::adamw::StepError;
+use super::idx::{read_idx_dataset, DatasetError};
 use super::metrics::evaluate;
 use super::optim::PhaseOptimizer;
 use super::resnet::ResNet18;
@@ -11,13 +12,25 @@ use super::rng::{stream, Stream};
 use super::schedule::Schedule;
 use super::transform::{eval_inputs, eval_transform, label_tensor, unit_images};
 use super::trial::apply_threads;
-use super::weights::write_state_dict;
-use anyhow::{bail, Result};
+use super::weights::{write_state_dict, WeightsError};
 use rand::seq::SliceRandom;
 use std::path::PathBuf;
 use std::time::Instant;
 use sweep_proto::trial::{OptimizerConfig, SchedulerConfig, SchedulerKind, Stage, StepUnit};
 use tch::{Reduction, Tensor};
+
+/// Why pretraining stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PretrainError {
+    #[error("--input-size must be ≥ 32 and --epochs, --batch-size positive")]
+    Arguments,
+    #[error(transparent)]
+    Data(#[from] DatasetError),
+    #[error(transparent)]
+    Optimizer(#[from] StepError),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+}
 
 /// What to pretrain on and how.
 #[derive(Debug, Clone)]
@@ -56,10 +69,10 @@ pub trait PretrainObserver {
 pub fn pretrain(
     cfg: &PretrainConfig,
     observer: &mut dyn PretrainObserver,
-) -> Result<PretrainReport> {
+) -> Result<PretrainReport, PretrainError> {
     let start = Instant::now();
     if cfg.input_size < 32 || cfg.epochs == 0 || cfg.batch_size == 0 {
-        bail!("--input-size must be ≥ 32 and --epochs, --batch-size positive");
+        return Err(PretrainError::Arguments);
     }
     let ds = read_idx_dataset(
         &cfg.data,

@@ -3,7 +3,6 @@
 //! every digit, fully determined by the split seed.
 
 use super::rng::{stream, Stream};
-use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
 
 /// Indices into the training set (`train`, `val`) and the test set (`test`).
@@ -24,6 +23,25 @@ pub struct SplitSizes {
 
 const CLASSES: usize = 10;
 
+/// The split the config asks for does not fit the data.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error("`{field}` must be a multiple of {CLASSES} (equal count per class), got {n}")]
+    NotMultiple { field: &'static str, n: usize },
+    #[error("`data.train` + `data.val` need {need} images of digit {class} but the training set has {have}")]
+    TooFewTraining {
+        need: usize,
+        class: usize,
+        have: usize,
+    },
+    #[error("`data.test` needs {need} images of digit {class} but the test set has {have}")]
+    TooFewTest {
+        need: usize,
+        class: usize,
+        have: usize,
+    },
+}
+
 /// Indices of each class, in file order.
 fn by_class(labels: &[u8]) -> Vec<Vec<usize>> {
     let mut pools = vec![Vec::new(); CLASSES];
@@ -41,14 +59,14 @@ pub fn stratified_split(
     test_labels: &[u8],
     sizes: SplitSizes,
     seed: u64,
-) -> Result<Split> {
+) -> Result<Split, SplitError> {
     for (n, field) in [
         (sizes.train, "data.train"),
         (sizes.val, "data.val"),
         (sizes.test, "data.test"),
     ] {
         if n % CLASSES != 0 {
-            bail!("`{field}` must be a multiple of {CLASSES} (equal count per class), got {n}");
+            return Err(SplitError::NotMultiple { field, n });
         }
     }
     let (tr_per, va_per, te_per) = (
@@ -60,11 +78,11 @@ pub fn stratified_split(
     let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
     for (class, mut pool) in by_class(train_labels).into_iter().enumerate() {
         if pool.len() < tr_per + va_per {
-            bail!(
-                "`data.train` + `data.val` need {} images of digit {class} but the training set has {}",
-                tr_per + va_per,
-                pool.len()
-            );
+            return Err(SplitError::TooFewTraining {
+                need: tr_per + va_per,
+                class,
+                have: pool.len(),
+            });
         }
         pool.shuffle(&mut rng);
         train.extend_from_slice(&pool[..tr_per]);
@@ -72,10 +90,11 @@ pub fn stratified_split(
     }
     for (class, mut pool) in by_class(test_labels).into_iter().enumerate() {
         if pool.len() < te_per {
-            bail!(
-                "`data.test` needs {te_per} images of digit {class} but the test set has {}",
-                pool.len()
-            );
+            return Err(SplitError::TooFewTest {
+                need: te_per,
+                class,
+                have: pool.len(),
+            });
         }
         pool.shuffle(&mut rng);
         test.extend_from_slice(&pool[..te_per]);

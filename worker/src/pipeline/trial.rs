@@ -12,7 +12,6 @@ use super::schedule::Schedule;
 use super::transform::{eval_transform, Augmenter};
 use super::weights::{check_weights_exist, read_state_dict, write_state_dict};
 use super::{TrialError, TrialObserver};
-use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use std::path::PathBuf;
@@ -41,7 +40,7 @@ pub struct TrialOptions {
 /// must split cores across processes (one trial per process).
 pub fn apply_threads(requested: u32) -> u32 {
     let n = if requested == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+        sweep_runtime::cores::available()
     } else {
         requested
     };
@@ -226,8 +225,10 @@ pub fn run(
     check_weights_exist(&cfg.backbone.weights, cfg.input_size)?;
     if let Some(p) = &opts.save_best {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("--save-best: cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| TrialError::SaveBestDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
     }
     let threads = apply_threads(cfg.threads);
@@ -241,7 +242,10 @@ pub fn run(
             seed: cfg.seed,
         },
     )
-    .with_context(|| format!("backbone weights {}", cfg.backbone.weights.display()))?;
+    .map_err(|source| TrialError::Backbone {
+        path: cfg.backbone.weights.clone(),
+        source,
+    })?;
     model.hold_frozen_bn = cfg.backbone.hold_frozen_bn;
     let a = &cfg.augment;
     let augmenter = a.enabled.then_some(Augmenter {
