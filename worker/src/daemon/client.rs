@@ -205,10 +205,16 @@ impl CoordinatorClient {
         }
     }
 
-    pub async fn lease(&self, worker_id: &str) -> Result<LeaseTrialResponse, Status> {
+    /// Asks for a trial. `request_id` is repeated on a retry of the same
+    /// request, so the coordinator answers it with the same lease.
+    pub async fn lease(
+        &self,
+        worker_id: &str,
+        request_id: &str,
+    ) -> Result<LeaseTrialResponse, Status> {
         let req = LeaseTrialRequest {
             worker_id: worker_id.to_string(),
-            request_id: String::new(),
+            request_id: request_id.to_string(),
         };
         Ok(self.rpc.clone().lease_trial(req).await?.into_inner())
     }

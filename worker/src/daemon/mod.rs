@@ -148,10 +148,19 @@ async fn resend_spooled(
     Ok(())
 }
 
+/// A fresh LeaseTrial request id: 128 random bits in hex.
+fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 /// Leases trials into free slots until the first shutdown signal.
 async fn lease_until_draining(ctx: &Arc<SlotContext>, max_slots: usize, slots: &mut JoinSet<()>) {
     let mut shutdown = ctx.shutdown.clone();
     let mut backoff = Backoff::new();
+    // The id of a LeaseTrial whose answer has not arrived: a retry sends the
+    // same one, so a lease granted but lost on the way is handed back to us
+    // instead of burning an attempt.
+    let mut unanswered: Option<String> = None;
     loop {
         while let Some(joined) = slots.try_join_next() {
             if let Err(e) = joined {
@@ -170,8 +179,10 @@ async fn lease_until_draining(ctx: &Arc<SlotContext>, max_slots: usize, slots: &
         let Some(session) = ctx.coordinator.session(&shutdown, Level::Draining).await else {
             return;
         };
-        let wait = match ctx.coordinator.lease(&session.worker_id).await {
+        let request_id = unanswered.get_or_insert_with(new_request_id).clone();
+        let wait = match ctx.coordinator.lease(&session.worker_id, &request_id).await {
             Ok(answer) => {
+                unanswered = None;
                 backoff.reset();
                 match answer.lease {
                     Some(lease) => {
@@ -184,6 +195,7 @@ async fn lease_until_draining(ctx: &Arc<SlotContext>, max_slots: usize, slots: &
             }
             Err(status) => match classify(&status) {
                 Refusal::UnknownWorker => {
+                    unanswered = None;
                     ctx.coordinator.forget(&session.worker_id).await;
                     continue;
                 }
