@@ -5,15 +5,16 @@
 use crate::error::CliError;
 use std::path::Path;
 
-/// A sweep file's text and the name errors will call it by.
+/// A sweep file as read from disk: its text, unparsed, and the name errors
+/// will call it by (parsing is the coordinator's job).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SweepFile {
+pub struct SweepFileText {
     pub text: String,
     /// The path as given on the command line.
     pub source_name: String,
 }
 
-pub fn read(path: &Path) -> Result<SweepFile, CliError> {
+pub fn read(path: &Path) -> Result<SweepFileText, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
@@ -24,7 +25,7 @@ pub fn read(path: &Path) -> Result<SweepFile, CliError> {
             why,
         }
     })?;
-    Ok(SweepFile {
+    Ok(SweepFileText {
         text,
         source_name: path.display().to_string(),
     })

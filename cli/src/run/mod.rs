@@ -131,7 +131,7 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
 async fn drive(
     server: &mut EmbeddedCoordinator,
     signals: &mut Signals,
-    file: &source::SweepFile,
+    file: &source::SweepFileText,
     spec: &WorkerSpec,
     args: &RunArgs,
 ) -> Result<(), CliError> {
