@@ -10,6 +10,6 @@
 
 pub mod commands;
 pub mod daemon;
-pub mod error_chain;
+pub use sweep_runtime::error_chain;
 pub mod host;
 pub mod pipeline;

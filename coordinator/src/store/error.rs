@@ -81,13 +81,4 @@ pub enum OpenError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// `err` and its causes, `: `-separated (for logs and gRPC statuses).
-pub fn chain_text(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use sweep_runtime::error_chain::error_chain as chain_text;
