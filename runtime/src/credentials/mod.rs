@@ -46,7 +46,7 @@ pub enum CredentialsError {
         path: PathBuf,
         marker: &'static str,
     },
-    #[error("--tls-cert and --tls-key go together")]
+    #[error("--tls-cert and --tls-key go together, and with --ca-cert")]
     HalfIdentity,
     #[error("`{url}` is not a coordinator URL ({why})")]
     BadUrl { url: String, why: String },
@@ -77,6 +77,24 @@ impl Credentials {
             None => Bearer::none(),
         };
         Ok(Self { bearer, tls })
+    }
+
+    /// What a client's flags name: `--token-file`, `--ca-cert` (TLS on), and
+    /// for mutual TLS `--tls-cert` with `--tls-key`.
+    pub fn from_files(
+        token_file: Option<&std::path::Path>,
+        ca_cert: Option<&std::path::Path>,
+        tls_cert: Option<&std::path::Path>,
+        tls_key: Option<&std::path::Path>,
+    ) -> Result<Self, CredentialsError> {
+        let tls = match ca_cert {
+            Some(ca) => Some(ClientTls::load(ca, tls_cert, tls_key)?),
+            None if tls_cert.is_some() || tls_key.is_some() => {
+                return Err(CredentialsError::HalfIdentity)
+            }
+            None => None,
+        };
+        Self::load(token_file, tls)
     }
 
     /// The endpoint for `url` (`host:port` alone means `http://`, or

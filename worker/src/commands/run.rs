@@ -6,6 +6,7 @@
 use crate::daemon::{self, shutdown, DaemonConfig, TrialFn};
 use anyhow::Context;
 use std::path::PathBuf;
+use sweep_runtime::credentials::Credentials;
 
 /// Command-line arguments of `sweep-worker run`.
 #[derive(clap::Args, Debug)]
@@ -32,6 +33,31 @@ pub struct Args {
     /// seed 13013 always fails) instead of the real pipeline.
     #[arg(long, hide = true)]
     pub simulate: bool,
+    /// File holding this worker's token (one line), sent as `authorization:
+    /// Bearer TOKEN`; needed when the coordinator has token files.
+    #[arg(long, env = "SWEEP_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) the coordinator's TLS certificate is signed by;
+    /// turns TLS on (`host:port` then means https://).
+    #[arg(long, env = "SWEEP_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// This worker's client certificate (PEM), for a coordinator with
+    /// `client_ca` (mutual TLS); with --tls-key.
+    #[arg(long, value_name = "FILE", requires_all = ["ca_cert", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The token and TLS the flags name; a file that cannot be used is named.
+fn credentials(args: &Args) -> anyhow::Result<Credentials> {
+    Ok(Credentials::from_files(
+        args.token_file.as_deref(),
+        args.ca_cert.as_deref(),
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+    )?)
 }
 
 pub fn execute(args: Args) -> anyhow::Result<()> {
@@ -60,8 +86,9 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
             ""
         }
     );
+    let credentials = credentials(&args)?;
     let config = DaemonConfig {
-        coordinator: normalize_url(&args.coordinator),
+        coordinator: credentials.url(&args.coordinator)?,
         slots: args.slots,
         threads_per_trial,
         name: args.name.unwrap_or_else(crate::host::hostname),
@@ -69,6 +96,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         version,
         state_dir: args.state_dir.unwrap_or_else(default_state_dir),
         trial_fn,
+        credentials,
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -80,16 +108,6 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         shutdown::listen_for_signals(trigger).context("cannot listen for SIGINT/SIGTERM")?;
         daemon::run(config, shutdown).await
     })
-}
-
-/// `host:port` without a scheme means `http://host:port`.
-fn normalize_url(url: &str) -> String {
-    let url = url.trim();
-    if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
-    }
 }
 
 /// `$XDG_STATE_HOME/sweep-worker`, else `~/.local/state/sweep-worker`, else

@@ -17,8 +17,10 @@ use sweep_proto::v1::{
     CompleteTrialRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse, LeaseTrialRequest,
     LeaseTrialResponse, RegisterRequest,
 };
+use sweep_runtime::credentials::{Bearer, Credentials};
 use tokio::sync::Mutex;
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 /// Longest any single call may take before it counts as a transient failure.
@@ -112,22 +114,36 @@ pub enum Delivery {
 /// The coordinator, as this worker sees it.
 #[derive(Debug)]
 pub struct Coordinator {
-    rpc: WorkerServiceClient<Channel>,
+    rpc: WorkerServiceClient<InterceptedService<Channel, Bearer>>,
     registration: RegisterRequest,
     session: Mutex<Option<Session>>,
 }
 
 impl Coordinator {
-    /// A client for `url` (`http://host:port`). Connects on the first call,
-    /// and again whenever the connection is lost.
+    /// A client for `url` (`http://host:port`) without a token or TLS.
     pub fn new(url: &str, registration: RegisterRequest) -> anyhow::Result<Self> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .with_context(|| format!("--coordinator: {url:?} is not a valid URL"))?
+        Self::with_credentials(url, registration, &Credentials::none())
+    }
+
+    /// A client for `url` that sends `credentials`' token on every call
+    /// (`authorization: Bearer …`) over its TLS, if any. Connects on the
+    /// first call, and again whenever the connection is lost.
+    pub fn with_credentials(
+        url: &str,
+        registration: RegisterRequest,
+        credentials: &Credentials,
+    ) -> anyhow::Result<Self> {
+        let endpoint = credentials
+            .endpoint(url)
+            .context("--coordinator")?
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true);
         Ok(Self {
-            rpc: WorkerServiceClient::new(endpoint.connect_lazy()),
+            rpc: WorkerServiceClient::with_interceptor(
+                endpoint.connect_lazy(),
+                credentials.bearer.clone(),
+            ),
             registration,
             session: Mutex::new(None),
         })

@@ -65,13 +65,15 @@ pub struct DaemonConfig {
     /// Where finished reports are spooled until acknowledged.
     pub state_dir: PathBuf,
     pub trial_fn: TrialFn,
+    /// The token and TLS every call carries (`--token-file`, `--ca-cert`, ...).
+    pub credentials: sweep_runtime::credentials::Credentials,
 }
 
 /// Runs the daemon until `shutdown` says stop and every running trial has
 /// been reported (or handed back).
 pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> anyhow::Result<()> {
     let outbox = Arc::new(Outbox::open(&config.state_dir)?);
-    let coordinator = Arc::new(Coordinator::new(
+    let coordinator = Arc::new(Coordinator::with_credentials(
         &config.coordinator,
         RegisterRequest {
             hostname: config.name.clone(),
@@ -79,6 +81,7 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> anyhow::Result<()>
             slots: config.slots,
             version: config.version.clone(),
         },
+        &config.credentials,
     )?);
     tracing::info!(
         "sweep-worker {} serving {} with {} slot(s), {} thread(s) per trial, state in {}",
