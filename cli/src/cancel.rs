@@ -1,13 +1,13 @@
 //! `sweep cancel ID`: stops handing out the sweep's trials; running ones stop
 //! at their next heartbeat. Prints the sweep's state afterwards.
 
-use crate::client::SweepClient;
+use crate::client::{Coordinator, SweepClient};
 use crate::error::CliError;
 use crate::output;
 use crate::render::{sweeps, values};
 
-pub async fn run(url: &str, id: &str) -> Result<(), CliError> {
-    let mut client = SweepClient::connect(url).await?;
+pub async fn run(to: &Coordinator, id: &str) -> Result<(), CliError> {
+    let mut client = SweepClient::connect_to(to).await?;
     let summary = client.cancel(id).await?;
     output::println(&format!(
         "{} {}: {}",

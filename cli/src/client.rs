@@ -1,6 +1,7 @@
-//! The gRPC client every command uses: connects to the coordinator and turns
-//! each `SweepService` call's failure into a [`CliError`] naming the URL (and
-//! the sweep id, for calls about one sweep).
+//! The gRPC client every command uses: connects to the coordinator (with the
+//! token and TLS of [`Coordinator`]'s credentials) and turns each
+//! `SweepService` call's failure into a [`CliError`] naming the URL (and the
+//! sweep id, for calls about one sweep).
 
 use crate::error::{error_chain, CliError};
 use std::time::Duration;
@@ -9,9 +10,27 @@ use sweep_proto::v1::{
     CancelSweepRequest, GetSweepRequest, ListSweepsRequest, ListTrialsRequest, ListTrialsResponse,
     SubmitSweepRequest, SubmitSweepResponse, SweepSummary, WatchSweepRequest,
 };
-use sweep_runtime::endpoint::normalize_url;
-use tonic::transport::{Channel, Endpoint};
+use sweep_runtime::credentials::{Bearer, Credentials};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 use tonic::Streaming;
+
+/// Which coordinator to talk to, and how to prove who we are to it.
+#[derive(Debug, Clone)]
+pub struct Coordinator {
+    pub url: String,
+    pub credentials: Credentials,
+}
+
+impl Coordinator {
+    /// `url` without a token or TLS.
+    pub fn open(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            credentials: Credentials::none(),
+        }
+    }
+}
 
 /// How long to wait for the TCP + HTTP/2 handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -20,15 +39,27 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct SweepClient {
     url: String,
-    client: SweepServiceClient<Channel>,
+    client: SweepServiceClient<InterceptedService<Channel, Bearer>>,
 }
 
 impl SweepClient {
-    /// Connects now (`host:port` alone means `http://host:port`), so an unreachable coordinator is reported before anything else.
+    /// Connects now without a token or TLS (`host:port` alone means
+    /// `http://host:port`), so an unreachable coordinator is reported before
+    /// anything else.
     pub async fn connect(url: &str) -> Result<Self, CliError> {
-        let url = normalize_url(url);
-        let endpoint = Endpoint::from_shared(url.clone())
-            .map_err(|e| CliError::unreachable(&url, format!("not a valid URL ({e})")))?
+        Self::connect_to(&Coordinator::open(url)).await
+    }
+
+    /// Connects now to `to.url` with `to.credentials` (`host:port` alone
+    /// means `https://` when TLS is set up).
+    pub async fn connect_to(to: &Coordinator) -> Result<Self, CliError> {
+        let credentials = &to.credentials;
+        let url = credentials
+            .url(&to.url)
+            .map_err(|e| CliError::unreachable(&to.url, e.to_string()))?;
+        let endpoint = credentials
+            .endpoint(&url)
+            .map_err(|e| CliError::unreachable(&url, e.to_string()))?
             .connect_timeout(CONNECT_TIMEOUT);
         let channel = endpoint
             .connect()
@@ -36,7 +67,7 @@ impl SweepClient {
             .map_err(|e| CliError::unreachable(&url, error_chain(&e)))?;
         Ok(Self {
             url,
-            client: SweepServiceClient::new(channel),
+            client: SweepServiceClient::with_interceptor(channel, credentials.bearer.clone()),
         })
     }
 

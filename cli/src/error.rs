@@ -64,6 +64,14 @@ pub enum CliError {
     },
     #[error("cannot listen for signals: {0}")]
     Signals(std::io::Error),
+    #[error("no randomness from the OS for the run's tokens: {0}")]
+    NoRandomness(String),
+    /// The embedded coordinator's token or TLS files (named in the text).
+    #[error(transparent)]
+    Security(#[from] sweep_coordinator::security::SecurityError),
+    /// A token, CA or certificate file that cannot be used (named in the text).
+    #[error(transparent)]
+    Credentials(#[from] sweep_runtime::credentials::CredentialsError),
 
     // `sweep run`.
     /// Boxed: the largest error, and the rarest.
@@ -153,7 +161,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Unreachable { .. } => EXIT_UNREACHABLE,
-            Self::Settings(_) => EXIT_USAGE,
+            Self::Settings(_) | Self::Credentials(_) | Self::Security(_) => EXIT_USAGE,
             Self::Interrupted { .. } => EXIT_INTERRUPTED,
             _ => EXIT_FAILURE,
         }

@@ -1,7 +1,7 @@
 //! `sweep leaderboard ID [--top K] [--format table|csv|json]`: the sweep's
 //! trials as the coordinator ranks them (validation metric; test never ranks).
 
-use crate::client::SweepClient;
+use crate::client::{Coordinator, SweepClient};
 use crate::error::CliError;
 use crate::output;
 use crate::render::leaderboard::Leaderboard;
@@ -28,8 +28,8 @@ pub struct LeaderboardArgs {
     pub format: Format,
 }
 
-pub async fn run(url: &str, args: &LeaderboardArgs) -> Result<(), CliError> {
-    let mut client = SweepClient::connect(url).await?;
+pub async fn run(to: &Coordinator, args: &LeaderboardArgs) -> Result<(), CliError> {
+    let mut client = SweepClient::connect_to(to).await?;
     let response = client.trials(&args.id, args.top).await?;
     let board = Leaderboard::from_response(&response);
     output::print(&match args.format {

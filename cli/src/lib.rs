@@ -22,10 +22,12 @@ mod status;
 mod submit;
 mod watch;
 
-pub use client::SweepClient;
+pub use client::{Coordinator, SweepClient};
 pub use error::{CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE};
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use sweep_runtime::credentials::Credentials;
 
 /// The coordinator address used when neither --coordinator nor SWEEP_COORDINATOR is set.
 pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:50051";
@@ -38,6 +40,20 @@ pub struct Cli {
     #[arg(long, global = true, env = "SWEEP_COORDINATOR", value_name = "URL",
           default_value = DEFAULT_COORDINATOR)]
     pub coordinator: String,
+    /// File holding this client's token (one line), sent as `authorization:
+    /// Bearer TOKEN`; needed when the coordinator has token files.
+    #[arg(long, global = true, env = "SWEEP_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) the coordinator's TLS certificate is signed by;
+    /// turns TLS on (`host:port` then means https://).
+    #[arg(long, global = true, env = "SWEEP_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for a coordinator that wants one (mutual TLS), with --tls-key.
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["ca_cert", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM).
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,7 +84,13 @@ pub enum Command {
 
 /// Runs one parsed command line.
 pub async fn execute(cli: Cli) -> Result<(), CliError> {
-    let url = cli.coordinator.as_str();
+    if let Command::Run(args) = &cli.command {
+        return run::run(args).await;
+    }
+    let url = &Coordinator {
+        url: cli.coordinator.clone(),
+        credentials: credentials(&cli)?,
+    };
     match &cli.command {
         Command::Submit(args) => submit::run(url, args).await,
         Command::List => list::run(url).await,
@@ -76,8 +98,18 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Leaderboard(args) => leaderboard::run(url, args).await,
         Command::Cancel { id } => cancel::run(url, id).await,
         Command::Watch(args) => watch::run(url, args).await,
-        Command::Run(args) => run::run(args).await,
+        Command::Run(_) => unreachable!("handled above"),
     }
+}
+
+/// The token and TLS the flags name.
+fn credentials(cli: &Cli) -> Result<Credentials, CliError> {
+    Ok(Credentials::from_files(
+        cli.token_file.as_deref(),
+        cli.ca_cert.as_deref(),
+        cli.tls_cert.as_deref(),
+        cli.tls_key.as_deref(),
+    )?)
 }
 
 #[cfg(test)]
@@ -87,6 +119,17 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("sweep").chain(args.iter().copied()))
+    }
+
+    #[tokio::test]
+    async fn an_unusable_token_or_ca_file_is_named_with_exit_2() {
+        let cli = parse(&["--token-file", "/nonexistent/my.token", "list"]).unwrap();
+        let e = execute(cli).await.unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_USAGE);
+        assert!(e.to_string().contains("/nonexistent/my.token"), "{e}");
+        let cli = parse(&["--ca-cert", "/nonexistent/ca.pem", "list"]).unwrap();
+        let e = execute(cli).await.unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! new sweep's id is the only thing on stdout (`ID=$(sweep submit f.yaml)`);
 //! the trial count goes to stderr. `--watch` then follows it like `sweep watch`.
 
-use crate::client::SweepClient;
+use crate::client::{Coordinator, SweepClient};
 use crate::error::CliError;
 use crate::{output, source, watch};
 use clap::Args;
@@ -20,10 +20,10 @@ pub struct SubmitArgs {
     pub top: u32,
 }
 
-pub async fn run(url: &str, args: &SubmitArgs) -> Result<(), CliError> {
+pub async fn run(to: &Coordinator, args: &SubmitArgs) -> Result<(), CliError> {
     // Read first: a missing file is reported without touching the network.
     let file = source::read(&args.file)?;
-    let mut client = SweepClient::connect(url).await?;
+    let mut client = SweepClient::connect_to(to).await?;
     let submitted = client.submit(file.text, file.source_name).await?;
     output::println(&submitted.sweep_id)?;
     output::note(&format!(

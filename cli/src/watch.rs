@@ -2,7 +2,7 @@
 //! its leaderboard. [`follow`] is shared with `submit --watch`;
 //! [`stream_next`], [`check_end`] and [`print_top`] with `sweep run`.
 
-use crate::client::{SummaryStream, SweepClient};
+use crate::client::{Coordinator, SummaryStream, SweepClient};
 use crate::error::CliError;
 use crate::output;
 use crate::progress::{self, ProgressView};
@@ -21,8 +21,8 @@ pub struct WatchArgs {
     pub top: u32,
 }
 
-pub async fn run(url: &str, args: &WatchArgs) -> Result<(), CliError> {
-    let mut client = SweepClient::connect(url).await?;
+pub async fn run(to: &Coordinator, args: &WatchArgs) -> Result<(), CliError> {
+    let mut client = SweepClient::connect_to(to).await?;
     follow(&mut client, &args.id, args.top).await
 }
 

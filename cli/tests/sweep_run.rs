@@ -16,6 +16,8 @@ use sweep_proto::v1::{CompleteTrialRequest, HeartbeatRequest, LeaseTrialRequest,
 
 /// Set (to the coordinator URL) when this binary runs as a fake worker.
 const FAKE_WORKER_URL: &str = "SWEEP_TEST_FAKE_WORKER_URL";
+/// The `--token-file` the fake worker was given.
+const FAKE_WORKER_TOKEN_FILE: &str = "SWEEP_TEST_FAKE_WORKER_TOKEN_FILE";
 
 const SWEEP_FILE: &str = "\
 name: fake-grid
@@ -45,7 +47,9 @@ fn fake_worker_bin(dir: &Path) -> PathBuf {
         &path,
         &format!(
             "[ \"$1\" = run ] && [ \"$2\" = --coordinator ] || exit 64\n\
-             {FAKE_WORKER_URL}=\"$3\" exec '{}' fake_worker_process --exact --ignored --nocapture --test-threads=1",
+             url=\"$3\"; tf=\n\
+             while [ $# -gt 0 ]; do [ \"$1\" = --token-file ] && tf=\"$2\"; shift; done\n\
+             {FAKE_WORKER_URL}=\"$url\" {FAKE_WORKER_TOKEN_FILE}=\"$tf\" exec '{}' fake_worker_process --exact --ignored --nocapture --test-threads=1",
             me.display()
         ),
     );
@@ -184,7 +188,23 @@ fn fake_worker_process() {
 }
 
 async fn serve_trials(url: String) {
-    let mut client = WorkerServiceClient::connect(url).await.unwrap();
+    // `sweep run` gives its workers a token file only they (and it) can read.
+    let token_file = PathBuf::from(std::env::var(FAKE_WORKER_TOKEN_FILE).unwrap());
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", token_file.display());
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let header: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {}", token.trim()).parse().unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client =
+        WorkerServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("authorization", header.clone());
+            Ok(r)
+        });
     let worker_id = client
         .register(RegisterRequest {
             hostname: "fake".into(),

@@ -3,20 +3,28 @@
 //! trivial trials, then K client tasks (each its own connection, like K
 //! workers) loop register → lease → complete over gRPC until every trial is
 //! done. Prints lease→complete round trips per second; every one of them is
-//! two committed SQLite transactions (WAL, synchronous=FULL).
+//! two committed SQLite transactions (WAL, synchronous=FULL). `--tokens`
+//! puts the gate in front (a client and a worker token, every call checked);
+//! `--tls` serves over TLS with a CA and certificate made for the run. Prints
+//! the CPU model first: figures from different CPUs do not compare.
 //!
-//! `cargo run -p sweep-coordinator --release --example lease_bench -- --workers 4 --trials 2000`
+//! `cargo run -p sweep-coordinator --release --example lease_bench -- --workers 4 --trials 2000 [--tokens --tls]`
 
 use clap::Parser;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use sweep_coordinator::server::{serve, ServerConfig};
+use sweep_coordinator::auth::Gate;
+use sweep_coordinator::security::{self, Security};
+use sweep_coordinator::server::{serve_secured, ServerConfig};
 use sweep_proto::trial::{BackboneInfo, EpochMetrics, PhaseTiming, TestMetrics, TrialResult};
 use sweep_proto::v1::sweep_service_client::SweepServiceClient;
 use sweep_proto::v1::worker_service_client::WorkerServiceClient;
 use sweep_proto::v1::*;
-use tonic::transport::Channel;
+use sweep_runtime::credentials::{Bearer, ClientTls, Credentials};
+use tonic::transport::{Certificate, ClientTlsConfig};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -26,6 +34,52 @@ struct Args {
     /// Trials in the sweep.
     #[arg(long, default_value_t = 2000)]
     trials: usize,
+    /// Require bearer tokens (one per role) on every call.
+    #[arg(long)]
+    tokens: bool,
+    /// Serve over TLS (a CA and a certificate for `localhost` made for the run).
+    #[arg(long)]
+    tls: bool,
+}
+
+/// The server's security and the two roles' client credentials.
+fn set_up(
+    dir: &Path,
+    tokens: bool,
+    tls: bool,
+) -> anyhow::Result<(Security, Credentials, Credentials)> {
+    let mut server = Security::open();
+    let (mut client, mut worker) = (Credentials::none(), Credentials::none());
+    if tokens {
+        let (c, w) = (dir.join("client.tokens"), dir.join("worker.tokens"));
+        std::fs::write(&c, "bench-client-token\n")?;
+        std::fs::write(&w, "bench-worker-token\n")?;
+        server.gate = Gate::from_files(&c, &w)?;
+        client.bearer = Bearer::new("bench-client-token");
+        worker.bearer = Bearer::new("bench-worker-token");
+    }
+    if tls {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate()?;
+        let ca_pem = ca_params.self_signed(&ca_key)?.pem();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate()?;
+        let cert =
+            CertificateParams::new(vec!["localhost".to_string()])?.signed_by(&key, &issuer)?;
+        let (cert_path, key_path) = (dir.join("server.pem"), dir.join("server.key"));
+        std::fs::write(&cert_path, cert.pem())?;
+        std::fs::write(&key_path, key.serialize_pem())?;
+        server.tls = Some(security::server_tls(&cert_path, &key_path, None)?);
+        let tls = ClientTls::from_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(ca_pem))
+                .domain_name("localhost"),
+        );
+        client.tls = Some(tls.clone());
+        worker.tls = Some(tls);
+    }
+    Ok((server, client, worker))
 }
 
 #[tokio::main]
@@ -35,27 +89,34 @@ async fn main() -> anyhow::Result<()> {
         args.workers > 0 && args.trials > 0,
         "--workers and --trials must be positive"
     );
+    println!(
+        "CPU: {}; tokens {}, TLS {}",
+        sweep_runtime::cores::model(),
+        if args.tokens { "on" } else { "off" },
+        if args.tls { "on" } else { "off" }
+    );
     let dir = tempfile::tempdir()?;
+    let (security, client, worker_credentials) = set_up(dir.path(), args.tokens, args.tls)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?.to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = ServerConfig {
         db_path: dir.path().join("bench.db"),
         lease: Duration::from_secs(30),
         max_grid: (args.trials as u64).max(10_000),
     };
-    let server = tokio::spawn(serve(config, listener, async {
+    let server = tokio::spawn(serve_secured(config, security, listener, async {
         let _ = stopped.await;
     }));
 
-    let channel = Channel::from_shared(url.clone())?.connect().await?;
+    let channel = client.endpoint(&addr)?.connect().await?;
     let seeds: Vec<String> = (0..args.trials).map(|i| i.to_string()).collect();
     let yaml = format!(
         "name: bench\nmethod: grid\nbase:\n  input_size: 32\n  data: {{train: 500, val: 200, test: 200}}\nparameters:\n  seed: {{values: [{}]}}\n",
         seeds.join(", ")
     );
     let submitted = Instant::now();
-    let sweep = SweepServiceClient::new(channel)
+    let sweep = SweepServiceClient::with_interceptor(channel, client.bearer.clone())
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: yaml,
             source_name: "bench.yaml".into(),
@@ -70,10 +131,11 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for k in 0..args.workers {
-        let (url, result_json, done) = (url.clone(), result_json.clone(), done.clone());
+        let (addr, result_json, done) = (addr.clone(), result_json.clone(), done.clone());
+        let credentials = worker_credentials.clone();
         let total = args.trials as u64;
         tasks.push(tokio::spawn(async move {
-            worker(k, &url, &result_json, &done, total).await
+            worker(k, &addr, &credentials, &result_json, &done, total).await
         }));
     }
     let mut latencies = Vec::new();
@@ -104,13 +166,18 @@ async fn main() -> anyhow::Result<()> {
 /// Returns the duration of each of its lease→complete round trips.
 async fn worker(
     k: usize,
-    url: &str,
+    addr: &str,
+    credentials: &Credentials,
     result_json: &str,
     done: &AtomicU64,
     total: u64,
 ) -> anyhow::Result<Vec<Duration>> {
-    let channel = Channel::from_shared(url.to_string())?.connect().await?;
-    let mut rpc = WorkerServiceClient::new(channel);
+    let channel = credentials
+        .endpoint(addr)?
+        .tcp_nodelay(true)
+        .connect()
+        .await?;
+    let mut rpc = WorkerServiceClient::with_interceptor(channel, credentials.bearer.clone());
     let worker_id = rpc
         .register(RegisterRequest {
             hostname: format!("bench-{k}"),

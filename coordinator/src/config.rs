@@ -2,13 +2,20 @@
 //! the `config` crate: defaults ([`Settings::default`]), then an optional
 //! file (`--config FILE`, TOML or YAML, the same keys), then the environment
 //! (`SWEEP_` and the key upper-cased: `SWEEP_LISTEN`, `SWEEP_DB`,
-//! `SWEEP_LEASE_MS`, `SWEEP_MAX_GRID`), then command-line [`Flags`].
+//! `SWEEP_LEASE_MS`, `SWEEP_MAX_GRID`, `SWEEP_CLIENT_TOKENS_FILE`, ...),
+//! then command-line [`Flags`].
+//!
+//! Safe by default: a non-loopback `listen` is refused unless TLS
+//! (`tls_cert`, `tls_key`) and tokens (`client_tokens_file`,
+//! `worker_tokens_file`) are set up, or `insecure` is set.
 //!
 //! `sweep-coordinator` and `sweep run`'s embedded coordinator both go through
 //! [`load`]; `sweep run` only sets `listen` and `db` as flags of its own.
 //! Unknown keys in the file, values of the wrong type and out-of-range values
 //! are refused with one message naming the file, variable or setting.
 
+use crate::auth::Gate;
+use crate::security::{self, Security, SecurityError};
 use crate::server::ServerConfig;
 use crate::store::DEFAULT_LEASE;
 use crate::sweepfile::DEFAULT_MAX_GRID;
@@ -36,6 +43,21 @@ pub struct Settings {
     pub lease_ms: u64,
     /// Most trials one sweep may expand to.
     pub max_grid: u64,
+    /// Tokens of the client role (`SweepService`), one per line; re-read on
+    /// SIGHUP. With `worker_tokens_file` (both or neither; the same file may
+    /// serve both roles). Neither: no tokens required (loopback only).
+    pub client_tokens_file: Option<PathBuf>,
+    /// Tokens of the worker role (`WorkerService`), one per line.
+    pub worker_tokens_file: Option<PathBuf>,
+    /// The coordinator's TLS certificate (PEM); with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The key of `tls_cert` (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) that client certificates must be signed by
+    /// (mutual TLS); needs `tls_cert`.
+    pub client_ca: Option<PathBuf>,
+    /// Allow a non-loopback `listen` without TLS and tokens.
+    pub insecure: bool,
 }
 
 impl Default for Settings {
@@ -47,6 +69,12 @@ impl Default for Settings {
             db: PathBuf::from("sweep.db"),
             lease_ms: DEFAULT_LEASE.as_millis() as u64,
             max_grid: DEFAULT_MAX_GRID,
+            client_tokens_file: None,
+            worker_tokens_file: None,
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
+            insecure: false,
         }
     }
 }
@@ -61,9 +89,51 @@ impl Settings {
         }
     }
 
+    /// Reads the token files and the TLS files the settings name.
+    pub fn security(&self) -> Result<Security, SecurityError> {
+        let gate = match (&self.client_tokens_file, &self.worker_tokens_file) {
+            (Some(client), Some(worker)) => Gate::from_files(client, worker)?,
+            _ => Gate::open(),
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(security::server_tls(cert, key, self.client_ca.as_deref())?)
+            }
+            _ => None,
+        };
+        Ok(Security { gate, tls })
+    }
+
     /// The range checks the types alone do not make.
     fn validate(self) -> Result<Self, SettingsError> {
         let invalid = |setting, problem: String| SettingsError::Invalid { setting, problem };
+        if self.client_tokens_file.is_some() != self.worker_tokens_file.is_some() {
+            return Err(invalid(
+                "client_tokens_file",
+                "goes with worker_tokens_file: give both (the same file may serve both roles)"
+                    .into(),
+            ));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(invalid("tls_cert", "goes with tls_key: give both".into()));
+        }
+        if self.client_ca.is_some() && self.tls_cert.is_none() {
+            return Err(invalid(
+                "client_ca",
+                "needs TLS (tls_cert and tls_key)".into(),
+            ));
+        }
+        if let Some(missing) = self.exposed_without() {
+            return Err(invalid(
+                "listen",
+                format!(
+                    "{} is reachable from other machines, and without {missing} anyone there \
+                     could submit, forge results and requeue trials; set {missing} up \
+                     (deploy/README.md), or pass --insecure",
+                    self.listen
+                ),
+            ));
+        }
         if self.db.as_os_str().is_empty() {
             return Err(invalid("db", "empty path".into()));
         }
@@ -80,6 +150,22 @@ impl Settings {
             return Err(invalid("max_grid", "must be at least 1".into()));
         }
         Ok(self)
+    }
+
+    /// What a non-loopback `listen` lacks ("TLS", "tokens" or both), unless
+    /// `insecure`.
+    fn exposed_without(&self) -> Option<&'static str> {
+        if self.insecure || self.listen.ip().is_loopback() {
+            return None;
+        }
+        match (self.tls_cert.is_some(), self.client_tokens_file.is_some()) {
+            (true, true) => None,
+            (true, false) => Some("tokens (client_tokens_file, worker_tokens_file)"),
+            (false, true) => Some("TLS (tls_cert, tls_key)"),
+            (false, false) => {
+                Some("TLS (tls_cert, tls_key) and tokens (client_tokens_file, worker_tokens_file)")
+            }
+        }
     }
 
     /// The keys a file or the environment may set (the field names).
@@ -134,6 +220,38 @@ pub struct Flags {
     #[arg(long, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db: Option<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub security: SecurityFlags,
+}
+
+/// Who may call (token files) and how the port is guarded (TLS).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, clap::Args)]
+pub struct SecurityFlags {
+    /// Client-role tokens, one per line (`#` comments); re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_tokens_file: Option<PathBuf>,
+    /// Worker-role tokens, one per line (`#` comments); re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_tokens_file: Option<PathBuf>,
+    /// TLS certificate (PEM), with --tls-key.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) that client certificates must be signed by (mutual TLS).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ca: Option<PathBuf>,
+    /// Serve on a non-loopback address without TLS and tokens.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 /// A setting that cannot be used, named with where it came from.
@@ -273,7 +391,21 @@ mod tests {
     fn the_environment_names_every_setting() {
         let mut keys = Settings::keys();
         keys.sort();
-        assert_eq!(keys, ["db", "lease_ms", "listen", "max_grid"]);
+        assert_eq!(
+            keys,
+            [
+                "client_ca",
+                "client_tokens_file",
+                "db",
+                "insecure",
+                "lease_ms",
+                "listen",
+                "max_grid",
+                "tls_cert",
+                "tls_key",
+                "worker_tokens_file"
+            ]
+        );
     }
 
     #[test]
@@ -282,7 +414,7 @@ mod tests {
         let toml = dir.path().join("c.toml");
         std::fs::write(
             &toml,
-            "listen = \"0.0.0.0:7000\"\ndb = \"from-file.db\"\nlease_ms = 1000\nmax_grid = 5\n",
+            "listen = \"0.0.0.0:7000\"\ninsecure = true\ndb = \"from-file.db\"\nlease_ms = 1000\nmax_grid = 5\n",
         )
         .unwrap();
         let flags = with_file(&toml);
@@ -371,5 +503,134 @@ mod tests {
             ..Flags::default()
         });
         assert!(e.contains("lease_ms"), "{e}");
+    }
+
+    #[test]
+    fn a_non_loopback_address_needs_tls_and_tokens_or_insecure() {
+        let exposed = |security: SecurityFlags| {
+            load(
+                &Flags {
+                    listen: Some("0.0.0.0:50051".into()),
+                    security,
+                    ..Flags::default()
+                },
+                env(&[]),
+            )
+        };
+        let e = exposed(SecurityFlags::default()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("listen: 0.0.0.0:50051")
+                && e.contains("TLS (tls_cert, tls_key) and tokens")
+                && e.contains("--insecure")
+                && !e.contains('\n'),
+            "{e}"
+        );
+        let tokens = SecurityFlags {
+            client_tokens_file: Some("c.tokens".into()),
+            worker_tokens_file: Some("w.tokens".into()),
+            ..SecurityFlags::default()
+        };
+        let e = exposed(tokens.clone()).unwrap_err().to_string();
+        assert!(e.contains("without TLS (tls_cert, tls_key) anyone"), "{e}");
+        let both = SecurityFlags {
+            tls_cert: Some("c.pem".into()),
+            tls_key: Some("k.pem".into()),
+            ..tokens
+        };
+        assert!(exposed(both).is_ok());
+        let insecure = SecurityFlags {
+            insecure: true,
+            ..SecurityFlags::default()
+        };
+        assert!(exposed(insecure).unwrap().insecure);
+        // Loopback stays open without anything.
+        assert!(load(&Flags::default(), env(&[])).is_ok());
+        // The environment names them too.
+        let c = load(
+            &Flags::default(),
+            env(&[
+                ("SWEEP_CLIENT_TOKENS_FILE", "/etc/sweep/c"),
+                ("SWEEP_WORKER_TOKENS_FILE", "/etc/sweep/w"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.client_tokens_file, Some(PathBuf::from("/etc/sweep/c")));
+    }
+
+    #[test]
+    fn security_settings_come_in_pairs() {
+        let refused = |security: SecurityFlags| {
+            load(
+                &Flags {
+                    security,
+                    ..Flags::default()
+                },
+                env(&[]),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = refused(SecurityFlags {
+            client_tokens_file: Some("c".into()),
+            ..SecurityFlags::default()
+        });
+        assert!(e.starts_with("client_tokens_file: "), "{e}");
+        let e = refused(SecurityFlags {
+            tls_key: Some("k".into()),
+            ..SecurityFlags::default()
+        });
+        assert!(e.starts_with("tls_cert: "), "{e}");
+        let e = refused(SecurityFlags {
+            client_ca: Some("ca".into()),
+            ..SecurityFlags::default()
+        });
+        assert!(e.starts_with("client_ca: "), "{e}");
+    }
+
+    #[test]
+    fn unusable_security_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::write(&tokens, "# none yet\n").unwrap();
+        let not_pem = dir.path().join("cert.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let settings = Settings {
+            client_tokens_file: Some(tokens.clone()),
+            worker_tokens_file: Some(tokens.clone()),
+            ..Settings::default()
+        };
+        let e = settings.security().unwrap_err().to_string();
+        assert!(
+            e.contains(&tokens.display().to_string()) && e.contains("no token"),
+            "{e}"
+        );
+        let settings = Settings {
+            tls_cert: Some(not_pem.clone()),
+            tls_key: Some(not_pem.clone()),
+            ..Settings::default()
+        };
+        let e = settings.security().unwrap_err().to_string();
+        assert!(
+            e.contains("TLS certificate") && e.contains("cert.pem"),
+            "{e}"
+        );
+        let bad_key = dir.path().join("key.pem");
+        std::fs::write(
+            &not_pem,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &bad_key,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let settings = Settings {
+            tls_cert: Some(not_pem),
+            tls_key: Some(bad_key),
+            ..Settings::default()
+        };
+        let e = settings.security().unwrap_err().to_string();
+        assert!(e.contains("cert.pem") && e.contains("key.pem"), "{e}");
     }
 }

@@ -2,7 +2,13 @@
 //! health service, both services SERVING) on a listener, runs the lease
 //! expiry in the background, and shuts all of it down when the shutdown
 //! future completes (open `WatchSweep` streams end, in-flight calls finish).
+//!
+//! Both services sit behind the [`Security`]'s gate (`SweepService` for the
+//! client role, `WorkerService` for the worker role, see [`crate::auth`]) and
+//! its TLS, if any; the health service stays open for probes.
 
+use crate::auth::Role;
+use crate::security::Security;
 use crate::service::{SweepApi, WorkerApi};
 use crate::store::{Store, StoreError, StoreOptions};
 use std::future::Future;
@@ -37,6 +43,8 @@ pub enum ServerError {
     OpenPanicked(tokio::task::JoinError),
     #[error("listener has no local address: {0}")]
     NoLocalAddress(std::io::Error),
+    #[error("TLS set-up failed: {0}")]
+    Tls(tonic::transport::Error),
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -50,6 +58,7 @@ const RELEASE_WAIT: Duration = Duration::from_secs(2);
 pub struct CoordinatorServer {
     store: Arc<Store>,
     config: ServerConfig,
+    security: Security,
 }
 
 impl CoordinatorServer {
@@ -65,7 +74,14 @@ impl CoordinatorServer {
         Ok(Self {
             store: Arc::new(store),
             config,
+            security: Security::open(),
         })
+    }
+
+    /// Serves behind `security`'s gate and TLS (without it: no tokens, no TLS).
+    pub fn with_security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
     }
 
     /// The store, for in-process callers.
@@ -81,6 +97,12 @@ impl CoordinatorServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let addr = listener.local_addr().map_err(ServerError::NoLocalAddress)?;
+        let Security { gate, tls } = self.security;
+        let tls_on = tls.is_some();
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).map_err(ServerError::Tls)?;
+        }
         // Every task that holds the store also holds a receiver of `stop`
         // (the sweep service and each of its watch streams, the expiry):
         // once the last receiver is dropped, nothing uses the store any more.
@@ -95,11 +117,16 @@ impl CoordinatorServer {
             stop_rx.clone(),
         ));
         tracing::info!(
-            "coordinator on {addr}: db {}, lease {} ms, max grid {}",
+            "coordinator on {addr}: db {}, lease {} ms, max grid {}, tokens {}, TLS {}",
             self.config.db_path.display(),
             self.store.lease_ms(),
-            self.config.max_grid
+            self.config.max_grid,
+            if gate.is_open() { "off" } else { "on" },
+            if tls_on { "on" } else { "off" },
         );
+        if gate.is_open() {
+            tracing::warn!("no token files: anyone who can reach {addr} can call every RPC");
+        }
 
         let incoming = TcpListenerStream::new(listener).map(|conn| {
             let conn = conn?;
@@ -121,10 +148,16 @@ impl CoordinatorServer {
                 .await;
             let _ = stop_signal.send(true);
         };
-        let served = tonic::transport::Server::builder()
+        let served = builder
             .add_service(health_service)
-            .add_service(SweepServiceServer::new(sweeps))
-            .add_service(WorkerServiceServer::new(workers))
+            .add_service(SweepServiceServer::with_interceptor(
+                sweeps,
+                gate.for_role(Role::Client),
+            ))
+            .add_service(WorkerServiceServer::with_interceptor(
+                workers,
+                gate.for_role(Role::Worker),
+            ))
             .serve_with_incoming_shutdown(incoming, stopping)
             .await;
         // A failed server never ran `stopping`: tell the others now.
@@ -136,16 +169,26 @@ impl CoordinatorServer {
 }
 
 /// Opens the store (on a blocking thread) and serves on `listener` until
-/// `shutdown` resolves.
+/// `shutdown` resolves, without tokens or TLS.
 pub async fn serve(
     config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    serve_secured(config, Security::open(), listener, shutdown).await
+}
+
+/// [`serve`] behind `security`'s gate and TLS.
+pub async fn serve_secured(
+    config: ServerConfig,
+    security: Security,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let server = tokio::task::spawn_blocking(move || CoordinatorServer::open(config))
         .await
         .map_err(ServerError::OpenPanicked)??;
-    server.run(listener, shutdown).await
+    server.with_security(security).run(listener, shutdown).await
 }
 
 /// Waits (up to [`RELEASE_WAIT`]) until every receiver of `stop` is

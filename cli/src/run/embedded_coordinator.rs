@@ -1,11 +1,11 @@
 //! The coordinator `sweep run` serves in-process: started on the address and
-//! database its [`Settings`] name, watched in case it stops by itself, and
-//! stopped at the end.
+//! database its [`Settings`] name, behind the token files they name, watched
+//! in case it stops by itself, and stopped at the end.
 
 use crate::error::{error_chain, one_line, CliError};
 use std::time::Duration;
 use sweep_coordinator::config::Settings;
-use sweep_coordinator::server::{serve, ServerError};
+use sweep_coordinator::server::{serve_secured, ServerError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -23,6 +23,7 @@ pub struct EmbeddedCoordinator {
 impl EmbeddedCoordinator {
     /// Binds `settings.listen` and starts serving in a task of its own.
     pub async fn start(settings: &Settings) -> Result<Self, CliError> {
+        let security = settings.security()?;
         let cannot_listen = |source| CliError::Listen {
             address: settings.listen.to_string(),
             source,
@@ -32,7 +33,8 @@ impl EmbeddedCoordinator {
             .map_err(cannot_listen)?;
         let addr = listener.local_addr().map_err(cannot_listen)?;
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(settings.server_config(), listener, async move {
+        let config = settings.server_config();
+        let task = tokio::spawn(serve_secured(config, security, listener, async move {
             let _ = rx.await;
         }));
         Ok(Self {

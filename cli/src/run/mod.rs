@@ -10,21 +10,26 @@
 //!
 //! The coordinator's settings go through the same loader as
 //! `sweep-coordinator`'s (defaults, `--config FILE`, `SWEEP_*` environment,
-//! `--lease-ms`/`--max-grid`); only where it listens and stores is fixed here.
+//! `--lease-ms`/`--max-grid`); where it listens and stores is fixed here, and
+//! so is who may call it: fresh tokens per run ([`run_tokens`], files of mode
+//! 0600 in DIR), the worker's given to the workers with `--token-file`. It
+//! listens on loopback only, without TLS.
 //!
 //! This file is the orchestration; [`embedded_coordinator`] is the
 //! in-process server, [`worker_pool`] the worker processes and
 //! [`worker_binary`] how their program is found.
 
 mod embedded_coordinator;
+mod run_tokens;
 mod worker_binary;
 mod worker_pool;
 
 pub use embedded_coordinator::EmbeddedCoordinator;
+pub use run_tokens::RunTokens;
 pub use worker_binary::{locate, WORKER_BIN};
 pub use worker_pool::{WorkerExit, WorkerPool, WorkerSpec};
 
-use crate::client::SweepClient;
+use crate::client::{Coordinator, SweepClient};
 use crate::error::CliError;
 use crate::progress::{self, ProgressView};
 use crate::render::{sweeps, values};
@@ -33,6 +38,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use sweep_coordinator::config::{self, Flags, Settings, SharedFlags};
 use sweep_proto::v1::SweepState;
+use sweep_runtime::credentials::{Bearer, Credentials};
 use sweep_runtime::logging::{self, LogFormat};
 use sweep_runtime::{cores, signals::Signals};
 
@@ -70,7 +76,8 @@ pub struct RunArgs {
 
 /// The embedded coordinator's settings: `sweep-coordinator`'s layers, from
 /// `env` (pass `std::env::vars()`), with a free loopback port and
-/// `DIR/sweep.db`.
+/// `DIR/sweep.db`; without TLS (loopback) and without token files (see
+/// [`with_tokens`]).
 pub fn coordinator_settings(
     args: &RunArgs,
     env: impl IntoIterator<Item = (String, String)>,
@@ -79,8 +86,26 @@ pub fn coordinator_settings(
         shared: args.settings.clone(),
         listen: Some(EMBEDDED_LISTEN.to_string()),
         db: Some(args.dir.join("sweep.db")),
+        ..Flags::default()
     };
-    Ok(config::load(&flags, env)?)
+    let settings = config::load(&flags, env)?;
+    Ok(Settings {
+        client_tokens_file: None,
+        worker_tokens_file: None,
+        tls_cert: None,
+        tls_key: None,
+        client_ca: None,
+        ..settings
+    })
+}
+
+/// `settings` requiring the run's tokens.
+pub fn with_tokens(settings: Settings, tokens: &RunTokens) -> Settings {
+    Settings {
+        client_tokens_file: Some(tokens.client_file.clone()),
+        worker_tokens_file: Some(tokens.worker_file.clone()),
+        ..settings
+    }
 }
 
 /// Threads per worker: as given, else the cores shared out, at least one.
@@ -106,6 +131,8 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
         }
     })?;
 
+    let tokens = RunTokens::create(&args.dir)?;
+    let settings = with_tokens(settings, &tokens);
     let mut signals = Signals::new().map_err(CliError::Signals)?;
     let mut server = EmbeddedCoordinator::start(&settings).await?;
     output::note(&format!(
@@ -120,9 +147,17 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
         coordinator_url: server.url.clone(),
         threads: threads_per_worker(args.threads_per_worker, cores::available(), args.workers),
         extra_args: args.worker_args.clone(),
+        token_file: Some(tokens.worker_file.clone()),
         dir: args.dir.clone(),
     };
-    let outcome = drive(&mut server, &mut signals, &file, &spec, args).await;
+    let me = Coordinator {
+        url: server.url.clone(),
+        credentials: Credentials {
+            bearer: Bearer::new(&tokens.client),
+            tls: None,
+        },
+    };
+    let outcome = drive(&mut server, &me, &mut signals, &file, &spec, args).await;
     let stopped = server.stop().await;
     outcome.and(stopped)
 }
@@ -130,12 +165,13 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
 /// Everything between "the coordinator is up" and "stop the coordinator".
 async fn drive(
     server: &mut EmbeddedCoordinator,
+    me: &Coordinator,
     signals: &mut Signals,
     file: &source::SweepFileText,
     spec: &WorkerSpec,
     args: &RunArgs,
 ) -> Result<(), CliError> {
-    let mut client = match SweepClient::connect(&server.url).await {
+    let mut client = match SweepClient::connect_to(me).await {
         Ok(c) => c,
         Err(e) => return Err(server.explain(e).await),
     };

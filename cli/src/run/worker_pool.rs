@@ -24,6 +24,8 @@ pub struct WorkerSpec {
     pub threads: u32,
     /// Extra arguments for every worker (`--worker-arg`).
     pub extra_args: Vec<String>,
+    /// The worker token's file (`--token-file`), if the coordinator wants one.
+    pub token_file: Option<PathBuf>,
     /// `DIR`: logs go to `DIR/logs/worker-K.log`, report spools to `DIR/workers/worker-K`.
     pub dir: PathBuf,
 }
@@ -42,6 +44,9 @@ impl WorkerSpec {
             "--state-dir".into(),
             self.dir.join("workers").join(format!("worker-{k}")).into(),
         ];
+        if let Some(file) = &self.token_file {
+            args.extend(["--token-file".into(), file.into()]);
+        }
         args.extend(self.extra_args.iter().map(OsString::from));
         args
     }
@@ -284,6 +289,7 @@ mod tests {
             coordinator_url: "http://127.0.0.1:9".into(),
             threads: 2,
             extra_args: vec!["--simulate".into()],
+            token_file: Some(dir.join("worker.token")),
             dir: dir.to_path_buf(),
         }
     }
@@ -308,6 +314,8 @@ mod tests {
                 "worker-2",
                 "--state-dir",
                 "/tmp/sw/workers/worker-2",
+                "--token-file",
+                "/tmp/sw/worker.token",
                 "--simulate"
             ]
         );

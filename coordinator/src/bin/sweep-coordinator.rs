@@ -5,14 +5,18 @@
 //! flags below (see `sweep_coordinator::config`). The first line on stdout is
 //! the address it serves on (`sweep-coordinator listening on
 //! http://127.0.0.1:50051`); logs go to stderr (`RUST_LOG`). SIGINT or
-//! SIGTERM shuts it down gracefully. A bad setting or an unusable database is
-//! one line on stderr and exit status 2 or 1.
+//! SIGTERM shuts it down gracefully; SIGHUP re-reads the token files. A bad
+//! setting (a non-loopback address without TLS and tokens and without
+//! `--insecure`, an unreadable or empty token file, a bad certificate) is one
+//! line on stderr and exit status 2; an unusable database, exit status 1.
 
 use anyhow::Context;
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
+use sweep_coordinator::auth;
 use sweep_coordinator::config::{self, Flags, Settings};
+use sweep_coordinator::security::Security;
 use sweep_coordinator::server::CoordinatorServer;
 use sweep_runtime::logging::{self, LogFormat};
 use sweep_runtime::signals::Signals;
@@ -35,9 +39,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let security = match settings.security() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sweep-coordinator: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let outcome = tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")
-        .and_then(|runtime| runtime.block_on(run(settings)));
+        .and_then(|runtime| runtime.block_on(run(settings, security)));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -47,19 +58,30 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
+async fn run(settings: Settings, security: Security) -> anyhow::Result<()> {
     let signals = Signals::new().context("cannot listen for signals")?;
-    let server = CoordinatorServer::open(settings.server_config())?;
+    let reloads =
+        auth::reload_on_hangup(security.gate.clone()).context("cannot listen for SIGHUP")?;
+    let scheme = if security.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let server = CoordinatorServer::open(settings.server_config())?.with_security(security);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "sweep-coordinator listening on http://{addr}")?;
+    writeln!(stdout, "sweep-coordinator listening on {scheme}://{addr}")?;
     stdout.flush()?;
     let shutdown = async move {
         let signal = signals.first().await;
         tracing::info!("{} received", signal.name());
     };
-    Ok(server.run(listener, shutdown).await?)
+    let served = server.run(listener, shutdown).await;
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
+    Ok(served?)
 }

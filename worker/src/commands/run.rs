@@ -6,8 +6,9 @@
 use crate::daemon::{self, shutdown, DaemonConfig, TrialFn};
 use anyhow::Context;
 use std::path::PathBuf;
+use sweep_runtime::cores;
+use sweep_runtime::credentials::Credentials;
 use sweep_runtime::logging::{self, LogFormat};
-use sweep_runtime::{cores, endpoint};
 
 /// Command-line arguments of `sweep-worker run`.
 #[derive(clap::Args, Debug)]
@@ -37,6 +38,31 @@ pub struct Args {
     /// How log lines are written: text for people, json (one object a line) for log shippers.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// File holding this worker's token (one line), sent as `authorization:
+    /// Bearer TOKEN`; needed when the coordinator has token files.
+    #[arg(long, env = "SWEEP_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) the coordinator's TLS certificate is signed by;
+    /// turns TLS on (`host:port` then means https://).
+    #[arg(long, env = "SWEEP_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// This worker's client certificate (PEM), for a coordinator with
+    /// `client_ca` (mutual TLS); with --tls-key.
+    #[arg(long, value_name = "FILE", requires_all = ["ca_cert", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The token and TLS the flags name; a file that cannot be used is named.
+fn credentials(args: &Args) -> anyhow::Result<Credentials> {
+    Ok(Credentials::from_files(
+        args.token_file.as_deref(),
+        args.ca_cert.as_deref(),
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+    )?)
 }
 
 pub fn execute(args: Args) -> anyhow::Result<()> {
@@ -58,8 +84,9 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
             ""
         }
     );
+    let credentials = credentials(&args)?;
     let config = DaemonConfig {
-        coordinator: endpoint::normalize_url(&args.coordinator),
+        coordinator: credentials.url(&args.coordinator)?,
         slots: args.slots,
         threads_per_trial,
         name: args.name.unwrap_or_else(crate::host::hostname),
@@ -67,6 +94,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         version,
         state_dir: args.state_dir.unwrap_or_else(default_state_dir),
         trial_fn,
+        credentials,
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread()

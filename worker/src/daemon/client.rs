@@ -16,8 +16,10 @@ use sweep_proto::v1::{
     CompleteTrialRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse, LeaseTrialRequest,
     LeaseTrialResponse, RegisterRequest,
 };
+use sweep_runtime::credentials::{Bearer, Credentials};
 use tokio::sync::Mutex;
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 /// Longest any single call may take before it counts as a transient failure.
@@ -28,11 +30,11 @@ const MAX_REREGISTER_PER_REPORT: u32 = 3;
 
 /// The coordinator's address cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("--coordinator: {url:?} is not a valid URL")]
+#[error("--coordinator: {url:?} cannot be used")]
 pub struct BadUrl {
     pub url: String,
     #[source]
-    pub source: tonic::transport::Error,
+    pub source: sweep_runtime::credentials::CredentialsError,
 }
 
 /// What the coordinator said at registration.
@@ -121,16 +123,27 @@ pub enum Delivery {
 /// worker's registration and its current session.
 #[derive(Debug)]
 pub struct CoordinatorClient {
-    rpc: WorkerServiceClient<Channel>,
+    rpc: WorkerServiceClient<InterceptedService<Channel, Bearer>>,
     registration: RegisterRequest,
     session: Mutex<Option<Session>>,
 }
 
 impl CoordinatorClient {
-    /// A client for `url` (`http://host:port`). Connects on the first call,
-    /// and again whenever the connection is lost.
+    /// A client for `url` (`http://host:port`) without a token or TLS.
     pub fn new(url: &str, registration: RegisterRequest) -> Result<Self, BadUrl> {
-        let endpoint = Endpoint::from_shared(url.to_string())
+        Self::with_credentials(url, registration, &Credentials::none())
+    }
+
+    /// A client for `url` that sends `credentials`' token on every call
+    /// (`authorization: Bearer …`) over its TLS, if any. Connects on the
+    /// first call, and again whenever the connection is lost.
+    pub fn with_credentials(
+        url: &str,
+        registration: RegisterRequest,
+        credentials: &Credentials,
+    ) -> Result<Self, BadUrl> {
+        let endpoint = credentials
+            .endpoint(url)
             .map_err(|source| BadUrl {
                 url: url.to_string(),
                 source,
@@ -139,7 +152,10 @@ impl CoordinatorClient {
             .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true);
         Ok(Self {
-            rpc: WorkerServiceClient::new(endpoint.connect_lazy()),
+            rpc: WorkerServiceClient::with_interceptor(
+                endpoint.connect_lazy(),
+                credentials.bearer.clone(),
+            ),
             registration,
             session: Mutex::new(None),
         })

@@ -74,13 +74,15 @@ pub struct DaemonConfig {
     /// Where finished reports are spooled until acknowledged.
     pub state_dir: PathBuf,
     pub trial_fn: TrialFn,
+    /// The token and TLS every call carries (`--token-file`, `--ca-cert`, ...).
+    pub credentials: sweep_runtime::credentials::Credentials,
 }
 
 /// Runs the daemon until `shutdown` says stop and every running trial has
 /// been reported (or handed back).
 pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonError> {
     let outbox = Arc::new(Outbox::open(&config.state_dir)?);
-    let coordinator = Arc::new(CoordinatorClient::new(
+    let coordinator = Arc::new(CoordinatorClient::with_credentials(
         &config.coordinator,
         RegisterRequest {
             hostname: config.name.clone(),
@@ -88,6 +90,7 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
             slots: config.slots,
             version: config.version.clone(),
         },
+        &config.credentials,
     )?);
     tracing::info!(
         "sweep-worker {} serving {} with {} slot(s), {} thread(s) per trial, state in {}",

@@ -40,6 +40,7 @@ async fn start_with_state(mut script: Script, state: tempfile::TempDir) -> Daemo
         version: "test".into(),
         state_dir: state.path().to_path_buf(),
         trial_fn: simulated::run_trial,
+        credentials: Default::default(),
     };
     let handle = tokio::spawn(run(config, shutdown));
     Daemon {
