@@ -299,6 +299,7 @@ fn fake_result(config: &TrialConfig) -> TrialResult {
         wall_s: 0.05,
         threads: 1,
         host: "fake".into(),
+        diverged: None,
         epochs,
     }
 }

@@ -261,5 +261,6 @@ fn trivial_result() -> TrialResult {
         wall_s: 0.0,
         threads: 1,
         host: "bench".into(),
+        diverged: None,
     }
 }

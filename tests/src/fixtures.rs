@@ -126,6 +126,7 @@ pub fn fake_result(val_acc: f64) -> String {
         wall_s: 0.1,
         threads: 1,
         host: "e2e".into(),
+        diverged: None,
     };
     serde_json::to_string(&result).expect("a result serialises")
 }

@@ -4,13 +4,16 @@
 //!
 //! Columns: rank, trial id, state, one column per swept parameter path, the
 //! metric, test accuracy, best epoch, wall time, worker, attempts, and the
-//! last error of a trial that did not finish.
+//! last error of a trial that did not finish. A done trial whose loss
+//! diverged shows the state `diverged`, no metric (the coordinator ranks it
+//! after every finite result) and where it diverged in the error column.
 
 use super::table::{Align, Table};
 use super::values;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use sweep_proto::trial::Divergence;
 use sweep_proto::v1::{ListTrialsResponse, TrialInfo, TrialState};
 
 /// Longest error text shown in the table (CSV and JSON carry it whole).
@@ -206,7 +209,11 @@ impl Entry {
         Self {
             rank: (t.rank > 0).then_some(t.rank),
             trial_id: t.trial_id.clone(),
-            state: values::trial_state(t.state).to_string(),
+            state: if done && diverged(&t.result_json) {
+                "diverged".to_string()
+            } else {
+                values::trial_state(t.state).to_string()
+            },
             params,
             metric_name: metric_name.to_string(),
             metric: t.metric,
@@ -218,6 +225,18 @@ impl Entry {
             last_error: (!t.last_error.is_empty()).then(|| t.last_error.clone()),
         }
     }
+}
+
+/// Whether a result (`TrialResult` JSON) says its trial diverged; false for
+/// anything unreadable.
+fn diverged(result_json: &str) -> bool {
+    /// The one field of a `TrialResult` this needs.
+    #[derive(Deserialize)]
+    struct Marks {
+        #[serde(default)]
+        diverged: Option<Divergence>,
+    }
+    serde_json::from_str::<Marks>(result_json).is_ok_and(|m| m.diverged.is_some())
 }
 
 /// First line of `text`, at most `max` characters (with `…` when cut).
@@ -407,6 +426,43 @@ mod tests {
         response.trials[0].last_error = "boom".into();
         let text = Leaderboard::from_response(&response).table();
         assert!(text.lines().next().unwrap().ends_with("error"), "{text}");
+    }
+
+    #[test]
+    fn a_diverged_trial_shows_as_diverged_without_a_metric() {
+        let mut ok = trial(
+            1,
+            "aaaa000011112222",
+            TrialState::Done,
+            "0.001",
+            "[\"all\"]",
+        );
+        ok.result_json = r#"{"best_val_acc": 0.9, "epochs": []}"#.into();
+        let mut bad = trial(2, "bbbb000011112222", TrialState::Done, "1.0", "[\"all\"]");
+        bad.metric = None;
+        bad.test_acc = None;
+        bad.last_error = "diverged at epoch 3 (train loss NaN, batch 2)".into();
+        bad.result_json = r#"{"best_val_acc": "NaN", "test": {"acc": null},
+            "diverged": {"epoch": 3, "phase": 2, "loss": "train", "batch": 2, "value": "NaN"}}"#
+            .into();
+        let board = Leaderboard::from_response(&ListTrialsResponse {
+            metric_name: "val_acc".into(),
+            metric_goal: "maximize".into(),
+            trials: vec![ok, bad],
+        });
+        let states: Vec<&str> = board.entries().iter().map(|e| e.state.as_str()).collect();
+        assert_eq!(states, ["done", "diverged"]);
+        let table = board.table();
+        let row = table.lines().nth(2).unwrap();
+        assert!(
+            row.contains("diverged") && row.contains("diverged at epoch 3") && row.contains(" - "),
+            "{table}"
+        );
+        let json: Value = serde_json::from_str(&board.json()).unwrap();
+        assert_eq!(json[1]["state"], "diverged");
+        assert!(json[1]["metric"].is_null());
+        assert!(board.csv().lines().nth(2).unwrap().contains(",diverged,"));
+        assert!(!diverged("not json") && !diverged(r#"{"diverged": null}"#));
     }
 
     #[test]

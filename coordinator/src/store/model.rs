@@ -176,6 +176,8 @@ pub struct TrialInfo {
     pub state: TrialState,
     /// The swept values: dotted path → JSON value text.
     pub params: Vec<(String, String)>,
+    /// The ranking metric; `None` until done, and for a result that diverged
+    /// or whose metric is not finite (those rank after every finite one).
     pub metric: Option<f64>,
     pub test_acc: Option<f64>,
     pub best_epoch: u32,
@@ -185,6 +187,8 @@ pub struct TrialInfo {
     pub attempts: u32,
     /// Attempts that count toward the sweep's `max_attempts` (never more).
     pub counted_attempts: u32,
+    /// Why the trial failed, or where a done trial diverged
+    /// (`diverged at epoch 3 (train loss NaN, batch 2)`); empty otherwise.
     pub last_error: String,
     /// The `TrialResult` JSON, for finished trials (empty otherwise).
     pub result_json: String,

@@ -10,6 +10,13 @@
 //! result is stored even when the expiry failed the trial (failed → done;
 //! nothing is thrown away). A repeated final report is acknowledged without
 //! storing anything twice.
+//!
+//! Epochs and results may carry non-finite values (JSON `"NaN"`, `"inf"`,
+//! `"-inf"`, see `sweep_proto::trial::nonfinite`); they are stored as sent. A
+//! result that diverged completes its trial like any other (no attempt is
+//! counted), with no metric (SQL `NULL`: it ranks after every finite result)
+//! and where it diverged as the trial's last error. Non-finite values never
+//! reach a `REAL` column: they are stored as `NULL` there.
 
 use super::error::{StoreError, StoreResult};
 use super::model::{CompletionReport, FailureReport, HeartbeatAnswer, HeartbeatReport, TrialState};
@@ -39,7 +46,11 @@ impl Store {
             }
             t.check_open()?;
             insert_epochs(tx, &t, &epochs)?;
-            let last_val_acc = epochs.iter().max_by_key(|(e, _)| e.epoch).map(|(e, _)| e.val_acc);
+            let last_val_acc = epochs
+                .iter()
+                .max_by_key(|(e, _)| e.epoch)
+                .map(|(e, _)| e.val_acc)
+                .filter(|v| v.is_finite());
             let stop = t.sweep_cancelled;
             let (state, deadline, counted, counted_attempt) = if stop {
                 (TrialState::Cancelled, None, t.attempts_counted, t.counted_attempt)
@@ -99,11 +110,16 @@ impl Store {
             }
             let metric =
                 result
-                    .metric(&t.metric_name)
+                    .ranked_metric(&t.metric_name)
                     .ok_or_else(|| StoreError::NoMetric {
                         metric: t.metric_name.clone(),
                         best_epoch: result.best_epoch,
                     })?;
+            let note = result
+                .diverged
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let epochs: Vec<(EpochMetrics, String)> = result
                 .epochs
                 .iter()
@@ -119,18 +135,19 @@ impl Store {
                 .epochs
                 .iter()
                 .max_by_key(|e| e.epoch)
-                .map(|e| e.val_acc);
+                .map(|e| e.val_acc)
+                .filter(|v| v.is_finite());
             tx.execute(
                 "UPDATE trials
                  SET state = 'done', result_json = ?3, metric = ?4, test_acc = ?5, best_epoch = ?6,
-                     wall_s = ?7, reported_attempt = attempt, lease_deadline_ms = NULL, last_error = '',
+                     wall_s = ?7, reported_attempt = attempt, lease_deadline_ms = NULL, last_error = ?11,
                      worker_id = ?8, epochs_done = ?9, last_val_acc = COALESCE(?10, last_val_acc)
                  WHERE sweep_id = ?1 AND trial_id = ?2",
                 params![
                     t.sweep_id,
                     t.trial_id,
                     report.result_json,
-                    metric.is_finite().then_some(metric),
+                    metric,
                     result.test.acc.is_finite().then_some(result.test.acc),
                     result.best_epoch,
                     if result.wall_s.is_finite() {
@@ -141,6 +158,7 @@ impl Store {
                     report.worker_id,
                     result.epochs.len() as u32,
                     last_val_acc,
+                    note,
                 ],
             )?;
             changed.push(t.sweep_id);

@@ -96,7 +96,8 @@ impl Store {
     }
 
     /// The sweep's trials: finished ones first, ranked by the sweep's metric
-    /// (per its goal, ties by index; those without a metric last), then the
+    /// (per its goal, ties by index; those without a metric — diverged or
+    /// non-finite, stored as `NULL` — last, whatever the goal), then the
     /// others by index. `top` > 0 keeps only the first `top`.
     pub fn list_trials(&self, sweep_id: &str, top: u32) -> StoreResult<TrialRanking> {
         self.read(|conn| {

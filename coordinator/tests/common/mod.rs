@@ -102,6 +102,7 @@ pub fn result(val_acc: f64, test_acc: f64) -> TrialResult {
         wall_s: 0.1,
         threads: 1,
         host: "test".into(),
+        diverged: None,
     }
 }
 

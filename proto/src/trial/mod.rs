@@ -5,10 +5,14 @@
 //! Field names are the dotted paths a sweep file uses (`phase2.lr_backbone`,
 //! `loss.label_smoothing`, `scheduler.kind`, ...). Every struct denies unknown
 //! keys and defaults to the seed report's recipe.
+//!
+//! Results and epoch metrics travel as JSON in which a non-finite `f64` (a
+//! diverged loss) is the string `"NaN"`, `"inf"` or `"-inf"` ([`nonfinite`]).
 
 mod config;
 mod error;
 pub mod limits;
+pub mod nonfinite;
 mod result;
 mod validate;
 

@@ -73,6 +73,9 @@ pub fn execute(args: Args) -> Result<()> {
     let result = run_trial_with_options(&cfg, &mut observer, &AtomicBool::new(false), &options);
     observer.progress.finish();
     let result = result?;
+    if let Some(d) = &result.diverged {
+        eprintln!("{d}; no test metrics, no weights saved");
+    }
     eprintln!(
         "best epoch {}: val acc {:.4}; test acc {:.4}, loss {:.4}, ece {:.4}; {:.1}s on {} threads",
         result.best_epoch,

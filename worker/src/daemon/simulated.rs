@@ -9,16 +9,27 @@
 //! Magic value: a config with `seed: 13013` ([`FAILING_SEED`]) fails after
 //! its first epoch, every time, with an error naming that seed. Tests use it
 //! to exercise `max_attempts` and the trial's last error.
+//!
+//! Divergence, as a real trial would: a phase whose `lr_head` is at least
+//! [`DIVERGING_LR_HEAD`] diverges in its first epoch (train loss NaN at batch
+//! 2), and the trial ends at once with a result marked diverged.
 
 use crate::pipeline::{TrialError, TrialObserver};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use sweep_proto::trial::{
-    BackboneInfo, EpochMetrics, PhaseTiming, TestMetrics, TrialConfig, TrialResult,
+    BackboneInfo, DivergedLoss, Divergence, EpochMetrics, PhaseTiming, TestMetrics, TrialConfig,
+    TrialResult,
 };
 
 /// The seed whose simulated trial always fails.
 pub const FAILING_SEED: u64 = 13013;
+
+/// A phase with a head learning rate this high diverges.
+pub const DIVERGING_LR_HEAD: f64 = 1.0;
+
+/// The batch of a diverging epoch whose loss is NaN.
+const DIVERGING_BATCH: usize = 2;
 
 /// Environment variable holding the simulated epoch length in milliseconds.
 pub const EPOCH_MS_ENV: &str = "SWEEP_SIM_EPOCH_MS";
@@ -55,14 +66,40 @@ pub fn run_trial(
     let total = cfg.total_epochs();
     let mut epochs = Vec::with_capacity(total as usize);
     let mut phases = Vec::new();
+    let mut diverged = None;
     for (phase, phase_epochs) in [(1, cfg.phase1.epochs), (2, cfg.phase2.epochs)] {
+        if diverged.is_some() || phase_epochs == 0 {
+            continue;
+        }
         let phase_started = Instant::now();
+        let diverges = phase_config(cfg, phase).lr_head >= DIVERGING_LR_HEAD;
+        let mut ran = 0;
         for _ in 0..phase_epochs {
             let epoch = epochs.len() as u32 + 1;
             let epoch_started = Instant::now();
+            ran += 1;
             for batch in 1..=BATCHES_PER_EPOCH {
                 sleep_unless_cancelled(batch_time, cancel)?;
                 observer.on_batch(phase, epoch, batch, BATCHES_PER_EPOCH);
+                if diverges && batch == DIVERGING_BATCH {
+                    break;
+                }
+            }
+            if diverges {
+                let mut metrics = model.epoch(cfg, phase, epoch, total, epoch_started.elapsed());
+                (metrics.train_loss, metrics.train_acc) = (f64::NAN, f64::NAN);
+                (metrics.val_loss, metrics.val_acc, metrics.val_ece) =
+                    (f64::NAN, f64::NAN, f64::NAN);
+                observer.on_epoch(&metrics);
+                epochs.push(metrics);
+                diverged = Some(Divergence {
+                    epoch,
+                    phase,
+                    loss: DivergedLoss::Train,
+                    batch: DIVERGING_BATCH as u32,
+                    value: f64::NAN,
+                });
+                break;
             }
             if cfg.seed == FAILING_SEED {
                 return Err(SimulatedError::MagicSeed { epoch }.into());
@@ -71,37 +108,57 @@ pub fn run_trial(
             observer.on_epoch(&metrics);
             epochs.push(metrics);
         }
-        if phase_epochs > 0 {
-            let wall_s = phase_started.elapsed().as_secs_f64();
-            phases.push(PhaseTiming {
-                phase,
-                epochs: phase_epochs,
-                wall_s,
-                train_images_per_s: f64::from(cfg.data.train * phase_epochs) / wall_s.max(1e-9),
-            });
-        }
+        let wall_s = phase_started.elapsed().as_secs_f64();
+        phases.push(PhaseTiming {
+            phase,
+            epochs: ran,
+            wall_s,
+            train_images_per_s: f64::from(cfg.data.train * ran) / wall_s.max(1e-9),
+        });
     }
     let best = epochs
         .iter()
+        .filter(|e| e.val_acc.is_finite())
         .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc).then(b.epoch.cmp(&a.epoch)))
-        .cloned()
-        .expect("a valid config has at least one epoch");
+        .cloned();
+    let (best_epoch, best_val_acc, best_val_loss, best_val_ece) = match &best {
+        Some(b) => (b.epoch, b.val_acc, b.val_loss, b.val_ece),
+        None => (0, f64::NAN, f64::NAN, f64::NAN),
+    };
     Ok(TrialResult {
         backbone: BackboneInfo {
             name: "simulated".into(),
             sha256: cfg.content_id(),
         },
-        best_epoch: best.epoch,
-        best_val_acc: best.val_acc,
-        best_val_loss: best.val_loss,
-        best_val_ece: best.val_ece,
-        test: model.test(cfg),
+        best_epoch,
+        best_val_acc,
+        best_val_loss,
+        best_val_ece,
+        test: match diverged {
+            None => model.test(cfg),
+            Some(_) => TestMetrics {
+                acc: f64::NAN,
+                loss: f64::NAN,
+                ece: f64::NAN,
+                per_class_acc: Vec::new(),
+                confusion: Vec::new(),
+            },
+        },
         epochs,
         phases,
         wall_s: started.elapsed().as_secs_f64(),
         threads: cfg.threads,
         host: crate::host::hostname(),
+        diverged,
     })
+}
+
+fn phase_config(cfg: &TrialConfig, phase: u32) -> &sweep_proto::trial::PhaseConfig {
+    if phase == 1 {
+        &cfg.phase1
+    } else {
+        &cfg.phase2
+    }
 }
 
 /// The simulated epoch length from [`EPOCH_MS_ENV`].
@@ -171,7 +228,7 @@ impl Model {
         took: Duration,
     ) -> EpochMetrics {
         let val_acc = self.acc_at(epoch, total);
-        let lrs = if phase == 1 { &cfg.phase1 } else { &cfg.phase2 };
+        let lrs = phase_config(cfg, phase);
         EpochMetrics {
             epoch,
             phase,
@@ -277,6 +334,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("13013"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_head_learning_rate_diverges_at_once() {
+        std::env::set_var(EPOCH_MS_ENV, "5");
+        let mut cfg = tiny(3);
+        cfg.phase2.lr_head = 1e8;
+        let mut seen = Recorder(vec![], 0);
+        let r = run_trial(&cfg, &mut seen, &AtomicBool::new(false)).unwrap();
+        let d = r.diverged.as_ref().expect("diverged");
+        assert_eq!((d.epoch, d.phase, d.batch), (2, 2, 2));
+        assert_eq!(r.epochs.len(), 2, "stopped in the first phase-2 epoch");
+        assert_eq!(seen.0.len(), 2);
+        assert_eq!(seen.1, BATCHES_PER_EPOCH + 2);
+        assert!(r.epochs[1].train_loss.is_nan());
+        assert_eq!((r.best_epoch, r.best_val_acc), (1, r.epochs[0].val_acc));
+        assert!(r.test.acc.is_nan());
+        assert_eq!(
+            r.phases.iter().map(|p| p.epochs).collect::<Vec<_>>(),
+            [1, 1]
+        );
+        cfg.phase1.lr_head = 1e8;
+        let r = run_trial(&cfg, &mut NoObserver, &AtomicBool::new(false)).unwrap();
+        assert_eq!(r.diverged.unwrap().epoch, 1);
+        assert_eq!((r.best_epoch, r.epochs.len(), r.phases.len()), (0, 1, 1));
+        assert!(r.best_val_acc.is_nan());
     }
 
     #[test]

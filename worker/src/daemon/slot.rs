@@ -113,15 +113,23 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
         (Some(Stop::HandBack), Ok(result)) | (None, Ok(result)) => {
             let result_json =
                 serde_json::to_string(&result).expect("a TrialResult always serialises");
-            tracing::info!(
-                trial = %attempt.trial_id,
-                "trial {} finished: best val_acc {:.4} at epoch {}, test acc {:.4}, {:.1} s",
-                attempt.trial_id,
-                result.best_val_acc,
-                result.best_epoch,
-                result.test.acc,
-                result.wall_s
-            );
+            match &result.diverged {
+                Some(d) => tracing::warn!(
+                    trial = %attempt.trial_id,
+                    "trial {} {d} after {:.1} s: reported as done, ranked last",
+                    attempt.trial_id,
+                    result.wall_s
+                ),
+                None => tracing::info!(
+                    trial = %attempt.trial_id,
+                    "trial {} finished: best val_acc {:.4} at epoch {}, test acc {:.4}, {:.1} s",
+                    attempt.trial_id,
+                    result.best_val_acc,
+                    result.best_epoch,
+                    result.test.acc,
+                    result.wall_s
+                ),
+            }
             attempt.report(Outcome::Completed { result_json }).await;
         }
         (Some(Stop::HandBack), Err(_)) => attempt.hand_back().await,

@@ -1,7 +1,7 @@
 //! The daemon against a scripted in-process coordinator
 //! ([`super::fake_coordinator`]), with simulated 5 ms epochs: the happy path,
 //! a coordinator that is away, stop answers, stale and unknown-worker
-//! refusals, the two shutdown steps, and the outbox.
+//! refusals, a trial that diverges, the two shutdown steps, and the outbox.
 
 use super::fake_coordinator::{Fake, Script, Seen};
 use super::outbox::{Outbox, Outcome, Report};
@@ -246,6 +246,42 @@ async fn a_failing_trial_is_reported_as_failed() {
     assert!(f.error.contains("13013") && !f.handed_back, "{f:?}");
     let (seen, _) = d.stop(1).await;
     assert!(seen.completes.is_empty());
+}
+
+#[tokio::test]
+async fn a_diverging_trial_is_completed_at_once_as_diverged_and_never_failed() {
+    let mut l = lease("t1", 1, (1, 50));
+    let mut cfg: TrialConfig = serde_json::from_str(&l.config_json).unwrap();
+    cfg.phase2.lr_head = 1e8;
+    l.config_json = cfg.canonical_json();
+    let started = Instant::now();
+    let d = start(script(vec![l])).await;
+    let seen = d.until("the result", |s| !s.completes.is_empty()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "50 more epochs were not run: {:?}",
+        started.elapsed()
+    );
+    let (seen_after, _) = d.stop(1).await;
+    assert!(seen_after.fails.is_empty(), "{:?}", seen_after.fails);
+    let result: TrialResult = serde_json::from_str(&seen.completes[0].result_json).unwrap();
+    let div = result.diverged.as_ref().expect("marked diverged");
+    assert_eq!(
+        div.to_string(),
+        "diverged at epoch 2 (train loss NaN, batch 2)"
+    );
+    assert_eq!(result.epochs.len(), 2);
+    assert!(result.epochs[1].train_loss.is_nan() && result.test.acc.is_nan());
+    // Heartbeats carry NaN as a string (the diverged epoch may be sent in
+    // one before the result, or only in the result).
+    for j in seen_after
+        .heartbeats
+        .iter()
+        .flat_map(|h| h.epoch_json.iter())
+    {
+        let e: EpochMetrics = serde_json::from_str(j).unwrap();
+        assert_eq!(e.epoch == 2, j.contains(r#""train_loss":"NaN""#), "{j}");
+    }
 }
 
 #[tokio::test]

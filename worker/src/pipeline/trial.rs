@@ -2,6 +2,12 @@
 //! (`phase2.unfreeze` + head), each with a fresh AdamW and its schedule; val
 //! after every epoch, the best-val weights kept in memory, and those weights
 //! evaluated on test at the end.
+//!
+//! Divergence: a training batch whose loss is not finite, or a validation
+//! loss that is not finite, ends the trial at once (nothing more is trained
+//! or evaluated). The result is still a [`TrialResult`], with its `diverged`
+//! set: the epochs so far, the one that diverged last (its missing values
+//! NaN), the best finite epoch before it, and no test metrics (NaN).
 
 use super::data::{prepare_data, TrialData};
 use super::metrics::{evaluate, Predictions};
@@ -18,7 +24,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use sweep_proto::trial::{
-    EpochMetrics, PhaseConfig, PhaseTiming, TestMetrics, TrialConfig, TrialResult,
+    DivergedLoss, Divergence, EpochMetrics, PhaseConfig, PhaseTiming, TestMetrics, TrialConfig,
+    TrialResult,
 };
 use tch::{Reduction, Tensor};
 
@@ -30,7 +37,8 @@ const EVAL_BATCH: usize = 256;
 /// Extras of a standalone run.
 #[derive(Debug, Clone, Default)]
 pub struct TrialOptions {
-    /// Write the best-val weights here (safetensors, torchvision names).
+    /// Write the best-val weights here (safetensors, torchvision names);
+    /// nothing is written for a trial that diverged.
     pub save_best: Option<PathBuf>,
 }
 
@@ -68,6 +76,8 @@ struct Run<'a> {
     epoch: u32,
     epochs: Vec<EpochMetrics>,
     best: Option<Best>,
+    /// Set when a loss stopped being finite; the trial ends there.
+    diverged: Option<Divergence>,
 }
 
 /// One epoch's training outcome.
@@ -78,6 +88,9 @@ struct TrainStats {
     seconds: f64,
     /// (backbone, head) learning rates of the epoch's last batch.
     lrs: (f64, f64),
+    /// The batch (1-based) whose loss was not finite, and that loss; the
+    /// epoch stopped there (`loss` is that value, `acc` NaN).
+    diverged: Option<(u32, f64)>,
 }
 
 impl Run<'_> {
@@ -116,11 +129,22 @@ impl Run<'_> {
             let logits = self.model.forward_train(&x);
             let loss =
                 logits.cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, smoothing);
+            let loss_value = loss.double_value(&[]);
+            if !loss_value.is_finite() {
+                return Ok(TrainStats {
+                    loss: loss_value,
+                    acc: f64::NAN,
+                    images: b * bs,
+                    seconds: start.elapsed().as_secs_f64(),
+                    lrs,
+                    diverged: Some((b as u32 + 1, loss_value)),
+                });
+            }
             opt.zero_grad()?;
             loss.backward();
             opt.step()?;
             lrs = opt.lrs();
-            loss_sum += loss.double_value(&[]) * chunk.len() as f64;
+            loss_sum += loss_value * chunk.len() as f64;
             right += tch::no_grad(|| {
                 logits
                     .argmax(1, false)
@@ -139,10 +163,12 @@ impl Run<'_> {
             images: n,
             seconds: start.elapsed().as_secs_f64(),
             lrs,
+            diverged: None,
         })
     }
 
-    /// Runs one phase; returns its timing (None for a phase of 0 epochs).
+    /// Runs one phase; returns its timing (None for a phase of 0 epochs). It
+    /// ends early, with `self.diverged` set, when a loss is not finite.
     fn phase(&mut self, phase: u32, pc: &PhaseConfig) -> Result<Option<PhaseTiming>, TrialError> {
         if pc.epochs == 0 {
             return Ok(None);
@@ -159,13 +185,32 @@ impl Run<'_> {
         )?;
         let scheduled = phase == 2 || self.cfg.scheduler.phase1;
         let mut sched = Schedule::new(&self.cfg.scheduler, scheduled, pc.epochs, self.batches());
-        let (mut images, mut train_s) = (0usize, 0.0);
-        for _ in 0..pc.epochs {
+        let (mut images, mut train_s, mut epochs) = (0usize, 0.0, 0);
+        while epochs < pc.epochs && self.diverged.is_none() {
+            epochs += 1;
             self.epoch += 1;
             let epoch_start = Instant::now();
             let t = self.train_epoch(phase, &mut opt, &mut sched)?;
             images += t.images;
             train_s += t.seconds;
+            if let Some((batch, value)) = t.diverged {
+                self.diverge(phase, DivergedLoss::Train, batch, value);
+                let m = EpochMetrics {
+                    epoch: self.epoch,
+                    phase,
+                    train_loss: t.loss,
+                    train_acc: t.acc,
+                    val_loss: f64::NAN,
+                    val_acc: f64::NAN,
+                    val_ece: f64::NAN,
+                    lr_backbone: t.lrs.0,
+                    lr_head: t.lrs.1,
+                    wall_s: epoch_start.elapsed().as_secs_f64(),
+                };
+                self.observer.on_epoch(&m);
+                self.epochs.push(m);
+                break;
+            }
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(TrialError::Cancelled);
             }
@@ -175,7 +220,10 @@ impl Run<'_> {
                 &self.data.val_labels,
                 EVAL_BATCH,
             );
-            if sched.after_epoch(val.loss()) {
+            let val_loss = val.loss();
+            if !val_loss.is_finite() {
+                self.diverge(phase, DivergedLoss::Val, 0, val_loss);
+            } else if sched.after_epoch(val_loss) {
                 opt.set_factor(sched.factor())?;
             }
             let m = EpochMetrics {
@@ -190,10 +238,11 @@ impl Run<'_> {
                 lr_head: t.lrs.1,
                 wall_s: epoch_start.elapsed().as_secs_f64(),
             };
-            if self
-                .best
-                .as_ref()
-                .is_none_or(|b| m.val_acc > b.val.accuracy())
+            if self.diverged.is_none()
+                && self
+                    .best
+                    .as_ref()
+                    .is_none_or(|b| m.val_acc > b.val.accuracy())
             {
                 self.best = Some(Best {
                     epoch: self.epoch,
@@ -206,10 +255,23 @@ impl Run<'_> {
         }
         Ok(Some(PhaseTiming {
             phase,
-            epochs: pc.epochs,
+            epochs,
             wall_s: start.elapsed().as_secs_f64(),
             train_images_per_s: images as f64 / train_s.max(1e-9),
         }))
+    }
+
+    /// Records that `loss` stopped being finite in the current epoch.
+    fn diverge(&mut self, phase: u32, loss: DivergedLoss, batch: u32, value: f64) {
+        let d = Divergence {
+            epoch: self.epoch,
+            phase,
+            loss,
+            batch,
+            value,
+        };
+        tracing::warn!("trial stopped: {d}");
+        self.diverged = Some(d);
     }
 }
 
@@ -265,10 +327,18 @@ pub fn run(
         epoch: 0,
         epochs: Vec::new(),
         best: None,
+        diverged: None,
     };
     let mut phases = Vec::new();
     for (phase, pc) in [(1, &cfg.phase1), (2, &cfg.phase2)] {
-        phases.extend(run.phase(phase, pc)?);
+        if run.diverged.is_none() {
+            phases.extend(run.phase(phase, pc)?);
+        }
+    }
+    if let Some(diverged) = run.diverged.take() {
+        return Ok(diverged_result(
+            run, backbone, phases, diverged, start, threads,
+        ));
     }
     let best = run
         .best
@@ -298,5 +368,40 @@ pub fn run(
         wall_s: start.elapsed().as_secs_f64(),
         threads,
         host: crate::host::hostname(),
+        diverged: None,
     })
+}
+
+/// The result of a trial that diverged: its epochs, the best finite epoch
+/// before the divergence (0 and NaN when none), no test metrics.
+fn diverged_result(
+    run: Run<'_>,
+    backbone: sweep_proto::trial::BackboneInfo,
+    phases: Vec<PhaseTiming>,
+    diverged: Divergence,
+    start: Instant,
+    threads: u32,
+) -> TrialResult {
+    let best = run.best.as_ref();
+    let val = |f: fn(&Predictions) -> f64| best.map_or(f64::NAN, |b| f(&b.val));
+    TrialResult {
+        backbone,
+        best_epoch: best.map_or(0, |b| b.epoch),
+        best_val_acc: val(Predictions::accuracy),
+        best_val_loss: val(Predictions::loss),
+        best_val_ece: val(Predictions::ece),
+        epochs: run.epochs,
+        test: TestMetrics {
+            acc: f64::NAN,
+            loss: f64::NAN,
+            ece: f64::NAN,
+            per_class_acc: Vec::new(),
+            confusion: Vec::new(),
+        },
+        phases,
+        wall_s: start.elapsed().as_secs_f64(),
+        threads,
+        host: crate::host::hostname(),
+        diverged: Some(diverged),
+    }
 }

@@ -2,6 +2,7 @@
 
 mod augment;
 mod common;
+mod divergence;
 mod end_to_end;
 mod freezing;
 mod lr_groups;
