@@ -6,6 +6,7 @@
 use crate::auth::{Gate, TokenFileError};
 use std::path::{Path, PathBuf};
 use sweep_runtime::credentials::read_pem;
+use sweep_runtime::error_chain::error_chain as chain;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 /// The gate and TLS a coordinator serves with.
@@ -66,15 +67,4 @@ pub fn server_tls(
             why: chain(&e),
         })?;
     Ok(tls)
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

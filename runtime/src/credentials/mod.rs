@@ -14,6 +14,7 @@ pub mod token_file;
 pub use bearer::Bearer;
 pub use client_tls::{read_pem, ClientTls};
 
+use crate::error_chain::error_chain as chain;
 use std::path::PathBuf;
 use tonic::transport::Endpoint;
 
@@ -133,16 +134,4 @@ impl Credentials {
             }),
         }
     }
-}
-
-/// An error and its sources on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
