@@ -131,6 +131,7 @@ impl SweepClient {
         let request = ListTrialsRequest {
             sweep_id: sweep_id.to_string(),
             top,
+            ..Default::default()
         };
         match self.client.list_trials(request).await {
             Ok(r) => Ok(r.into_inner()),

@@ -44,6 +44,7 @@ pub async fn trials(url: &str, sweep_id: &str) -> Vec<TrialInfo> {
         .list_trials(ListTrialsRequest {
             sweep_id: sweep_id.into(),
             top: 0,
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|s| panic!("ListTrials {sweep_id}: {s:?}"))
@@ -120,6 +121,7 @@ pub async fn lease(url: &str, worker_id: &str, timeout: Duration) -> Lease {
                 .lease_trial(LeaseTrialRequest {
                     worker_id: worker_id.into(),
                     request_id: String::new(),
+                    ..Default::default()
                 })
                 .await
                 .unwrap_or_else(|s| panic!("LeaseTrial: {s:?}"))

@@ -53,6 +53,7 @@ pub fn summary(s: store::SweepSummary) -> v1::SweepSummary {
                 last_val_acc: r.last_val_acc,
             })
             .collect(),
+        ..Default::default()
     }
 }
 
@@ -79,6 +80,7 @@ pub fn ranking(r: store::TrialRanking) -> v1::ListTrialsResponse {
                 config_json: t.config_json,
             })
             .collect(),
+        ..Default::default()
     }
 }
 

@@ -114,6 +114,16 @@ impl SweepService for SweepApi {
         Ok(Response::new(convert::ranking(r)))
     }
 
+    async fn list_workers(
+        &self,
+        _request: Request<v1::ListWorkersRequest>,
+    ) -> Result<Response<v1::ListWorkersResponse>, Status> {
+        // The worker listing is being built: until then nothing is listed.
+        Err(Status::unimplemented(
+            "ListWorkers is not served by this coordinator yet",
+        ))
+    }
+
     type WatchSweepStream = SummaryStream;
 
     async fn watch_sweep(

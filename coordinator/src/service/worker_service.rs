@@ -51,6 +51,7 @@ impl WorkerService for WorkerApi {
             worker_id,
             heartbeat_interval_ms: self.heartbeat_interval_ms(),
             lease_ms: self.store.lease_ms(),
+            worker_secret: String::new(),
         }))
     }
 
@@ -61,6 +62,7 @@ impl WorkerService for WorkerApi {
         let v1::LeaseTrialRequest {
             worker_id,
             request_id,
+            ..
         } = request.into_inner();
         required("worker_id", &worker_id)?;
         let w = worker_id.clone();
@@ -146,5 +148,15 @@ impl WorkerService for WorkerApi {
             tracing::warn!(trial = %trial, "trial {trial} attempt {attempt} failed: {error}");
         }
         Ok(Response::new(v1::ReportResponse { stored }))
+    }
+
+    async fn drain(
+        &self,
+        _request: Request<v1::DrainRequest>,
+    ) -> Result<Response<v1::DrainResponse>, Status> {
+        // Worker states (draining, quarantined) are being built: until then nothing is recorded.
+        Err(Status::unimplemented(
+            "Drain is not served by this coordinator yet",
+        ))
     }
 }

@@ -231,6 +231,7 @@ impl CoordinatorClient {
         let req = LeaseTrialRequest {
             worker_id: worker_id.to_string(),
             request_id: request_id.to_string(),
+            ..Default::default()
         };
         Ok(self.rpc.clone().lease_trial(req).await?.into_inner())
     }
@@ -250,6 +251,7 @@ impl CoordinatorClient {
                     trial_id: report.trial_id.clone(),
                     attempt: report.attempt,
                     result_json: result_json.clone(),
+                    ..Default::default()
                 })
                 .await?
             }
@@ -261,6 +263,7 @@ impl CoordinatorClient {
                     attempt: report.attempt,
                     error: error.clone(),
                     handed_back: *handed_back,
+                    ..Default::default()
                 })
                 .await?
             }

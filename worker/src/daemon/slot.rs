@@ -217,6 +217,7 @@ impl Attempt {
                     epoch_json: unacked.clone(),
                     epochs_done,
                     total_epochs,
+                    ..Default::default()
                 };
                 if let Some(s) = self.heartbeat(req, &mut unacked).await {
                     cancel.store(true, Ordering::Relaxed);
