@@ -149,7 +149,15 @@ impl SweepService for Fake {
             metric_name: "val_acc".into(),
             metric_goal: "maximize".into(),
             trials,
+            ..Default::default()
         }))
+    }
+
+    async fn list_workers(
+        &self,
+        _request: Request<sweep_proto::v1::ListWorkersRequest>,
+    ) -> Result<Response<sweep_proto::v1::ListWorkersResponse>, Status> {
+        Ok(Response::new(Default::default()))
     }
 
     type WatchSweepStream = SummaryStream;

@@ -221,6 +221,7 @@ async fn serve_trials(url: String) {
             .lease_trial(LeaseTrialRequest {
                 worker_id: worker_id.clone(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -241,6 +242,7 @@ async fn serve_trials(url: String) {
                 epoch_json: vec![serde_json::to_string(&epoch).unwrap()],
                 epochs_done: 1,
                 total_epochs: config.total_epochs(),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -252,6 +254,7 @@ async fn serve_trials(url: String) {
                 trial_id: lease.trial_id,
                 attempt: lease.attempt,
                 result_json: serde_json::to_string(&result).unwrap(),
+                ..Default::default()
             })
             .await
             .unwrap();

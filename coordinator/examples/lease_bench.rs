@@ -195,6 +195,7 @@ async fn worker(
             .lease_trial(LeaseTrialRequest {
                 worker_id: worker_id.clone(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await?
             .into_inner();
@@ -212,6 +213,7 @@ async fn worker(
                 trial_id: lease.trial_id,
                 attempt: lease.attempt,
                 result_json: result_json.to_string(),
+                ..Default::default()
             })
             .await?
             .into_inner()

@@ -100,6 +100,7 @@ async fn snapshot(sweeps: &mut Sweeps) -> String {
             .list_trials(ListTrialsRequest {
                 sweep_id: s.sweep_id.clone(),
                 top: 0,
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -139,6 +140,7 @@ async fn call_sweep_service(s: &mut Sweeps, t: &Target) -> Vec<(&'static str, Re
             ok(s.list_trials(ListTrialsRequest {
                 sweep_id: id(),
                 top: 0,
+                ..Default::default()
             })
             .await),
         ),
@@ -171,6 +173,7 @@ async fn call_worker_service(
             ok(w.lease_trial(LeaseTrialRequest {
                 worker_id: worker_id.clone(),
                 request_id: "forged-lease".into(),
+                ..Default::default()
             })
             .await),
         ),
@@ -184,6 +187,7 @@ async fn call_worker_service(
                 epochs_done: 1,
                 total_epochs: 2,
                 sweep_id: lease.sweep_id.clone(),
+                ..Default::default()
             })
             .await),
         ),
@@ -195,6 +199,7 @@ async fn call_worker_service(
                 attempt: lease.attempt,
                 result_json: result_json(0.99, 0.99),
                 sweep_id: lease.sweep_id.clone(),
+                ..Default::default()
             })
             .await),
         ),
@@ -207,6 +212,7 @@ async fn call_worker_service(
                 error: "forged".into(),
                 handed_back: true,
                 sweep_id: lease.sweep_id.clone(),
+                ..Default::default()
             })
             .await),
         ),
@@ -254,6 +260,7 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
         .lease_trial(LeaseTrialRequest {
             worker_id: worker_id.clone(),
             request_id: "real-lease".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -321,6 +328,7 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
             epochs_done: 0,
             total_epochs: 2,
             sweep_id: target.lease.sweep_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -64,6 +64,7 @@ async fn lease_one(workers: &mut WorkerServiceClient<Channel>, worker_id: &str) 
         .lease_trial(LeaseTrialRequest {
             worker_id: worker_id.into(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -113,6 +114,7 @@ async fn kill_9_and_restart_keeps_results_and_the_running_trial() {
             trial_id: done.trial_id.clone(),
             attempt: 1,
             result_json: result_json(0.77, 0.9),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -185,6 +185,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .lease_trial(LeaseTrialRequest {
             worker_id: "w-unknown".into(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -197,6 +198,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
             .lease_trial(LeaseTrialRequest {
                 worker_id: wid.clone(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -221,6 +223,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
                 epoch_json: vec![serde_json::to_string(&epoch(1, 0.5)).unwrap()],
                 epochs_done: 1,
                 total_epochs: 1,
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -232,6 +235,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
             trial_id: lease.trial_id.clone(),
             attempt: 1,
             result_json: result_json(vals.next().unwrap(), 0.95),
+            ..Default::default()
         };
         let r = workers
             .complete_trial(report.clone())
@@ -249,6 +253,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
                 attempt: 2,
                 error: "x".into(),
                 handed_back: false,
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -282,6 +287,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .list_trials(ListTrialsRequest {
             sweep_id: sweep_id.clone(),
             top: 1,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -345,6 +351,7 @@ async fn an_expired_lease_is_requeued_by_the_background_task_and_shutdown_ends_w
         .list_trials(ListTrialsRequest {
             sweep_id: sweep_id.clone(),
             top: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -418,6 +425,7 @@ async fn lease(
         .lease_trial(LeaseTrialRequest {
             worker_id: worker_id.into(),
             request_id: request_id.into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -466,6 +474,7 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
             epoch_json: vec![],
             epochs_done: 1,
             total_epochs: 1,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -483,6 +492,7 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
             attempt: 1,
             error: "shutting down".into(),
             handed_back: true,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -512,6 +522,7 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
             trial_id: l.trial_id.clone(),
             attempt: 1,
             result_json: result_json(0.9, 0.9),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -533,6 +544,7 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
         .list_trials(ListTrialsRequest {
             sweep_id: sweep_id.clone(),
             top: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -569,7 +581,11 @@ async fn a_retried_lease_request_gets_the_same_lease_even_after_a_restart() {
     let next = lease(&mut workers, &wid, "req-2").await.unwrap();
     assert_ne!(next.trial_id, first.trial_id);
     let attempts: Vec<u32> = sweeps
-        .list_trials(ListTrialsRequest { sweep_id, top: 0 })
+        .list_trials(ListTrialsRequest {
+            sweep_id,
+            top: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()

@@ -103,6 +103,7 @@ async fn a_stale_attempt_s_report_is_refused() {
             trial_id: first.trial_id.clone(),
             attempt: 1,
             result_json: fake_result(0.5),
+            ..Default::default()
         })
         .await
         .expect_err("a stale attempt's result must be refused");
@@ -116,6 +117,7 @@ async fn a_stale_attempt_s_report_is_refused() {
             epoch_json: vec![],
             epochs_done: 0,
             total_epochs: 1,
+            ..Default::default()
         })
         .await
         .expect_err("a stale attempt's heartbeat must be refused");
@@ -128,6 +130,7 @@ async fn a_stale_attempt_s_report_is_refused() {
             trial_id: second.trial_id.clone(),
             attempt: 2,
             result_json: fake_result(0.9),
+            ..Default::default()
         })
         .await
         .expect("the current attempt's result")
@@ -157,6 +160,7 @@ async fn a_repeated_report_is_stored_once() {
         trial_id: lease.trial_id.clone(),
         attempt: lease.attempt,
         result_json: fake_result(0.75),
+        ..Default::default()
     };
     let mut client = rpc::workers(c.url());
     let first = client

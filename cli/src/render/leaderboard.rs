@@ -322,6 +322,7 @@ mod tests {
                     "[\"layer4\"]",
                 ),
             ],
+            ..Default::default()
         })
     }
 
@@ -419,6 +420,7 @@ mod tests {
                 "0.001",
                 "[\"all\"]",
             )],
+            ..Default::default()
         };
         let text = Leaderboard::from_response(&response).table();
         assert!(!text.lines().next().unwrap().contains("error"), "{text}");
@@ -449,6 +451,7 @@ mod tests {
             metric_name: "val_acc".into(),
             metric_goal: "maximize".into(),
             trials: vec![ok, bad],
+            ..Default::default()
         });
         let states: Vec<&str> = board.entries().iter().map(|e| e.state.as_str()).collect();
         assert_eq!(states, ["done", "diverged"]);

@@ -143,6 +143,7 @@ mod tests {
                     last_val_acc: None,
                 },
             ],
+            ..Default::default()
         }
     }
 

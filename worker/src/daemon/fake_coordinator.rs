@@ -78,6 +78,7 @@ impl WorkerService for Fake {
             worker_id: format!("w{}", s.1.registers.len()),
             heartbeat_interval_ms: s.0.heartbeat_interval_ms,
             lease_ms: 1000,
+            ..Default::default()
         }))
     }
 
@@ -133,5 +134,12 @@ impl WorkerService for Fake {
     ) -> Result<Response<ReportResponse>, Status> {
         self.state.lock().unwrap().1.fails.push(req.into_inner());
         Ok(Response::new(ReportResponse { stored: true }))
+    }
+
+    async fn drain(
+        &self,
+        _req: Request<sweep_proto::v1::DrainRequest>,
+    ) -> Result<Response<sweep_proto::v1::DrainResponse>, Status> {
+        Ok(Response::new(sweep_proto::v1::DrainResponse {}))
     }
 }
