@@ -97,7 +97,7 @@ pub enum CliError {
         source: std::io::Error,
     },
     #[error(
-        "all {workers} worker(s) died before sweep {id} finished (it is cancelled); see {logs}"
+        "all {workers} worker(s) died before sweep {id} finished (it is kept: the same `sweep run` resumes it); see {logs}"
     )]
     AllWorkersDied {
         workers: u32,
@@ -110,8 +110,10 @@ pub enum CliError {
     CoordinatorFailedToStop(String),
     #[error("the embedded coordinator did not stop within {secs}s")]
     CoordinatorStopTimedOut { secs: u64 },
-    #[error("interrupted; sweep {id} cancelled, workers stopped")]
+    #[error("interrupted; workers stopped; sweep {id} is kept: the same `sweep run` resumes it (--fresh starts over)")]
     Interrupted { id: String },
+    #[error("cannot use the database {}: {detail}", path.display())]
+    Database { path: PathBuf, detail: String },
 }
 
 impl From<SettingsError> for CliError {

@@ -18,6 +18,9 @@ use sweep_proto::v1::{CompleteTrialRequest, HeartbeatRequest, LeaseTrialRequest,
 const FAKE_WORKER_URL: &str = "SWEEP_TEST_FAKE_WORKER_URL";
 /// The `--token-file` the fake worker was given.
 const FAKE_WORKER_TOKEN_FILE: &str = "SWEEP_TEST_FAKE_WORKER_TOKEN_FILE";
+/// When set to N, the fake worker completes N trials, leases one more and
+/// dies with it (exit 3), as a killed run's worker would.
+const FAKE_WORKER_DIE_AFTER: &str = "SWEEP_TEST_FAKE_WORKER_DIE_AFTER";
 
 const SWEEP_FILE: &str = "\
 name: fake-grid
@@ -57,9 +60,21 @@ fn fake_worker_bin(dir: &Path) -> PathBuf {
 }
 
 fn sweep_run(dir: &Path, file_text: &str, worker_bin: &Path, workers: &str) -> Output {
+    sweep_run_with(dir, file_text, worker_bin, workers, &[], &[])
+}
+
+fn sweep_run_with(
+    dir: &Path,
+    file_text: &str,
+    worker_bin: &Path,
+    workers: &str,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let file = dir.join("grid.yaml");
     std::fs::write(&file, file_text).unwrap();
     Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .envs(env.iter().copied())
         .args([
             "run",
             file.to_str().unwrap(),
@@ -72,6 +87,7 @@ fn sweep_run(dir: &Path, file_text: &str, worker_bin: &Path, workers: &str) -> O
         .arg(dir.join("state"))
         .arg("--worker-bin")
         .arg(worker_bin)
+        .args(extra_args)
         .output()
         .expect("sweep runs")
 }
@@ -166,6 +182,82 @@ fn all_workers_dying_fails_the_run() {
     assert_eq!(log, "cannot load libtorch\n");
 }
 
+#[test]
+fn a_stopped_run_resumes_where_it_stopped_and_fresh_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_worker_bin(dir.path());
+    // The only worker completes one trial, leases a second and dies holding it.
+    let out = sweep_run_with(
+        dir.path(),
+        SWEEP_FILE,
+        &bin,
+        "1",
+        &[],
+        &[(FAKE_WORKER_DIE_AFTER, "1")],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("submitted"), "{stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(last.contains("it is kept"), "{stderr}");
+
+    // The same command again: the same sweep, its done trial kept, the
+    // dead worker's lease handed back without burning an attempt.
+    let out = sweep_run(dir.path(), SWEEP_FILE, &bin, "1");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("submitted"), "{stderr}");
+    let resuming = stderr
+        .lines()
+        .find(|l| l.contains("resuming sw-"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(resuming.contains(": 1 of 4 done"), "{resuming}");
+    assert!(
+        resuming.contains("1 trial(s) the earlier run left running are pending again"),
+        "{resuming}"
+    );
+    assert!(stderr.contains("finished 4/4"), "{stderr}");
+
+    let db = dir.path().join("state/sweep.db");
+    let store = sweep_coordinator::store::Store::open(&db, Default::default()).unwrap();
+    let sweeps = store.list_sweeps().unwrap();
+    assert_eq!(sweeps.len(), 1, "{sweeps:?}");
+    let trials = store.list_trials(&sweeps[0].sweep_id, 0).unwrap().trials;
+    let attempts: Vec<(u32, u32)> = trials
+        .iter()
+        .map(|t| (t.attempts, t.counted_attempts))
+        .collect();
+    // Every trial done; the one the dead worker held was leased twice, and
+    // neither lease counted as a failed attempt.
+    assert!(trials
+        .iter()
+        .all(|t| t.state == sweep_coordinator::store::TrialState::Done));
+    assert_eq!(
+        attempts.iter().filter(|a| **a == (2, 0)).count(),
+        1,
+        "{attempts:?}"
+    );
+    assert_eq!(
+        attempts.iter().filter(|a| **a == (1, 0)).count(),
+        3,
+        "{attempts:?}"
+    );
+    drop(store);
+
+    // Finished: a rerun says so and recomputes nothing; --fresh starts over.
+    let out = sweep_run(dir.path(), SWEEP_FILE, &bin, "1");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("already ran to the end"), "{stderr}");
+    let out = sweep_run_with(dir.path(), SWEEP_FILE, &bin, "1", &["--fresh"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("--fresh: cancelled"), "{stderr}");
+    assert!(stderr.contains("submitted"), "{stderr}");
+    let store = sweep_coordinator::store::Store::open(&db, Default::default()).unwrap();
+    assert_eq!(store.list_sweeps().unwrap().len(), 2);
+}
+
 /// Not a test: the fake worker process the tests above start (through
 /// [`fake_worker_bin`]). Leases trials, reports one epoch and a result whose
 /// val_acc grows with `phase2.lr_backbone`, and exits 0 on SIGTERM.
@@ -216,6 +308,10 @@ async fn serve_trials(url: String) {
         .unwrap()
         .into_inner()
         .worker_id;
+    let die_after: Option<usize> = std::env::var(FAKE_WORKER_DIE_AFTER)
+        .ok()
+        .map(|n| n.parse().unwrap());
+    let mut completed = 0;
     loop {
         let answer = client
             .lease_trial(LeaseTrialRequest {
@@ -230,6 +326,10 @@ async fn serve_trials(url: String) {
             tokio::time::sleep(Duration::from_millis(answer.retry_after_ms.clamp(10, 200))).await;
             continue;
         };
+        if die_after == Some(completed) {
+            println!("fake worker: dying with trial {} leased", lease.trial_id);
+            std::process::exit(3);
+        }
         let config: TrialConfig = serde_json::from_str(&lease.config_json).unwrap();
         let result = fake_result(&config);
         let epoch = result.epochs[0].clone();
@@ -258,6 +358,7 @@ async fn serve_trials(url: String) {
             })
             .await
             .unwrap();
+        completed += 1;
     }
 }
 

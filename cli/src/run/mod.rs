@@ -5,8 +5,11 @@
 //! refused file stops here, before any worker starts), starts N
 //! `sweep-worker run` processes (logs in `DIR/logs/worker-K.log`), shows live
 //! progress, prints the leaderboard, then stops the workers and the
-//! coordinator. Ctrl-C (or SIGTERM) cancels the sweep and stops everything; a
-//! worker that dies is reported, and if all of them die the run fails.
+//! coordinator. Ctrl-C (or SIGTERM) stops everything, the running trials
+//! handed back; a worker that dies is reported, and if all of them die the
+//! run fails. Either way the sweep stays in DIR: the same command on the same
+//! file resumes it ([`resume`]; finished trials are kept), `--fresh` cancels
+//! it and starts over.
 //!
 //! The coordinator's settings go through the same loader as
 //! `sweep-coordinator`'s (defaults, `--config FILE`, `SWEEP_*` environment,
@@ -20,6 +23,7 @@
 //! [`worker_binary`] how their program is found.
 
 mod embedded_coordinator;
+mod resume;
 mod run_tokens;
 mod worker_binary;
 mod worker_pool;
@@ -31,8 +35,8 @@ pub use worker_pool::{WorkerExit, WorkerPool, WorkerSpec};
 
 use crate::client::{Coordinator, SweepClient};
 use crate::error::CliError;
-use crate::progress::{self, ProgressView};
-use crate::render::{sweeps, values};
+use crate::progress;
+use crate::render::sweeps;
 use crate::{output, source, watch};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -68,6 +72,10 @@ pub struct RunArgs {
     /// Leaderboard rows to print at the end (0 = all).
     #[arg(long, default_value_t = 10)]
     pub top: u32,
+    /// Start the sweep over, even if an earlier run of the same file in DIR
+    /// left it unfinished (that one is cancelled).
+    #[arg(long)]
+    pub fresh: bool,
     /// An extra argument for every worker (repeatable), e.g.
     /// `--worker-arg=--simulate` for scheduling tests without training.
     #[arg(long = "worker-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -131,6 +139,10 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
         }
     })?;
 
+    let earlier = resume::prepare(&settings.db, &file.text, args.fresh)?;
+    if let Some(line) = resume::describe(&earlier, &file.source_name) {
+        output::note(&line);
+    }
     let tokens = RunTokens::create(&args.dir)?;
     let settings = with_tokens(settings, &tokens);
     let mut signals = Signals::new().map_err(CliError::Signals)?;
@@ -157,7 +169,7 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
             tls: None,
         },
     };
-    let outcome = drive(&mut server, &me, &mut signals, &file, &spec, args).await;
+    let outcome = drive(&mut server, &me, &mut signals, &file, &spec, args, &earlier).await;
     let stopped = server.stop().await;
     outcome.and(stopped)
 }
@@ -170,33 +182,42 @@ async fn drive(
     file: &source::SweepFileText,
     spec: &WorkerSpec,
     args: &RunArgs,
+    earlier: &resume::Earlier,
 ) -> Result<(), CliError> {
     let mut client = match SweepClient::connect_to(me).await {
         Ok(c) => c,
         Err(e) => return Err(server.explain(e).await),
     };
-    if let Err(e) = cancel_leftovers(&mut client, &args.dir).await {
+    let resumed = match earlier {
+        resume::Earlier::Resume { summary, .. } => Some(summary.sweep_id.clone()),
+        _ => None,
+    };
+    if let Err(e) = cancel_leftovers(&mut client, &args.dir, resumed.as_deref()).await {
         return Err(server.explain(e).await);
     }
-    let submitted = match client
-        .submit(file.text.clone(), file.source_name.clone())
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return Err(server.explain(e).await),
+    let id = match resumed {
+        Some(id) => id,
+        None => {
+            let submitted = match client
+                .submit(file.text.clone(), file.source_name.clone())
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => return Err(server.explain(e).await),
+            };
+            output::note(&format!(
+                "submitted {} as {}: {} trials",
+                file.source_name, submitted.sweep_id, submitted.trial_count
+            ));
+            submitted.sweep_id
+        }
     };
-    let id = submitted.sweep_id;
-    output::note(&format!(
-        "submitted {} as {id}: {} trials",
-        file.source_name, submitted.trial_count
-    ));
 
     let mut stream = client.watch(&id).await?;
     let mut pool = match WorkerPool::spawn(spec, args.workers as usize) {
         Ok(pool) => pool,
         Err(e) => {
-            // Leave no runnable sweep behind in the database.
-            let _ = client.cancel(&id).await;
+            // The sweep stays for a later run to resume.
             return Err(e);
         }
     };
@@ -244,7 +265,6 @@ async fn drive(
         }
         Event::WorkerDied(exit) => {
             view.note(&format!("sweep: {}", died_line(&exit)));
-            cancel_quietly(&mut client, &id, view.as_mut()).await;
             view.finish();
             let e = CliError::AllWorkersDied {
                 workers: args.workers,
@@ -255,15 +275,15 @@ async fn drive(
         }
         Event::Interrupted => {
             view.note(&format!(
-                "sweep: interrupted: cancelling sweep {id} and stopping the workers"
+                "sweep: interrupted: stopping the workers (their trials are handed back); \
+                 sweep {id} stays in {}",
+                spec.dir.join("sweep.db").display()
             ));
-            cancel_quietly(&mut client, &id, view.as_mut()).await;
             view.finish();
             let e = CliError::Interrupted { id: id.clone() };
             (Err(e), true)
         }
         Event::Failed(e) => {
-            cancel_quietly(&mut client, &id, view.as_mut()).await;
             view.finish();
             (Err(e), true)
         }
@@ -337,11 +357,15 @@ async fn stop_workers(pool: &mut WorkerPool, hurry: bool, signals: &mut Signals)
     }
 }
 
-/// Cancels sweeps an earlier `sweep run` on the same database left running
-/// (it was killed): their trials would otherwise be leased before ours.
-async fn cancel_leftovers(client: &mut SweepClient, dir: &Path) -> Result<(), CliError> {
+/// Cancels sweeps of other files an earlier `sweep run` on the same database
+/// left unfinished: their trials would otherwise be leased before ours.
+async fn cancel_leftovers(
+    client: &mut SweepClient,
+    dir: &Path,
+    keep: Option<&str>,
+) -> Result<(), CliError> {
     for sweep in client.sweeps().await? {
-        if sweep.state == SweepState::Running as i32 {
+        if sweep.state == SweepState::Running as i32 && Some(sweep.sweep_id.as_str()) != keep {
             let after = client.cancel(&sweep.sweep_id).await?;
             output::note(&format!(
                 "cancelled sweep {} ({}) left unfinished in {} by an earlier run: {}",
@@ -353,17 +377,6 @@ async fn cancel_leftovers(client: &mut SweepClient, dir: &Path) -> Result<(), Cl
         }
     }
     Ok(())
-}
-
-async fn cancel_quietly(client: &mut SweepClient, id: &str, view: &mut dyn ProgressView) {
-    match client.cancel(id).await {
-        Ok(s) => view.note(&format!(
-            "sweep: sweep {id} {}: {}",
-            values::sweep_state(s.state),
-            sweeps::counts(&s)
-        )),
-        Err(e) => view.note(&format!("sweep: could not cancel sweep {id}: {e}")),
-    }
 }
 
 #[cfg(test)]
@@ -388,6 +401,7 @@ mod tests {
             worker_bin: None,
             settings,
             top: 10,
+            fresh: false,
             worker_args: Vec::new(),
         }
     }

@@ -13,6 +13,8 @@
 //!   take back those whose lease was not renewed.
 //! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
 //!   attempt number.
+//! - [`resume`](Store::latest_sweep_from): find the sweep a file started, and
+//!   take back leases of workers known to be gone.
 //!
 //! Lease deadlines are measured on a monotonic clock ([`Clock`]), so a
 //! wall-clock step changes none. Opening a database gives every running
@@ -29,6 +31,7 @@ mod leases;
 mod model;
 mod reported_trial;
 mod reports;
+mod resume;
 mod schema;
 mod sweeps;
 mod worker_registry;
