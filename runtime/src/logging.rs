@@ -32,10 +32,14 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// Logs to `path` (created or truncated), without colours. Does nothing if a
-/// subscriber is already set.
+/// Logs to `path` (created, or appended to: a resumed run keeps the earlier
+/// run's lines), without colours. Does nothing if a subscriber is already set.
 pub fn init_to_file(path: &Path, format: LogFormat) -> std::io::Result<()> {
-    let file = std::sync::Mutex::new(std::fs::File::create(path)?);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let file = std::sync::Mutex::new(file);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter())
         .with_writer(file)

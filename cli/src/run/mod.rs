@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Leaderboard rows to print at the end (0 = all).
     #[arg(long, default_value_t = 10)]
     pub top: u32,
+    /// Log lines of the coordinator (DIR/logs/coordinator.log) and the
+    /// workers: text for people, json (one object per line) for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Start the sweep over, even if an earlier run of the same file in DIR
     /// left it unfinished (that one is cancelled).
     #[arg(long)]
@@ -132,7 +136,7 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
     })?;
     let coordinator_log = logs.join("coordinator.log");
     // Fails to take over only if a subscriber is already set (then that one logs).
-    logging::init_to_file(&coordinator_log, LogFormat::Text).map_err(|source| {
+    logging::init_to_file(&coordinator_log, args.log_format).map_err(|source| {
         CliError::CannotCreate {
             path: coordinator_log.clone(),
             source,
@@ -161,6 +165,7 @@ pub async fn run(args: &RunArgs) -> Result<(), CliError> {
         extra_args: args.worker_args.clone(),
         token_file: Some(tokens.worker_file.clone()),
         dir: args.dir.clone(),
+        log_format: args.log_format,
     };
     let me = Coordinator {
         url: server.url.clone(),
@@ -402,6 +407,7 @@ mod tests {
             settings,
             top: 10,
             fresh: false,
+            log_format: LogFormat::Text,
             worker_args: Vec::new(),
         }
     }

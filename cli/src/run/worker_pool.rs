@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
+use sweep_runtime::logging::LogFormat;
 use tokio::sync::mpsc;
 
 /// How to start each worker.
@@ -28,6 +29,8 @@ pub struct WorkerSpec {
     pub token_file: Option<PathBuf>,
     /// `DIR`: logs go to `DIR/logs/worker-K.log`, report spools to `DIR/workers/worker-K`.
     pub dir: PathBuf,
+    /// The workers' `--log-format`.
+    pub log_format: LogFormat,
 }
 
 impl WorkerSpec {
@@ -46,6 +49,9 @@ impl WorkerSpec {
         ];
         if let Some(file) = &self.token_file {
             args.extend(["--token-file".into(), file.into()]);
+        }
+        if self.log_format == LogFormat::Json {
+            args.extend(["--log-format".into(), "json".into()]);
         }
         args.extend(self.extra_args.iter().map(OsString::from));
         args
@@ -205,10 +211,15 @@ fn spawn_one(
     exits: mpsc::UnboundedSender<WorkerExit>,
 ) -> Result<Handle, CliError> {
     let log = spec.log_path(k);
-    let log_file = std::fs::File::create(&log).map_err(|source| CliError::CannotCreate {
-        path: log.clone(),
-        source,
-    })?;
+    // Appended to: a resumed run keeps the earlier run's lines.
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|source| CliError::CannotCreate {
+            path: log.clone(),
+            source,
+        })?;
     let log_err = log_file
         .try_clone()
         .map_err(|source| CliError::LogNotReopened {
@@ -289,6 +300,7 @@ mod tests {
             coordinator_url: "http://127.0.0.1:9".into(),
             threads: 2,
             extra_args: vec!["--simulate".into()],
+            log_format: LogFormat::Text,
             token_file: Some(dir.join("worker.token")),
             dir: dir.to_path_buf(),
         }

@@ -4,7 +4,8 @@
 //! `SWEEP_DB`, `SWEEP_LEASE_MS` and `SWEEP_MAX_GRID` environment, then the
 //! flags below (see `sweep_coordinator::config`). The first line on stdout is
 //! the address it serves on (`sweep-coordinator listening on
-//! http://127.0.0.1:50051`); logs go to stderr (`RUST_LOG`). SIGINT or
+//! http://127.0.0.1:50051`); logs go to stderr (`RUST_LOG`, `--log-format
+//! text|json`). SIGINT or
 //! SIGTERM shuts it down gracefully; SIGHUP re-reads the token files. A bad
 //! setting (a non-loopback address without TLS and tokens and without
 //! `--insecure`, an unreadable or empty token file, a bad certificate) is one
@@ -27,11 +28,15 @@ use sweep_runtime::signals::Signals;
 struct Args {
     #[command(flatten)]
     settings: Flags,
+    /// Log lines on stderr: text for people, json (one object per line) for
+    /// log shippers.
+    #[arg(long, value_enum, env = "SWEEP_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    logging::init(LogFormat::Text);
+    logging::init(args.log_format);
     let settings = match config::load(&args.settings, std::env::vars()) {
         Ok(s) => s,
         Err(e) => {
