@@ -138,11 +138,19 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<Images> {
         be_u32(bytes, 8) as usize,
         be_u32(bytes, 12) as usize,
     );
-    let expected = 16 + count * rows * cols;
-    if bytes.len() != expected || rows == 0 || cols == 0 {
+    // Checked: a forged header (4294967295 × 4294967295 × …) must not wrap
+    // into a small size that matches the file (found by tests/fuzz_readers.rs).
+    let expected = count
+        .checked_mul(rows)
+        .and_then(|n| n.checked_mul(cols))
+        .and_then(|n| n.checked_add(16));
+    if expected != Some(bytes.len()) || rows == 0 || cols == 0 {
         return Err(IdxError::Truncated {
             path: path.to_path_buf(),
-            header: format!("{count}×{rows}×{cols} ({expected} bytes)"),
+            header: match expected {
+                Some(n) => format!("{count}×{rows}×{cols} ({n} bytes)"),
+                None => format!("{count}×{rows}×{cols} (more bytes than can be addressed)"),
+            },
             bytes: bytes.len(),
         });
     }
