@@ -405,5 +405,6 @@ fn fake_result(config: &TrialConfig) -> TrialResult {
         host: "fake".into(),
         diverged: None,
         epochs,
+        simulated: false,
     }
 }

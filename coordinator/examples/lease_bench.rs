@@ -264,5 +264,6 @@ fn trivial_result() -> TrialResult {
         threads: 1,
         host: "bench".into(),
         diverged: None,
+        simulated: false,
     }
 }

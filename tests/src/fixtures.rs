@@ -127,6 +127,7 @@ pub fn fake_result(val_acc: f64) -> String {
         threads: 1,
         host: "e2e".into(),
         diverged: None,
+        simulated: false,
     };
     serde_json::to_string(&result).expect("a result serialises")
 }

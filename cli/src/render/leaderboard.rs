@@ -209,10 +209,18 @@ impl Entry {
         Self {
             rank: (t.rank > 0).then_some(t.rank),
             trial_id: t.trial_id.clone(),
-            state: if done && diverged(&t.result_json) {
-                "diverged".to_string()
-            } else {
-                values::trial_state(t.state).to_string()
+            state: {
+                let marks = marks(&t.result_json);
+                let state = if done && marks.diverged.is_some() {
+                    "diverged"
+                } else {
+                    values::trial_state(t.state)
+                };
+                if marks.simulated {
+                    format!("{state} (simulated)")
+                } else {
+                    state.to_string()
+                }
             },
             params,
             metric_name: metric_name.to_string(),
@@ -227,16 +235,25 @@ impl Entry {
     }
 }
 
-/// Whether a result (`TrialResult` JSON) says its trial diverged; false for
-/// anything unreadable.
+/// The fields of a `TrialResult` that change how its trial is shown.
+#[derive(Deserialize, Default)]
+struct Marks {
+    #[serde(default)]
+    diverged: Option<Divergence>,
+    #[serde(default)]
+    simulated: bool,
+}
+
+/// What a result (`TrialResult` JSON) says of its trial: diverged, simulated;
+/// neither for anything unreadable.
+fn marks(result_json: &str) -> Marks {
+    serde_json::from_str(result_json).unwrap_or_default()
+}
+
+/// Whether a result says its trial diverged.
+#[cfg(test)]
 fn diverged(result_json: &str) -> bool {
-    /// The one field of a `TrialResult` this needs.
-    #[derive(Deserialize)]
-    struct Marks {
-        #[serde(default)]
-        diverged: Option<Divergence>,
-    }
-    serde_json::from_str::<Marks>(result_json).is_ok_and(|m| m.diverged.is_some())
+    marks(result_json).diverged.is_some()
 }
 
 /// First line of `text`, at most `max` characters (with `…` when cut).
@@ -473,5 +490,37 @@ mod tests {
         assert_eq!(shorten("short", 10), "short");
         assert_eq!(shorten("0123456789abc", 10), "012345678…");
         assert_eq!(shorten("first\nsecond", 10), "first…");
+    }
+
+    #[test]
+    fn a_simulated_result_is_labelled_in_every_format() {
+        let mut sim = trial(
+            1,
+            "aaaa000011112222",
+            TrialState::Done,
+            "0.001",
+            "[\"all\"]",
+        );
+        sim.result_json = r#"{"best_val_acc": 0.9, "simulated": true}"#.into();
+        let mut real = trial(2, "bbbb000011112222", TrialState::Done, "0.01", "[\"all\"]");
+        real.result_json = r#"{"best_val_acc": 0.8}"#.into();
+        let board = Leaderboard::from_response(&ListTrialsResponse {
+            metric_name: "val_acc".into(),
+            metric_goal: "maximize".into(),
+            trials: vec![sim, real],
+            ..Default::default()
+        });
+        let table = board.table();
+        let rows: Vec<&str> = table.lines().skip(1).collect();
+        assert!(rows[0].contains("done (simulated)"), "{table}");
+        assert!(!rows[1].contains("simulated"), "{table}");
+        let json: serde_json::Value = serde_json::from_str(&board.json()).unwrap();
+        assert_eq!(json[0]["state"], "done (simulated)");
+        assert!(board
+            .csv()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("done (simulated)"));
     }
 }

@@ -103,6 +103,7 @@ pub fn result(val_acc: f64, test_acc: f64) -> TrialResult {
         threads: 1,
         host: "test".into(),
         diverged: None,
+        simulated: false,
     }
 }
 

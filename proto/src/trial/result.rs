@@ -103,6 +103,11 @@ pub struct TrialResult {
     /// Absent from the JSON of a trial that did not diverge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diverged: Option<Divergence>,
+    /// Set by `sweep-worker --simulate` (scheduling tests): no training ran
+    /// and every metric is made up. Leaderboards show such a trial as
+    /// simulated, so it never passes for a real result. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
 }
 
 /// Which loss stopped being finite.
@@ -237,6 +242,7 @@ mod tests {
                 batch: 3,
                 value: f64::NAN,
             }),
+            simulated: false,
         }
     }
 

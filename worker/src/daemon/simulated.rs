@@ -150,6 +150,7 @@ pub fn run_trial(
         threads: cfg.threads,
         host: crate::host::hostname(),
         diverged,
+        simulated: true,
     })
 }
 
@@ -322,6 +323,11 @@ mod tests {
         assert!(w.best_val_acc < a.best_val_acc);
         assert_eq!(a.test.confusion.iter().flatten().sum::<u64>(), 2000);
         assert_eq!(a.phases.len(), 2);
+        // Labelled, so it can never pass for a trained result.
+        assert!(a.simulated);
+        assert!(serde_json::to_string(&a)
+            .unwrap()
+            .contains("\"simulated\":true"));
     }
 
     #[test]

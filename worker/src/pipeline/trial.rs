@@ -369,6 +369,7 @@ pub fn run(
         threads,
         host: crate::host::hostname(),
         diverged: None,
+        simulated: false,
     })
 }
 
@@ -403,5 +404,6 @@ fn diverged_result(
         threads,
         host: crate::host::hostname(),
         diverged: Some(diverged),
+        simulated: false,
     }
 }
