@@ -1,9 +1,12 @@
 //! Leases: handing a pending trial to a worker (the oldest running sweep
-//! with room under its `parallelism` first, its trials in index order).
+//! with room under its `parallelism` first, its trials in index order,
+//! skipping those this worker failed for environment reasons). A draining
+//! worker gets nothing; a quarantined one is refused, saying why.
 
-use super::error::StoreResult;
+use super::error::{StoreError, StoreResult};
 use super::expiry::expire;
 use super::model::LeaseGrant;
+use super::worker_health::standing;
 use super::worker_registry::touch_worker;
 use super::{lease_requests, Store};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -14,6 +17,8 @@ impl Store {
     /// Expired leases are taken back first. A non-empty `request_id` makes
     /// the request retryable: the same worker and request id get the same
     /// assignment back (see [`lease_requests`](super::lease_requests)).
+    /// A draining worker gets `None`; a quarantined one
+    /// [`StoreError::Quarantined`] (a retried request still gets its lease).
     pub fn lease(&self, worker_id: &str, request_id: &str) -> StoreResult<Option<LeaseGrant>> {
         let lease_ms = self.lease_ms;
         self.write(|tx, now, changed| {
@@ -25,8 +30,18 @@ impl Store {
                     return Ok(Some(grant));
                 }
             }
+            let (draining, quarantine_reason) = standing(tx, worker_id)?;
+            if !quarantine_reason.is_empty() {
+                return Err(StoreError::Quarantined {
+                    worker_id: worker_id.to_string(),
+                    reason: quarantine_reason,
+                });
+            }
             expire(tx, now, changed)?;
-            let Some((sweep_id, trial_id)) = next_pending(tx)? else {
+            if draining {
+                return Ok(None);
+            }
+            let Some((sweep_id, trial_id)) = next_pending(tx, worker_id)? else {
                 return Ok(None);
             };
             let (attempt, config_json): (u32, String) = tx.query_row(
@@ -60,8 +75,8 @@ impl Store {
     }
 }
 
-/// (sweep id, trial id) of the trial to lease next, if any.
-fn next_pending(conn: &Connection) -> StoreResult<Option<(String, String)>> {
+/// (sweep id, trial id) of the trial to lease next to `worker_id`, if any.
+fn next_pending(conn: &Connection, worker_id: &str) -> StoreResult<Option<(String, String)>> {
     let mut sweeps = conn.prepare_cached(
         "SELECT s.id, s.parallelism,
                 (SELECT count(*) FROM trials r WHERE r.sweep_id = s.id AND r.state = 'running')
@@ -76,6 +91,10 @@ fn next_pending(conn: &Connection) -> StoreResult<Option<(String, String)>> {
     let mut first_pending = conn.prepare_cached(
         "SELECT t.trial_id FROM trials t
          WHERE t.sweep_id = ?1 AND t.state = 'pending'
+           AND (t.environment_failures = 0 OR NOT EXISTS (
+               SELECT 1 FROM worker_outcomes o
+               WHERE o.sweep_id = t.sweep_id AND o.trial_id = t.trial_id
+                 AND o.kind = 'environment' AND o.worker_id = ?2))
          ORDER BY t.idx LIMIT 1",
     )?;
     for (sweep_id, parallelism, running) in candidates {
@@ -83,7 +102,7 @@ fn next_pending(conn: &Connection) -> StoreResult<Option<(String, String)>> {
             continue;
         }
         let trial: Option<String> = first_pending
-            .query_row([&sweep_id], |r| r.get(0))
+            .query_row(params![sweep_id, worker_id], |r| r.get(0))
             .optional()?;
         if let Some(trial_id) = trial {
             return Ok(Some((sweep_id, trial_id)));
