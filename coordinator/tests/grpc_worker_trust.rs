@@ -147,7 +147,10 @@ async fn only_the_lease_holder_with_its_secret_may_report() {
         assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
     }
     let untouched = snapshot(&mut sweeps, &sweep_id).await;
-    assert!(untouched.contains("attempts: 0"), "nothing leased: {untouched}");
+    assert!(
+        untouched.contains("attempts: 0"),
+        "nothing leased: {untouched}"
+    );
 
     let lease = w
         .lease_trial(LeaseTrialRequest {
@@ -175,7 +178,10 @@ async fn only_the_lease_holder_with_its_secret_may_report() {
     for secret in [b_secret.as_str(), ""] {
         for (rpc, status) in report_all(&mut w, (&a, secret), &lease).await {
             assert_eq!(status.code(), Code::PermissionDenied, "{rpc}: {status:?}");
-            assert!(status.message().contains("worker_secret"), "{rpc}: {status:?}");
+            assert!(
+                status.message().contains("worker_secret"),
+                "{rpc}: {status:?}"
+            );
         }
         let drain = w
             .drain(DrainRequest {
@@ -186,7 +192,11 @@ async fn only_the_lease_holder_with_its_secret_may_report() {
             .unwrap_err();
         assert_eq!(drain.code(), Code::PermissionDenied);
     }
-    assert_eq!(snapshot(&mut sweeps, &sweep_id).await, before, "nothing changed");
+    assert_eq!(
+        snapshot(&mut sweeps, &sweep_id).await,
+        before,
+        "nothing changed"
+    );
 
     // The holder reports as usual, and is not draining.
     let stored = w

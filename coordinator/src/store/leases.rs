@@ -21,28 +21,27 @@ impl Store {
     /// [`StoreError::Quarantined`] (a retried request still gets its lease).
     pub fn lease(&self, worker_id: &str, request_id: &str) -> StoreResult<Option<LeaseGrant>> {
         let lease_ms = self.lease_ms;
-        self.write(|tx, now, changed| {
+        // A quarantined worker is refused after the transaction commits, so
+        // that its last_seen still moves (it is not gone, only quarantined).
+        let answer = self.write(|tx, now, changed| {
             touch_worker(tx, worker_id, now)?;
             if !request_id.is_empty() {
                 if let Some(grant) =
                     lease_requests::answered(tx, worker_id, request_id, now, lease_ms)?
                 {
-                    return Ok(Some(grant));
+                    return Ok(Ok(Some(grant)));
                 }
             }
             let (draining, quarantine_reason) = standing(tx, worker_id)?;
             if !quarantine_reason.is_empty() {
-                return Err(StoreError::Quarantined {
-                    worker_id: worker_id.to_string(),
-                    reason: quarantine_reason,
-                });
+                return Ok(Err(quarantine_reason));
             }
             expire(tx, now, changed)?;
             if draining {
-                return Ok(None);
+                return Ok(Ok(None));
             }
             let Some((sweep_id, trial_id)) = next_pending(tx, worker_id)? else {
-                return Ok(None);
+                return Ok(Ok(None));
             };
             let (attempt, config_json): (u32, String) = tx.query_row(
                 "UPDATE trials
@@ -70,7 +69,11 @@ impl Store {
             if !request_id.is_empty() {
                 lease_requests::remember(tx, worker_id, request_id, &grant)?;
             }
-            Ok(Some(grant))
+            Ok(Ok(Some(grant)))
+        })?;
+        answer.map_err(|reason| StoreError::Quarantined {
+            worker_id: worker_id.to_string(),
+            reason,
         })
     }
 }
