@@ -236,9 +236,20 @@ fn a_sweep_says_when_every_worker_is_quarantined_or_gone() {
         "no worker yet is not a stall"
     );
     let w = worker(&store, "nodata");
-    for _ in 0..3 {
+    let other = store
+        .create_sweep(
+            &seed_sweep("other", 1, ""),
+            &seed_sweep_yaml("other", 1, ""),
+            "o.yaml",
+        )
+        .unwrap();
+    let other_watcher = store.subscribe(&other);
+    for n in 0..3 {
         let l = store.lease(&w, "").unwrap().unwrap();
+        assert_eq!(l.sweep_id, s);
         env_fail(&store, &w, &l, "data dir missing");
+        // The quarantine changes every sweep's summary: all watchers hear of it.
+        assert_eq!(other_watcher.has_changed().unwrap(), n == 2, "after {n}");
     }
     let summary = store.sweep_summary(&s).unwrap();
     assert_eq!(
@@ -248,6 +259,11 @@ fn a_sweep_says_when_every_worker_is_quarantined_or_gone() {
     assert_eq!(
         summary.stalled_reason,
         "4 trials are pending but no worker can take them: of 1 known worker, \
+         1 quarantined after environment failures"
+    );
+    assert_eq!(
+        store.sweep_summary(&other).unwrap().stalled_reason,
+        "1 trial is pending but no worker can take it: of 1 known worker, \
          1 quarantined after environment failures"
     );
     // A second worker that registers and then goes silent for two leases.
@@ -274,8 +290,12 @@ fn a_draining_worker_leases_nothing_but_finishes_its_trials() {
     let (_d, _c, store, s) = setup(3);
     let w = worker(&store, "leaving");
     let l = store.lease(&w, "").unwrap().unwrap();
+    let mut watcher = store.subscribe(&s);
     store.drain_worker(&w).unwrap();
+    assert!(watcher.has_changed().unwrap(), "watchers hear of a drain");
+    watcher.mark_unchanged();
     store.drain_worker(&w).unwrap();
+    assert!(!watcher.has_changed().unwrap(), "draining twice is once");
     assert!(store.lease(&w, "").unwrap().is_none());
     let st = status(&store, &w);
     assert_eq!((st.state, st.running), (WorkerState::Draining, 1));

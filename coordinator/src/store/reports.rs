@@ -176,6 +176,7 @@ impl Store {
                 Outcome::Done,
                 "",
                 quarantine_after,
+                changed,
             )?;
             changed.push(t.sweep_id);
             Ok(true)
@@ -229,6 +230,7 @@ impl Store {
                     Outcome::Failed,
                     &report.error,
                     policy.quarantine_after,
+                    changed,
                 )?;
                 return Ok(true);
             }
@@ -271,6 +273,7 @@ impl Store {
                     Outcome::Failed,
                     &report.error,
                     policy.quarantine_after,
+                    changed,
                 )?,
                 FailureKind::Environment => {
                     worker_health::record(
@@ -280,6 +283,7 @@ impl Store {
                         Outcome::Environment,
                         &report.error,
                         policy.quarantine_after,
+                        changed,
                     )?;
                     let workers = worker_health::environment_workers(tx, ids.0, ids.1)?;
                     if state == TrialState::Pending && workers >= policy.poison_after {

@@ -14,7 +14,7 @@
 
 use super::error::StoreResult;
 use super::model::{WorkerCounts, WorkerState, WorkerStatus};
-use super::Store;
+use super::{Changed, Store};
 use rusqlite::{params, Connection, Transaction};
 
 /// What a worker's final report was, for its counts and its quarantine.
@@ -137,7 +137,9 @@ pub(super) fn standing(tx: &Transaction, worker_id: &str) -> StoreResult<(bool, 
 }
 
 /// Counts `outcome` of `worker_id` on a trial and re-judges its quarantine
-/// on its latest `quarantine_after` outcomes.
+/// on its latest `quarantine_after` outcomes. When the worker went into or
+/// out of quarantine, every running sweep is marked as changed (their
+/// summaries count workers).
 pub(super) fn record(
     tx: &Transaction,
     worker_id: &str,
@@ -145,6 +147,7 @@ pub(super) fn record(
     outcome: Outcome,
     error: &str,
     quarantine_after: u32,
+    changed: &mut Changed,
 ) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO worker_outcomes (worker_id, sweep_id, trial_id, kind, error)
@@ -188,14 +191,25 @@ pub(super) fn record(
     let (_, before) = standing(tx, worker_id)?;
     if before.is_empty() && quarantined {
         tracing::warn!(worker = %worker_id, "worker {worker_id} quarantined: {reason}");
+        changed.extend(running_sweeps(tx)?);
     } else if !before.is_empty() && !quarantined {
         tracing::info!(worker = %worker_id, "worker {worker_id} is out of quarantine");
+        changed.extend(running_sweeps(tx)?);
     }
     tx.execute(
         "UPDATE workers SET quarantine_reason = ?2 WHERE id = ?1",
         params![worker_id, reason],
     )?;
     Ok(())
+}
+
+/// The ids of the sweeps not cancelled (their watchers care about workers).
+pub(super) fn running_sweeps(tx: &Transaction) -> StoreResult<Vec<String>> {
+    let ids = tx
+        .prepare_cached("SELECT id FROM sweeps WHERE state = 'running'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
 }
 
 /// On how many different workers the trial failed for environment reasons.

@@ -5,7 +5,7 @@
 
 use super::error::{StoreError, StoreResult};
 use super::model::{Registration, WorkerInfo};
-use super::{ids, secrets, Now, Store};
+use super::{ids, secrets, worker_health, Now, Store};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 impl Store {
@@ -57,9 +57,16 @@ impl Store {
     /// The worker is shutting down: it leases nothing more (its running
     /// trials still report). Draining twice is the same as once.
     pub fn drain_worker(&self, worker_id: &str) -> StoreResult<()> {
-        self.write(|tx, now, _| {
+        self.write(|tx, now, changed| {
             touch_worker(tx, worker_id, now)?;
-            tx.execute("UPDATE workers SET draining = 1 WHERE id = ?1", [worker_id])?;
+            let n = tx.execute(
+                "UPDATE workers SET draining = 1 WHERE id = ?1 AND draining = 0",
+                [worker_id],
+            )?;
+            if n > 0 {
+                // Summaries count active workers: watchers should hear of it.
+                changed.extend(worker_health::running_sweeps(tx)?);
+            }
             Ok(())
         })
     }
