@@ -8,7 +8,8 @@ use std::time::Duration;
 use sweep_proto::v1::sweep_service_client::SweepServiceClient;
 use sweep_proto::v1::{
     CancelSweepRequest, GetSweepRequest, ListSweepsRequest, ListTrialsRequest, ListTrialsResponse,
-    SubmitSweepRequest, SubmitSweepResponse, SweepSummary, WatchSweepRequest,
+    ListWorkersRequest, SubmitSweepRequest, SubmitSweepResponse, SweepSummary, WatchSweepRequest,
+    WorkerInfo,
 };
 use sweep_runtime::credentials::{Bearer, Credentials};
 use tonic::service::interceptor::InterceptedService;
@@ -136,6 +137,14 @@ impl SweepClient {
         match self.client.list_trials(request).await {
             Ok(r) => Ok(r.into_inner()),
             Err(s) => Err(self.error(s, Some(sweep_id))),
+        }
+    }
+
+    /// Every worker the coordinator knows, with its state and counts.
+    pub async fn workers(&mut self) -> Result<Vec<WorkerInfo>, CliError> {
+        match self.client.list_workers(ListWorkersRequest {}).await {
+            Ok(r) => Ok(r.into_inner().workers),
+            Err(s) => Err(self.error(s, None)),
         }
     }
 

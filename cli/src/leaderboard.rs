@@ -5,17 +5,9 @@ use crate::client::{Coordinator, SweepClient};
 use crate::error::CliError;
 use crate::output;
 use crate::render::leaderboard::Leaderboard;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people.
-    Table,
-    /// A header row, then one row per trial.
-    Csv,
-    /// An array of objects, one per trial.
-    Json,
-}
+pub use crate::format::Format;
 
 #[derive(Debug, Args, PartialEq, Eq)]
 pub struct LeaderboardArgs {

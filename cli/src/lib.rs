@@ -1,5 +1,5 @@
 //! The `sweep` command line: a gRPC client of the coordinator (`submit`,
-//! `list`, `status`, `leaderboard`, `cancel`, `watch`), plus `run`, which does
+//! `list`, `status`, `leaderboard`, `cancel`, `watch`, `workers`), plus `run`, which does
 //! a whole sweep on this machine with an in-process coordinator and local
 //! worker processes.
 //!
@@ -11,6 +11,7 @@
 mod cancel;
 mod client;
 mod error;
+mod format;
 mod leaderboard;
 mod list;
 mod output;
@@ -21,6 +22,7 @@ mod source;
 mod status;
 mod submit;
 mod watch;
+mod workers;
 
 pub use client::{Coordinator, SweepClient};
 pub use error::{CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNREACHABLE, EXIT_USAGE};
@@ -78,6 +80,8 @@ pub enum Command {
     },
     /// Live progress of a sweep until it ends, then the top of its leaderboard.
     Watch(watch::WatchArgs),
+    /// Every worker: host, slots, last seen, state, done/failed/environment failures.
+    Workers(workers::WorkersArgs),
     /// Run a whole sweep here: in-process coordinator + N local worker processes.
     Run(run::RunArgs),
 }
@@ -98,6 +102,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Leaderboard(args) => leaderboard::run(url, args).await,
         Command::Cancel { id } => cancel::run(url, id).await,
         Command::Watch(args) => watch::run(url, args).await,
+        Command::Workers(args) => workers::run(url, args).await,
         Command::Run(_) => unreachable!("handled above"),
     }
 }

@@ -297,7 +297,7 @@ async fn serve_trials(url: String) {
             r.metadata_mut().insert("authorization", header.clone());
             Ok(r)
         });
-    let worker_id = client
+    let registered = client
         .register(RegisterRequest {
             hostname: "fake".into(),
             cores: 1,
@@ -306,8 +306,8 @@ async fn serve_trials(url: String) {
         })
         .await
         .unwrap()
-        .into_inner()
-        .worker_id;
+        .into_inner();
+    let (worker_id, worker_secret) = (registered.worker_id, registered.worker_secret);
     let die_after: Option<usize> = std::env::var(FAKE_WORKER_DIE_AFTER)
         .ok()
         .map(|n| n.parse().unwrap());
@@ -316,8 +316,8 @@ async fn serve_trials(url: String) {
         let answer = client
             .lease_trial(LeaseTrialRequest {
                 worker_id: worker_id.clone(),
+                worker_secret: worker_secret.clone(),
                 request_id: String::new(),
-                ..Default::default()
             })
             .await
             .unwrap()
@@ -337,12 +337,12 @@ async fn serve_trials(url: String) {
             .heartbeat(HeartbeatRequest {
                 sweep_id: lease.sweep_id.clone(),
                 worker_id: worker_id.clone(),
+                worker_secret: worker_secret.clone(),
                 trial_id: lease.trial_id.clone(),
                 attempt: lease.attempt,
                 epoch_json: vec![serde_json::to_string(&epoch).unwrap()],
                 epochs_done: 1,
                 total_epochs: config.total_epochs(),
-                ..Default::default()
             })
             .await
             .unwrap();
@@ -351,10 +351,10 @@ async fn serve_trials(url: String) {
             .complete_trial(CompleteTrialRequest {
                 sweep_id: lease.sweep_id.clone(),
                 worker_id: worker_id.clone(),
+                worker_secret: worker_secret.clone(),
                 trial_id: lease.trial_id,
                 attempt: lease.attempt,
                 result_json: serde_json::to_string(&result).unwrap(),
-                ..Default::default()
             })
             .await
             .unwrap();

@@ -104,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         db_path: dir.path().join("bench.db"),
         lease: Duration::from_secs(30),
         max_grid: (args.trials as u64).max(10_000),
+        policy: Default::default(),
     };
     let server = tokio::spawn(serve_secured(config, security, listener, async {
         let _ = stopped.await;
@@ -178,7 +179,7 @@ async fn worker(
         .connect()
         .await?;
     let mut rpc = WorkerServiceClient::with_interceptor(channel, credentials.bearer.clone());
-    let worker_id = rpc
+    let registered = rpc
         .register(RegisterRequest {
             hostname: format!("bench-{k}"),
             cores: 1,
@@ -186,16 +187,16 @@ async fn worker(
             version: "bench".into(),
         })
         .await?
-        .into_inner()
-        .worker_id;
+        .into_inner();
+    let (worker_id, worker_secret) = (registered.worker_id, registered.worker_secret);
     let mut latencies = Vec::new();
     loop {
         let t0 = Instant::now();
         let answer = rpc
             .lease_trial(LeaseTrialRequest {
                 worker_id: worker_id.clone(),
+                worker_secret: worker_secret.clone(),
                 request_id: String::new(),
-                ..Default::default()
             })
             .await?
             .into_inner();
@@ -210,10 +211,10 @@ async fn worker(
             .complete_trial(CompleteTrialRequest {
                 sweep_id: Default::default(),
                 worker_id: worker_id.clone(),
+                worker_secret: worker_secret.clone(),
                 trial_id: lease.trial_id,
                 attempt: lease.attempt,
                 result_json: result_json.to_string(),
-                ..Default::default()
             })
             .await?
             .into_inner()

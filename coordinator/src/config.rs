@@ -17,7 +17,7 @@
 use crate::auth::Gate;
 use crate::security::{self, Security, SecurityError};
 use crate::server::ServerConfig;
-use crate::store::DEFAULT_LEASE;
+use crate::store::{WorkerPolicy, DEFAULT_LEASE};
 use crate::sweepfile::DEFAULT_MAX_GRID;
 use ::config::{Config, ConfigError, Environment, File, FileFormat, FileSourceFile, Map, Source};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -58,11 +58,21 @@ pub struct Settings {
     pub client_ca: Option<PathBuf>,
     /// Allow a non-loopback `listen` without TLS and tokens.
     pub insecure: bool,
+    /// Hand-backs a trial may have without counting an attempt; each one
+    /// beyond counts as a failed attempt.
+    pub max_handbacks: u32,
+    /// A worker whose latest this-many trials failed for environment
+    /// reasons (each a different trial) is quarantined: it leases nothing.
+    pub quarantine_after: u32,
+    /// A trial that failed for environment reasons on this many different
+    /// workers fails.
+    pub poison_after: u32,
 }
 
 impl Default for Settings {
     /// Loopback only, `sweep.db` in the working directory, 30 s leases,
-    /// grids up to 10,000 trials.
+    /// grids up to 10,000 trials, 10 hand-backs per trial, quarantine after
+    /// 3 environment failures, a trial fails after 3 workers.
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
@@ -75,6 +85,9 @@ impl Default for Settings {
             tls_key: None,
             client_ca: None,
             insecure: false,
+            max_handbacks: WorkerPolicy::default().max_handbacks,
+            quarantine_after: WorkerPolicy::default().quarantine_after,
+            poison_after: WorkerPolicy::default().poison_after,
         }
     }
 }
@@ -86,6 +99,11 @@ impl Settings {
             db_path: self.db.clone(),
             lease: Duration::from_millis(self.lease_ms),
             max_grid: self.max_grid,
+            policy: WorkerPolicy {
+                max_handbacks: self.max_handbacks,
+                quarantine_after: self.quarantine_after,
+                poison_after: self.poison_after,
+            },
         }
     }
 
@@ -148,6 +166,12 @@ impl Settings {
         }
         if self.max_grid == 0 {
             return Err(invalid("max_grid", "must be at least 1".into()));
+        }
+        if self.quarantine_after == 0 {
+            return Err(invalid("quarantine_after", "must be at least 1".into()));
+        }
+        if self.poison_after == 0 {
+            return Err(invalid("poison_after", "must be at least 1".into()));
         }
         Ok(self)
     }
@@ -401,6 +425,9 @@ mod tests {
                 "lease_ms",
                 "listen",
                 "max_grid",
+                "max_handbacks",
+                "poison_after",
+                "quarantine_after",
                 "tls_cert",
                 "tls_key",
                 "worker_tokens_file"

@@ -10,7 +10,7 @@
 use crate::auth::Role;
 use crate::security::Security;
 use crate::service::{SweepApi, WorkerApi};
-use crate::store::{Store, StoreError, StoreOptions};
+use crate::store::{Store, StoreError, StoreOptions, WorkerPolicy};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub lease: Duration,
     /// Largest grid a sweep file may expand to.
     pub max_grid: u64,
+    /// Hand-back cap, quarantine and poison-trial limits.
+    pub policy: WorkerPolicy,
 }
 
 /// Why the coordinator could not start or stopped serving.
@@ -68,6 +70,7 @@ impl CoordinatorServer {
             &config.db_path,
             StoreOptions {
                 lease: config.lease,
+                policy: config.policy,
                 ..StoreOptions::default()
             },
         )?;

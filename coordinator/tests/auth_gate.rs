@@ -52,6 +52,7 @@ async fn start(dir: &Path) -> Running {
         db_path: dir.join("sweep.db"),
         lease: Duration::from_secs(30),
         max_grid: 100,
+        policy: Default::default(),
     };
     let security = Security {
         gate: gate.clone(),
@@ -84,6 +85,7 @@ async fn clients(addr: SocketAddr, bearer: Bearer) -> (Sweeps, Workers) {
 struct Target {
     sweep_id: String,
     worker_id: String,
+    worker_secret: String,
     lease: Lease,
 }
 
@@ -148,6 +150,10 @@ async fn call_sweep_service(s: &mut Sweeps, t: &Target) -> Vec<(&'static str, Re
             "WatchSweep",
             ok(s.watch_sweep(WatchSweepRequest { sweep_id: id() }).await),
         ),
+        (
+            "ListWorkers",
+            ok(s.list_workers(ListWorkersRequest {}).await),
+        ),
     ]
 }
 
@@ -157,6 +163,8 @@ async fn call_worker_service(
     t: &Target,
 ) -> Vec<(&'static str, Result<(), Status>)> {
     let (worker_id, lease) = (t.worker_id.clone(), &t.lease);
+    // Even the worker's own secret does not get past the gate.
+    let worker_secret = || t.worker_secret.clone();
     vec![
         (
             "Register",
@@ -173,7 +181,7 @@ async fn call_worker_service(
             ok(w.lease_trial(LeaseTrialRequest {
                 worker_id: worker_id.clone(),
                 request_id: "forged-lease".into(),
-                ..Default::default()
+                worker_secret: worker_secret(),
             })
             .await),
         ),
@@ -187,7 +195,7 @@ async fn call_worker_service(
                 epochs_done: 1,
                 total_epochs: 2,
                 sweep_id: lease.sweep_id.clone(),
-                ..Default::default()
+                worker_secret: worker_secret(),
             })
             .await),
         ),
@@ -199,20 +207,29 @@ async fn call_worker_service(
                 attempt: lease.attempt,
                 result_json: result_json(0.99, 0.99),
                 sweep_id: lease.sweep_id.clone(),
-                ..Default::default()
+                worker_secret: worker_secret(),
             })
             .await),
         ),
         (
             "FailTrial",
             ok(w.fail_trial(FailTrialRequest {
-                worker_id,
+                worker_id: worker_id.clone(),
                 trial_id: lease.trial_id.clone(),
                 attempt: lease.attempt,
                 error: "forged".into(),
                 handed_back: true,
                 sweep_id: lease.sweep_id.clone(),
+                worker_secret: worker_secret(),
                 ..Default::default()
+            })
+            .await),
+        ),
+        (
+            "Drain",
+            ok(w.drain(DrainRequest {
+                worker_id,
+                worker_secret: worker_secret(),
             })
             .await),
         ),
@@ -245,7 +262,7 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
         .unwrap()
         .into_inner()
         .sweep_id;
-    let worker_id = workers
+    let registered = workers
         .register(RegisterRequest {
             hostname: "w".into(),
             cores: 1,
@@ -254,13 +271,13 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
         })
         .await
         .unwrap()
-        .into_inner()
-        .worker_id;
+        .into_inner();
+    let (worker_id, worker_secret) = (registered.worker_id, registered.worker_secret);
     let lease = workers
         .lease_trial(LeaseTrialRequest {
             worker_id: worker_id.clone(),
+            worker_secret: worker_secret.clone(),
             request_id: "real-lease".into(),
-            ..Default::default()
         })
         .await
         .unwrap()
@@ -270,6 +287,7 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
     let target = Target {
         sweep_id,
         worker_id,
+        worker_secret,
         lease,
     };
     let before = snapshot(&mut sweeps).await;
@@ -287,7 +305,7 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
         assert_all(&more, Code::Unauthenticated, who);
         called += calls.len() + more.len();
     }
-    assert_eq!(called, 3 * 11, "every RPC of both services");
+    assert_eq!(called, 3 * 13, "every RPC of both services");
 
     // A header without the Bearer scheme.
     let ch = Channel::from_shared(format!("http://{}", server.addr))
@@ -322,13 +340,13 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
     let hb = workers
         .heartbeat(HeartbeatRequest {
             worker_id: target.worker_id.clone(),
+            worker_secret: target.worker_secret.clone(),
             trial_id: target.lease.trial_id.clone(),
             attempt: target.lease.attempt,
             epoch_json: Vec::new(),
             epochs_done: 0,
             total_epochs: 2,
             sweep_id: target.lease.sweep_id.clone(),
-            ..Default::default()
         })
         .await
         .unwrap()

@@ -59,12 +59,15 @@ fn start(db: &Path) -> (Child, String) {
     (child, url)
 }
 
-async fn lease_one(workers: &mut WorkerServiceClient<Channel>, worker_id: &str) -> Lease {
+async fn lease_one(
+    workers: &mut WorkerServiceClient<Channel>,
+    (worker_id, secret): (&str, &str),
+) -> Lease {
     workers
         .lease_trial(LeaseTrialRequest {
             worker_id: worker_id.into(),
+            worker_secret: secret.into(),
             request_id: String::new(),
-            ..Default::default()
         })
         .await
         .unwrap()
@@ -100,28 +103,28 @@ async fn kill_9_and_restart_keeps_results_and_the_running_trial() {
         .unwrap()
         .into_inner()
         .sweep_id;
-    let wid = workers
+    let registered = workers
         .register(RegisterRequest::default())
         .await
         .unwrap()
-        .into_inner()
-        .worker_id;
-    let done = lease_one(&mut workers, &wid).await;
+        .into_inner();
+    let (wid, secret) = (registered.worker_id, registered.worker_secret);
+    let done = lease_one(&mut workers, (&wid, &secret)).await;
     let stored = workers
         .complete_trial(CompleteTrialRequest {
             sweep_id: Default::default(),
             worker_id: wid.clone(),
+            worker_secret: secret.clone(),
             trial_id: done.trial_id.clone(),
             attempt: 1,
             result_json: result_json(0.77, 0.9),
-            ..Default::default()
         })
         .await
         .unwrap()
         .into_inner()
         .stored;
     assert!(stored, "acknowledged = committed");
-    let running = lease_one(&mut workers, &wid).await;
+    let running = lease_one(&mut workers, (&wid, &secret)).await;
 
     first.kill().unwrap(); // SIGKILL: no shutdown code runs
     first.wait().unwrap();
@@ -140,11 +143,12 @@ async fn kill_9_and_restart_keeps_results_and_the_running_trial() {
     assert_eq!(s.best_trial_id, done.trial_id);
     assert_eq!(s.running_trials[0].trial_id, running.trial_id);
     assert_eq!(s.running_trials[0].attempt, 1);
-    // The worker is remembered and keeps its trial.
+    // The worker is remembered (its secret too) and keeps its trial.
     let hb = workers
         .heartbeat(HeartbeatRequest {
             sweep_id: Default::default(),
             worker_id: wid.clone(),
+            worker_secret: secret.clone(),
             trial_id: running.trial_id.clone(),
             attempt: 1,
             ..Default::default()
@@ -153,7 +157,7 @@ async fn kill_9_and_restart_keeps_results_and_the_running_trial() {
         .unwrap()
         .into_inner();
     assert!(!hb.stop);
-    let next = lease_one(&mut workers, &wid).await;
+    let next = lease_one(&mut workers, (&wid, &secret)).await;
     assert_ne!(next.trial_id, running.trial_id);
     assert_ne!(next.trial_id, done.trial_id);
 

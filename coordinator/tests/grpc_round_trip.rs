@@ -48,6 +48,7 @@ async fn start_on(db: PathBuf, lease: Duration) -> Running {
         db_path: db,
         lease,
         max_grid: 100,
+        policy: Default::default(),
     };
     let task = tokio::spawn(serve(config, listener, async {
         let _ = stopped.await;
@@ -179,7 +180,8 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .into_inner();
     assert!(reg.worker_id.starts_with("test-host-"), "{}", reg.worker_id);
     assert_eq!((reg.lease_ms, reg.heartbeat_interval_ms), (30_000, 10_000));
-    let wid = reg.worker_id;
+    assert_eq!(reg.worker_secret.len(), 64, "a 256-bit secret");
+    let (wid, secret) = (reg.worker_id, reg.worker_secret);
 
     let unknown = workers
         .lease_trial(LeaseTrialRequest {
@@ -197,8 +199,8 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         let answer = workers
             .lease_trial(LeaseTrialRequest {
                 worker_id: wid.clone(),
+                worker_secret: secret.clone(),
                 request_id: String::new(),
-                ..Default::default()
             })
             .await
             .unwrap()
@@ -218,12 +220,12 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
             .heartbeat(HeartbeatRequest {
                 sweep_id: Default::default(),
                 worker_id: wid.clone(),
+                worker_secret: secret.clone(),
                 trial_id: lease.trial_id.clone(),
                 attempt: 1,
                 epoch_json: vec![serde_json::to_string(&epoch(1, 0.5)).unwrap()],
                 epochs_done: 1,
                 total_epochs: 1,
-                ..Default::default()
             })
             .await
             .unwrap()
@@ -232,10 +234,10 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         let report = CompleteTrialRequest {
             sweep_id: Default::default(),
             worker_id: wid.clone(),
+            worker_secret: secret.clone(),
             trial_id: lease.trial_id.clone(),
             attempt: 1,
             result_json: result_json(vals.next().unwrap(), 0.95),
-            ..Default::default()
         };
         let r = workers
             .complete_trial(report.clone())
@@ -249,6 +251,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
             .fail_trial(FailTrialRequest {
                 sweep_id: Default::default(),
                 worker_id: wid.clone(),
+                worker_secret: secret.clone(),
                 trial_id: lease.trial_id.clone(),
                 attempt: 2,
                 error: "x".into(),
@@ -329,8 +332,8 @@ async fn an_expired_lease_is_requeued_by_the_background_task_and_shutdown_ends_w
         seed_sweep_yaml("expiry", 1, "max_attempts: 5\n"),
     )
     .await;
-    let wid = register(&mut workers).await;
-    let lease = lease(&mut workers, &wid, "").await.unwrap();
+    let (wid, secret) = register(&mut workers).await;
+    let lease = lease(&mut workers, (&wid, &secret), "").await.unwrap();
     let mut watch = sweeps
         .watch_sweep(WatchSweepRequest {
             sweep_id: sweep_id.clone(),
@@ -407,25 +410,26 @@ async fn the_database_can_be_served_again_right_after_shutdown() {
     }
 }
 
-async fn register(workers: &mut WorkerServiceClient<Channel>) -> String {
-    workers
+/// A registered worker's (id, secret).
+async fn register(workers: &mut WorkerServiceClient<Channel>) -> (String, String) {
+    let r = workers
         .register(RegisterRequest::default())
         .await
         .unwrap()
-        .into_inner()
-        .worker_id
+        .into_inner();
+    (r.worker_id, r.worker_secret)
 }
 
 async fn lease(
     workers: &mut WorkerServiceClient<Channel>,
-    worker_id: &str,
+    (worker_id, secret): (&str, &str),
     request_id: &str,
 ) -> Option<Lease> {
     workers
         .lease_trial(LeaseTrialRequest {
             worker_id: worker_id.into(),
+            worker_secret: secret.into(),
             request_id: request_id.into(),
-            ..Default::default()
         })
         .await
         .unwrap()
@@ -446,8 +450,8 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
         seed_sweep_yaml("silent", 1, "max_attempts: 1\n"),
     )
     .await;
-    let wid = register(&mut workers).await;
-    let l = lease(&mut workers, &wid, "").await.unwrap();
+    let (wid, secret) = register(&mut workers).await;
+    let l = lease(&mut workers, (&wid, &secret), "").await.unwrap();
     let mut watch = sweeps
         .watch_sweep(WatchSweepRequest {
             sweep_id: sweep_id.clone(),
@@ -469,12 +473,12 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
         .heartbeat(HeartbeatRequest {
             sweep_id: sweep_id.clone(),
             worker_id: wid.clone(),
+            worker_secret: secret.clone(),
             trial_id: l.trial_id.clone(),
             attempt: 1,
             epoch_json: vec![],
             epochs_done: 1,
             total_epochs: 1,
-            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -488,6 +492,7 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
         .fail_trial(FailTrialRequest {
             sweep_id: sweep_id.clone(),
             worker_id: wid.clone(),
+            worker_secret: secret.clone(),
             trial_id: l.trial_id.clone(),
             attempt: 1,
             error: "shutting down".into(),
@@ -498,7 +503,7 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
         .unwrap_err();
     assert_eq!(hand_back.code(), Code::FailedPrecondition);
     assert!(
-        lease(&mut workers, &wid, "").await.is_none(),
+        lease(&mut workers, (&wid, &secret), "").await.is_none(),
         "no attempt 2 of 1"
     );
     let get = |mut sweeps: SweepServiceClient<Channel>, id: String| async move {
@@ -519,10 +524,10 @@ async fn a_trial_failed_by_expiry_never_reopens_but_takes_its_late_result() {
         .complete_trial(CompleteTrialRequest {
             sweep_id: sweep_id.clone(),
             worker_id: wid.clone(),
+            worker_secret: secret.clone(),
             trial_id: l.trial_id.clone(),
             attempt: 1,
             result_json: result_json(0.9, 0.9),
-            ..Default::default()
         })
         .await
         .unwrap()
@@ -566,9 +571,9 @@ async fn a_retried_lease_request_gets_the_same_lease_even_after_a_restart() {
     let mut sweeps = SweepServiceClient::new(ch.clone());
     let mut workers = WorkerServiceClient::new(ch);
     let sweep_id = submit(&mut sweeps, seed_sweep_yaml("retry", 2, "")).await;
-    let wid = register(&mut workers).await;
-    let first = lease(&mut workers, &wid, "req-1").await.unwrap();
-    let again = lease(&mut workers, &wid, "req-1").await.unwrap();
+    let (wid, secret) = register(&mut workers).await;
+    let first = lease(&mut workers, (&wid, &secret), "req-1").await.unwrap();
+    let again = lease(&mut workers, (&wid, &secret), "req-1").await.unwrap();
     assert_eq!(again, first, "the same lease, no attempt burned");
     stop(server).await;
 
@@ -576,9 +581,9 @@ async fn a_retried_lease_request_gets_the_same_lease_even_after_a_restart() {
     let ch = channel(server.addr).await;
     let mut sweeps = SweepServiceClient::new(ch.clone());
     let mut workers = WorkerServiceClient::new(ch);
-    let after_restart = lease(&mut workers, &wid, "req-1").await.unwrap();
+    let after_restart = lease(&mut workers, (&wid, &secret), "req-1").await.unwrap();
     assert_eq!(after_restart, first);
-    let next = lease(&mut workers, &wid, "req-2").await.unwrap();
+    let next = lease(&mut workers, (&wid, &secret), "req-2").await.unwrap();
     assert_ne!(next.trial_id, first.trial_id);
     let attempts: Vec<u32> = sweeps
         .list_trials(ListTrialsRequest {

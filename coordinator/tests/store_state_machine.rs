@@ -79,6 +79,7 @@ fn fail(
         attempt,
         error: error.into(),
         handed_back,
+        ..Default::default()
     })
 }
 
@@ -568,6 +569,7 @@ fn a_version_1_database_is_brought_up_to_date() {
         (s, worker(&store, "a"))
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V3).unwrap();
     conn.execute_batch("DROP TABLE lease_requests; PRAGMA user_version = 1;")
         .unwrap();
     drop(conn);
@@ -575,6 +577,44 @@ fn a_version_1_database_is_brought_up_to_date() {
     let l = store.lease(&w, "req-1").unwrap().unwrap();
     assert_eq!(l.sweep_id, s);
     assert_eq!(store.lease(&w, "req-1").unwrap().unwrap(), l);
+}
+
+/// What version 3 added, taken away again (a version 2 database).
+const UNDO_V3: &str = "DROP TABLE worker_outcomes;
+    ALTER TABLE workers DROP COLUMN secret_sha256;
+    ALTER TABLE workers DROP COLUMN draining;
+    ALTER TABLE workers DROP COLUMN done;
+    ALTER TABLE workers DROP COLUMN failed;
+    ALTER TABLE workers DROP COLUMN environment_failures;
+    ALTER TABLE workers DROP COLUMN quarantine_reason;
+    ALTER TABLE trials DROP COLUMN handbacks;
+    ALTER TABLE trials DROP COLUMN environment_failures;
+    PRAGMA user_version = 2;";
+
+#[test]
+fn a_version_2_database_gains_secrets_and_its_workers_register_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(0));
+    let w = {
+        let store = open_store(dir.path(), &clock);
+        submit(&store, "v2", 1, "");
+        worker(&store, "old")
+    };
+    let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V3).unwrap();
+    drop(conn);
+    let store = open_store(dir.path(), &clock);
+    // A worker from before secrets has none: it is told to register again.
+    assert!(matches!(
+        store.authenticate_worker(&w, "anything"),
+        Err(StoreError::UnknownWorker(_))
+    ));
+    let fresh = store
+        .register_worker(&sweep_coordinator::store::WorkerInfo::default())
+        .unwrap();
+    store
+        .authenticate_worker(&fresh.worker_id, &fresh.secret)
+        .unwrap();
 }
 
 #[test]
@@ -642,6 +682,7 @@ fn random_histories_keep_the_promises() {
                         attempt: l.attempt,
                         error: "boom".into(),
                         handed_back,
+                        ..Default::default()
                     })
                 };
                 let _ = match rng.random_range(0..4) {

@@ -96,9 +96,16 @@ pub async fn wait_running(
     .await
 }
 
-/// Registers a hand-driven worker; its id.
-pub async fn register(url: &str, hostname: &str) -> String {
-    workers(url)
+/// A hand-driven worker: its id and the secret its calls must carry.
+#[derive(Debug, Clone)]
+pub struct HandWorker {
+    pub id: String,
+    pub secret: String,
+}
+
+/// Registers a hand-driven worker.
+pub async fn register(url: &str, hostname: &str) -> HandWorker {
+    let r = workers(url)
         .register(RegisterRequest {
             hostname: hostname.into(),
             cores: 1,
@@ -107,21 +114,24 @@ pub async fn register(url: &str, hostname: &str) -> String {
         })
         .await
         .unwrap_or_else(|s| panic!("Register: {s:?}"))
-        .into_inner()
-        .worker_id
+        .into_inner();
+    HandWorker {
+        id: r.worker_id,
+        secret: r.worker_secret,
+    }
 }
 
-/// Leases one trial for `worker_id`, asking again until one is handed out.
-pub async fn lease(url: &str, worker_id: &str, timeout: Duration) -> Lease {
+/// Leases one trial for `worker`, asking again until one is handed out.
+pub async fn lease(url: &str, worker: &HandWorker, timeout: Duration) -> Lease {
     wait_until(
-        &format!("a lease for worker {worker_id}"),
+        &format!("a lease for worker {}", worker.id),
         timeout,
         || async {
             workers(url)
                 .lease_trial(LeaseTrialRequest {
-                    worker_id: worker_id.into(),
+                    worker_id: worker.id.clone(),
+                    worker_secret: worker.secret.clone(),
                     request_id: String::new(),
-                    ..Default::default()
                 })
                 .await
                 .unwrap_or_else(|s| panic!("LeaseTrial: {s:?}"))

@@ -99,11 +99,11 @@ async fn a_stale_attempt_s_report_is_refused() {
     let stale = rpc::workers(c.url())
         .complete_trial(CompleteTrialRequest {
             sweep_id: Default::default(),
-            worker_id: w1.clone(),
+            worker_id: w1.id.clone(),
+            worker_secret: w1.secret.clone(),
             trial_id: first.trial_id.clone(),
             attempt: 1,
             result_json: fake_result(0.5),
-            ..Default::default()
         })
         .await
         .expect_err("a stale attempt's result must be refused");
@@ -111,13 +111,13 @@ async fn a_stale_attempt_s_report_is_refused() {
     let beat = rpc::workers(c.url())
         .heartbeat(HeartbeatRequest {
             sweep_id: Default::default(),
-            worker_id: w1,
+            worker_id: w1.id,
+            worker_secret: w1.secret,
             trial_id: first.trial_id.clone(),
             attempt: 1,
             epoch_json: vec![],
             epochs_done: 0,
             total_epochs: 1,
-            ..Default::default()
         })
         .await
         .expect_err("a stale attempt's heartbeat must be refused");
@@ -126,11 +126,11 @@ async fn a_stale_attempt_s_report_is_refused() {
     let stored = rpc::workers(c.url())
         .complete_trial(CompleteTrialRequest {
             sweep_id: Default::default(),
-            worker_id: w2.clone(),
+            worker_id: w2.id.clone(),
+            worker_secret: w2.secret.clone(),
             trial_id: second.trial_id.clone(),
             attempt: 2,
             result_json: fake_result(0.9),
-            ..Default::default()
         })
         .await
         .expect("the current attempt's result")
@@ -142,7 +142,7 @@ async fn a_stale_attempt_s_report_is_refused() {
     assert_eq!(json(&t.result_json), json(&fake_result(0.9)));
     assert_eq!(
         (t.attempts, t.worker_id.as_str(), t.metric),
-        (2, w2.as_str(), Some(0.9))
+        (2, w2.id.as_str(), Some(0.9))
     );
 }
 
@@ -156,11 +156,11 @@ async fn a_repeated_report_is_stored_once() {
     let lease = rpc::lease(c.url(), &w, secs(5)).await;
     let report = CompleteTrialRequest {
         sweep_id: Default::default(),
-        worker_id: w,
+        worker_id: w.id,
+        worker_secret: w.secret,
         trial_id: lease.trial_id.clone(),
         attempt: lease.attempt,
         result_json: fake_result(0.75),
-        ..Default::default()
     };
     let mut client = rpc::workers(c.url());
     let first = client

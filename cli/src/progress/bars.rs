@@ -2,7 +2,7 @@
 //! (finished / total, with the done / running / pending / failed counts and
 //! the best metric), and one bar per running trial (epoch x / y, attempt,
 //! worker, last validation accuracy). Bars of trials that stopped running go
-//! away; notes print above the bars; at the end the bars give way to one
+//! away; notes (and why the sweep is stalled) print above the bars; at the end the bars give way to one
 //! plain line with the final counts.
 
 use super::ProgressView;
@@ -22,6 +22,8 @@ pub struct Bars {
     trials: HashMap<String, ProgressBar>,
     /// The overall bar's text, left on screen as a plain line at the end.
     last_line: Option<String>,
+    /// The latest workers note (stalled, quarantined), printed once.
+    last_workers: Option<String>,
 }
 
 impl Default for Bars {
@@ -37,6 +39,7 @@ impl Bars {
             overall: None,
             trials: HashMap::new(),
             last_line: None,
+            last_workers: None,
         }
     }
 
@@ -79,6 +82,13 @@ impl ProgressView for Bars {
             s.total
         ));
         overall.set_message(msg);
+        let workers = sweeps::workers_note(s);
+        if workers != self.last_workers {
+            if let Some(note) = &workers {
+                let _ = self.multi.println(note);
+            }
+            self.last_workers = workers;
+        }
 
         for t in &s.running_trials {
             let bar = self.trial_bar(t);

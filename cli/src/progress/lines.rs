@@ -1,6 +1,7 @@
 //! Progress as plain lines, for logs and pipes: one line whenever the sweep's
 //! counts change, and one whenever a running trial starts, moves to another
-//! attempt or worker, or finishes an epoch.
+//! attempt or worker, or finishes an epoch; and one when the sweep stalls
+//! (every worker quarantined or gone) or workers get quarantined.
 //!
 //! ```text
 //! [   0.0s] sw-0011aabb lr-unfreeze-grid: running 0/4 · done 0 · running 2 · pending 2 · failed 0
@@ -28,6 +29,8 @@ pub struct Lines<W: Write + Send> {
     started: Instant,
     elapsed_prefix: bool,
     last_counts: Option<String>,
+    /// The latest workers note (stalled, quarantined), if any.
+    last_workers: Option<String>,
     trials: HashMap<String, TrialMark>,
 }
 
@@ -39,6 +42,7 @@ impl<W: Write + Send> Lines<W> {
             started: Instant::now(),
             elapsed_prefix,
             last_counts: None,
+            last_workers: None,
             trials: HashMap::new(),
         }
     }
@@ -98,6 +102,14 @@ impl<W: Write + Send> ProgressView for Lines<W> {
         if self.last_counts.as_deref() != Some(counts.as_str()) {
             self.line(&counts);
             self.last_counts = Some(counts);
+        }
+        let workers = sweeps::workers_note(s);
+        if workers != self.last_workers {
+            match &workers {
+                Some(note) => self.line(&format!("  {note}")),
+                None => self.line(&format!("  workers: {}", sweeps::workers(s))),
+            }
+            self.last_workers = workers;
         }
         let mut seen = HashMap::new();
         for t in &s.running_trials {
@@ -195,6 +207,34 @@ sw-1 quick: finished 2/2 · done 2 · running 0 · pending 0 · failed 0 · best
         assert!(
             text.ends_with("  trial t-a attempt 2 on w-2: epoch 1/2\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_stall_is_said_once_and_so_is_its_end() {
+        let mut view = Lines::new(Vec::new(), false);
+        let mut s = summary(0, vec![]);
+        s.workers_active = 1;
+        view.update(&s);
+        s.workers_active = 0;
+        s.workers_quarantined = 1;
+        s.stalled_reason = "2 trials are pending but no worker can take them".into();
+        view.update(&s);
+        view.update(&s); // no change: no line
+        s.workers_active = 1;
+        s.stalled_reason.clear();
+        view.update(&s);
+        s.workers_quarantined = 0;
+        view.update(&s);
+        let text = String::from_utf8(view.into_inner()).unwrap();
+        let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("  ")).collect();
+        assert_eq!(
+            notes,
+            [
+                "  stalled: 2 trials are pending but no worker can take them",
+                "  workers: 1 active · 1 quarantined",
+                "  workers: 1 active · 0 quarantined",
+            ]
         );
     }
 

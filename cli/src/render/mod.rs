@@ -7,9 +7,11 @@
 //! - [`values`]: one cell's text (states, numbers, swept values, durations).
 //! - [`leaderboard`]: a sweep's ranked trials in all three formats.
 //! - [`sweeps`]: the `list` table and the `status` report.
+//! - [`workers`]: the `workers` listing in all three formats.
 
 pub mod csv;
 pub mod leaderboard;
 pub mod sweeps;
 pub mod table;
 pub mod values;
+pub mod workers;

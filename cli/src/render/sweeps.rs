@@ -1,5 +1,6 @@
 //! The `sweep list` table (one row per sweep) and the `sweep status` report
-//! (one sweep's counts, best trial and running trials).
+//! (one sweep's counts, workers, why it is stalled if it is, best trial and
+//! running trials).
 
 use super::table::{Align, Table};
 use super::values;
@@ -53,6 +54,31 @@ pub fn counts(s: &SweepSummary) -> String {
     text
 }
 
+/// `2 active · 1 quarantined`.
+pub fn workers(s: &SweepSummary) -> String {
+    format!(
+        "{} active · {} quarantined",
+        s.workers_active, s.workers_quarantined
+    )
+}
+
+/// What `watch` says about workers when it matters: why the sweep is stalled,
+/// or how many workers are quarantined; `None` while all is well.
+pub fn workers_note(s: &SweepSummary) -> Option<String> {
+    if !s.stalled_reason.is_empty() {
+        Some(format!("stalled: {}", printable(&s.stalled_reason)))
+    } else if s.workers_quarantined > 0 {
+        Some(format!("workers: {}", workers(s)))
+    } else {
+        None
+    }
+}
+
+/// `text` without control characters (no terminal escapes from the network).
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// `epoch 2/10`.
 pub fn epochs(t: &RunningTrial) -> String {
     format!("epoch {}/{}", t.epochs_done, t.total_epochs)
@@ -71,6 +97,10 @@ pub fn status_report(s: &SweepSummary, now_unix_ms: u64) -> String {
         s.total,
         counts(s),
     );
+    out.push_str(&format!("workers  {}\n", workers(s)));
+    if !s.stalled_reason.is_empty() {
+        out.push_str(&format!("stalled  {}\n", printable(&s.stalled_reason)));
+    }
     match s.best_metric {
         Some(m) => out.push_str(&format!(
             "best     {} {} (trial {})\n",
@@ -180,6 +210,34 @@ mod tests {
         );
         let row = text.lines().find(|l| l.starts_with("cccc")).unwrap();
         assert!(row.ends_with('-'), "{row}");
+    }
+
+    #[test]
+    fn status_shows_workers_and_why_the_sweep_is_stalled() {
+        let mut s = summary();
+        s.workers_active = 2;
+        s.workers_quarantined = 1;
+        let text = status_report(&s, 1_000);
+        assert!(
+            text.contains("workers  2 active · 1 quarantined\n"),
+            "{text}"
+        );
+        assert!(!text.contains("stalled"));
+        assert_eq!(
+            workers_note(&s).unwrap(),
+            "workers: 2 active · 1 quarantined"
+        );
+        s.workers_active = 0;
+        s.stalled_reason = "3 trials are pending but no worker can take them".into();
+        let text = status_report(&s, 1_000);
+        assert!(
+            text.contains("stalled  3 trials are pending but no worker can take them\n"),
+            "{text}"
+        );
+        assert!(workers_note(&s).unwrap().starts_with("stalled: 3 trials"));
+        s.stalled_reason.clear();
+        s.workers_quarantined = 0;
+        assert_eq!(workers_note(&s), None);
     }
 
     #[test]

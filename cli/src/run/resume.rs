@@ -117,7 +117,10 @@ mod tests {
         let db = dir.path().join("sweep.db");
         let (store, id) = store_with_a_sweep(&db);
         let gone = store.register_worker(&worker()).unwrap();
-        let lease = store.lease(&gone, "").unwrap().expect("a pending trial");
+        let lease = store
+            .lease(&gone.worker_id, "")
+            .unwrap()
+            .expect("a pending trial");
         assert_eq!(lease.attempt, 1);
         drop(store);
 
@@ -135,8 +138,8 @@ mod tests {
         // The next lease is attempt 2 of a trial whose first attempt did not count.
         let store = Store::open(&db, StoreOptions::default()).unwrap();
         let new = store.register_worker(&worker()).unwrap();
-        let again = store.lease(&new, "").unwrap().unwrap();
-        let other = store.lease(&new, "").unwrap().unwrap();
+        let again = store.lease(&new.worker_id, "").unwrap().unwrap();
+        let other = store.lease(&new.worker_id, "").unwrap().unwrap();
         let retried = [again, other]
             .into_iter()
             .find(|l| l.trial_id == lease.trial_id)

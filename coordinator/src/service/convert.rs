@@ -1,6 +1,6 @@
 //! Store types to `sweep.v1` messages.
 
-use crate::store::{self, SweepState, TrialState};
+use crate::store::{self, SweepState, TrialState, WorkerState};
 use sweep_proto::v1;
 
 pub fn sweep_state(s: SweepState) -> v1::SweepState {
@@ -53,7 +53,44 @@ pub fn summary(s: store::SweepSummary) -> v1::SweepSummary {
                 last_val_acc: r.last_val_acc,
             })
             .collect(),
-        ..Default::default()
+        workers_active: s.workers.active,
+        workers_quarantined: s.workers.quarantined,
+        stalled_reason: s.stalled_reason,
+    }
+}
+
+pub fn worker_state(s: WorkerState) -> v1::WorkerState {
+    match s {
+        WorkerState::Active => v1::WorkerState::Active,
+        WorkerState::Draining => v1::WorkerState::Draining,
+        WorkerState::Quarantined => v1::WorkerState::Quarantined,
+        WorkerState::Gone => v1::WorkerState::Gone,
+    }
+}
+
+pub fn worker(w: store::WorkerStatus) -> v1::WorkerInfo {
+    v1::WorkerInfo {
+        worker_id: w.worker_id,
+        hostname: w.hostname,
+        slots: w.slots,
+        cores: w.cores,
+        version: w.version,
+        registered_unix_ms: w.registered_unix_ms,
+        last_seen_unix_ms: w.last_seen_unix_ms,
+        state: worker_state(w.state) as i32,
+        done: w.done,
+        failed: w.failed,
+        environment_failures: w.environment_failures,
+        running: w.running,
+        quarantine_reason: w.quarantine_reason,
+    }
+}
+
+pub fn failure_cause(cause: i32) -> store::FailureCause {
+    match v1::FailureCause::try_from(cause) {
+        Ok(v1::FailureCause::Environment) => store::FailureCause::Environment,
+        // Unspecified and unknown values are treated as the trial's fault.
+        _ => store::FailureCause::Trial,
     }
 }
 

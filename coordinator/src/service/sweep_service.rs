@@ -118,10 +118,10 @@ impl SweepService for SweepApi {
         &self,
         _request: Request<v1::ListWorkersRequest>,
     ) -> Result<Response<v1::ListWorkersResponse>, Status> {
-        // The worker listing is being built: until then nothing is listed.
-        Err(Status::unimplemented(
-            "ListWorkers is not served by this coordinator yet",
-        ))
+        let workers = on_store(&self.store, |s| s.list_workers()).await?;
+        Ok(Response::new(v1::ListWorkersResponse {
+            workers: workers.into_iter().map(convert::worker).collect(),
+        }))
     }
 
     type WatchSweepStream = SummaryStream;

@@ -1,8 +1,13 @@
-//! `WorkerService`: what worker daemons talk to. Leases, heartbeats and
-//! reports go straight to the store, which fences them by attempt number.
+//! `WorkerService`: what worker daemons talk to. `Register` hands out the
+//! worker's id and secret; every later call must carry both (a wrong or
+//! missing secret: PERMISSION_DENIED, nothing changes). Leases, heartbeats
+//! and reports go to the store, which fences them by attempt number and
+//! owner.
 
 use super::{convert, on_store, required};
-use crate::store::{CompletionReport, FailureReport, HeartbeatReport, Store, WorkerInfo};
+use crate::store::{
+    CompletionReport, FailureCause, FailureReport, HeartbeatReport, Store, WorkerInfo,
+};
 use std::sync::Arc;
 use sweep_proto::v1;
 use sweep_proto::v1::worker_service_server::WorkerService;
@@ -45,13 +50,14 @@ impl WorkerService for WorkerApi {
         };
         let host = info.hostname.clone();
         let slots = info.slots;
-        let worker_id = on_store(&self.store, move |s| s.register_worker(&info)).await?;
+        let registration = on_store(&self.store, move |s| s.register_worker(&info)).await?;
+        let worker_id = registration.worker_id;
         tracing::info!(worker = %worker_id, "worker {worker_id} registered ({host}, {slots} slot(s))");
         Ok(Response::new(v1::RegisterResponse {
             worker_id,
             heartbeat_interval_ms: self.heartbeat_interval_ms(),
             lease_ms: self.store.lease_ms(),
-            worker_secret: String::new(),
+            worker_secret: registration.secret,
         }))
     }
 
@@ -62,11 +68,15 @@ impl WorkerService for WorkerApi {
         let v1::LeaseTrialRequest {
             worker_id,
             request_id,
-            ..
+            worker_secret,
         } = request.into_inner();
         required("worker_id", &worker_id)?;
         let w = worker_id.clone();
-        let lease = on_store(&self.store, move |s| s.lease(&w, &request_id)).await?;
+        let lease = on_store(&self.store, move |s| {
+            s.authenticate_worker(&w, &worker_secret)?;
+            s.lease(&w, &request_id)
+        })
+        .await?;
         if let Some(l) = &lease {
             tracing::info!(
                 sweep = %l.sweep_id, trial = %l.trial_id,
@@ -95,7 +105,12 @@ impl WorkerService for WorkerApi {
             epochs_done: r.epochs_done,
             total_epochs: r.total_epochs,
         };
-        let answer = on_store(&self.store, move |s| s.heartbeat(&report)).await?;
+        let secret = r.worker_secret;
+        let answer = on_store(&self.store, move |s| {
+            s.authenticate_worker(&report.worker_id, &secret)?;
+            s.heartbeat(&report)
+        })
+        .await?;
         Ok(Response::new(v1::HeartbeatResponse {
             stop: answer.stop,
             lease_ms: answer.lease_ms,
@@ -107,7 +122,9 @@ impl WorkerService for WorkerApi {
         request: Request<v1::CompleteTrialRequest>,
     ) -> Result<Response<v1::ReportResponse>, Status> {
         let r = request.into_inner();
+        required("worker_id", &r.worker_id)?;
         required("trial_id", &r.trial_id)?;
+        let secret = r.worker_secret;
         let report = CompletionReport {
             sweep_id: r.sweep_id,
             worker_id: r.worker_id,
@@ -116,7 +133,11 @@ impl WorkerService for WorkerApi {
             result_json: r.result_json,
         };
         let (trial, attempt) = (report.trial_id.clone(), report.attempt);
-        let stored = on_store(&self.store, move |s| s.complete(&report)).await?;
+        let stored = on_store(&self.store, move |s| {
+            s.authenticate_worker(&report.worker_id, &secret)?;
+            s.complete(&report)
+        })
+        .await?;
         tracing::info!(trial = %trial, "trial {trial} attempt {attempt} done{}", if stored { "" } else { " (repeat, already stored)" });
         Ok(Response::new(v1::ReportResponse { stored }))
     }
@@ -126,7 +147,9 @@ impl WorkerService for WorkerApi {
         request: Request<v1::FailTrialRequest>,
     ) -> Result<Response<v1::ReportResponse>, Status> {
         let r = request.into_inner();
+        required("worker_id", &r.worker_id)?;
         required("trial_id", &r.trial_id)?;
+        let secret = r.worker_secret;
         let report = FailureReport {
             sweep_id: r.sweep_id,
             worker_id: r.worker_id,
@@ -134,15 +157,23 @@ impl WorkerService for WorkerApi {
             attempt: r.attempt,
             error: r.error,
             handed_back: r.handed_back,
+            cause: convert::failure_cause(r.cause),
         };
-        let (trial, attempt, handed_back, error) = (
+        let (trial, attempt, handed_back, cause, error) = (
             report.trial_id.clone(),
             report.attempt,
             report.handed_back,
+            report.cause,
             report.error.clone(),
         );
-        let stored = on_store(&self.store, move |s| s.fail(&report)).await?;
-        if handed_back {
+        let stored = on_store(&self.store, move |s| {
+            s.authenticate_worker(&report.worker_id, &secret)?;
+            s.fail(&report)
+        })
+        .await?;
+        if cause == FailureCause::Environment {
+            tracing::warn!(trial = %trial, "trial {trial} attempt {attempt} given back for environment reasons: {error}");
+        } else if handed_back {
             tracing::info!(trial = %trial, "trial {trial} attempt {attempt} handed back");
         } else {
             tracing::warn!(trial = %trial, "trial {trial} attempt {attempt} failed: {error}");
@@ -152,11 +183,17 @@ impl WorkerService for WorkerApi {
 
     async fn drain(
         &self,
-        _request: Request<v1::DrainRequest>,
+        request: Request<v1::DrainRequest>,
     ) -> Result<Response<v1::DrainResponse>, Status> {
-        // Worker states (draining, quarantined) are being built: until then nothing is recorded.
-        Err(Status::unimplemented(
-            "Drain is not served by this coordinator yet",
-        ))
+        let r = request.into_inner();
+        required("worker_id", &r.worker_id)?;
+        let w = r.worker_id.clone();
+        on_store(&self.store, move |s| {
+            s.authenticate_worker(&w, &r.worker_secret)?;
+            s.drain_worker(&w)
+        })
+        .await?;
+        tracing::info!(worker = %r.worker_id, "worker {} drains: it leases nothing more", r.worker_id);
+        Ok(Response::new(v1::DrainResponse {}))
     }
 }

@@ -21,6 +21,22 @@ pub enum StoreError {
     /// The worker id is not registered (the worker should register again).
     #[error("unknown worker `{0}`; register again")]
     UnknownWorker(String),
+    /// A worker call without this worker's secret (or with a wrong one).
+    #[error("worker `{0}`: missing or wrong worker_secret (the one Register returned)")]
+    WrongSecret(String),
+    /// A heartbeat or report on a lease another worker holds.
+    #[error("trial {trial_id} attempt {attempt} is not leased to worker `{worker_id}`")]
+    NotYourLease {
+        trial_id: String,
+        attempt: u32,
+        worker_id: String,
+    },
+    /// A lease request of a quarantined worker.
+    #[error("worker {worker_id} quarantined: {reason}")]
+    Quarantined { worker_id: String, reason: String },
+    /// The operating system's RNG failed (drawing a worker secret).
+    #[error("cannot draw a worker secret from the OS RNG")]
+    NoEntropy(#[source] rand::rand_core::OsError),
     /// A report or heartbeat of an attempt that is not the trial's latest.
     #[error("trial {trial_id}: stale attempt {got}, current is {current}")]
     StaleAttempt {

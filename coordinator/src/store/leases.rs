@@ -1,9 +1,12 @@
 //! Leases: handing a pending trial to a worker (the oldest running sweep
-//! with room under its `parallelism` first, its trials in index order).
+//! with room under its `parallelism` first, its trials in index order,
+//! skipping those this worker failed for environment reasons). A draining
+//! worker gets nothing; a quarantined one is refused, saying why.
 
-use super::error::StoreResult;
+use super::error::{StoreError, StoreResult};
 use super::expiry::expire;
 use super::model::LeaseGrant;
+use super::worker_health::standing;
 use super::worker_registry::touch_worker;
 use super::{lease_requests, Store};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -14,20 +17,31 @@ impl Store {
     /// Expired leases are taken back first. A non-empty `request_id` makes
     /// the request retryable: the same worker and request id get the same
     /// assignment back (see [`lease_requests`](super::lease_requests)).
+    /// A draining worker gets `None`; a quarantined one
+    /// [`StoreError::Quarantined`] (a retried request still gets its lease).
     pub fn lease(&self, worker_id: &str, request_id: &str) -> StoreResult<Option<LeaseGrant>> {
         let lease_ms = self.lease_ms;
-        self.write(|tx, now, changed| {
+        // A quarantined worker is refused after the transaction commits, so
+        // that its last_seen still moves (it is not gone, only quarantined).
+        let answer = self.write(|tx, now, changed| {
             touch_worker(tx, worker_id, now)?;
             if !request_id.is_empty() {
                 if let Some(grant) =
                     lease_requests::answered(tx, worker_id, request_id, now, lease_ms)?
                 {
-                    return Ok(Some(grant));
+                    return Ok(Ok(Some(grant)));
                 }
             }
+            let (draining, quarantine_reason) = standing(tx, worker_id)?;
+            if !quarantine_reason.is_empty() {
+                return Ok(Err(quarantine_reason));
+            }
             expire(tx, now, changed)?;
-            let Some((sweep_id, trial_id)) = next_pending(tx)? else {
-                return Ok(None);
+            if draining {
+                return Ok(Ok(None));
+            }
+            let Some((sweep_id, trial_id)) = next_pending(tx, worker_id)? else {
+                return Ok(Ok(None));
             };
             let (attempt, config_json): (u32, String) = tx.query_row(
                 "UPDATE trials
@@ -55,13 +69,17 @@ impl Store {
             if !request_id.is_empty() {
                 lease_requests::remember(tx, worker_id, request_id, &grant)?;
             }
-            Ok(Some(grant))
+            Ok(Ok(Some(grant)))
+        })?;
+        answer.map_err(|reason| StoreError::Quarantined {
+            worker_id: worker_id.to_string(),
+            reason,
         })
     }
 }
 
-/// (sweep id, trial id) of the trial to lease next, if any.
-fn next_pending(conn: &Connection) -> StoreResult<Option<(String, String)>> {
+/// (sweep id, trial id) of the trial to lease next to `worker_id`, if any.
+fn next_pending(conn: &Connection, worker_id: &str) -> StoreResult<Option<(String, String)>> {
     let mut sweeps = conn.prepare_cached(
         "SELECT s.id, s.parallelism,
                 (SELECT count(*) FROM trials r WHERE r.sweep_id = s.id AND r.state = 'running')
@@ -76,6 +94,10 @@ fn next_pending(conn: &Connection) -> StoreResult<Option<(String, String)>> {
     let mut first_pending = conn.prepare_cached(
         "SELECT t.trial_id FROM trials t
          WHERE t.sweep_id = ?1 AND t.state = 'pending'
+           AND (t.environment_failures = 0 OR NOT EXISTS (
+               SELECT 1 FROM worker_outcomes o
+               WHERE o.sweep_id = t.sweep_id AND o.trial_id = t.trial_id
+                 AND o.kind = 'environment' AND o.worker_id = ?2))
          ORDER BY t.idx LIMIT 1",
     )?;
     for (sweep_id, parallelism, running) in candidates {
@@ -83,7 +105,7 @@ fn next_pending(conn: &Connection) -> StoreResult<Option<(String, String)>> {
             continue;
         }
         let trial: Option<String> = first_pending
-            .query_row([&sweep_id], |r| r.get(0))
+            .query_row(params![sweep_id, worker_id], |r| r.get(0))
             .optional()?;
         if let Some(trial_id) = trial {
             return Ok(Some((sweep_id, trial_id)));

@@ -8,7 +8,10 @@
 //!
 //! - [`sweeps`](Store::create_sweep): store a checked sweep, cancel it,
 //!   summarise it, rank its trials.
-//! - [`worker_registry`](Store::register_worker): register workers.
+//! - [`worker_registry`](Store::register_worker): register workers, check
+//!   their secrets ([`secrets`]: only SHA-256 digests are stored), drain them.
+//! - [`worker_health`](Store::list_workers): each worker's outcomes,
+//!   quarantine after environment failures, worker states and counts.
 //! - [`leases`](Store::lease): hand out trials; [`expiry`](Store::expire_leases):
 //!   take back those whose lease was not renewed.
 //! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
@@ -29,16 +32,20 @@ mod ids;
 mod lease_requests;
 mod leases;
 mod model;
+mod policy;
 mod reported_trial;
 mod reports;
 mod resume;
 mod schema;
+mod secrets;
 mod sweeps;
+mod worker_health;
 mod worker_registry;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{chain_text, OpenError, StoreError, StoreResult};
 pub use model::*;
+pub use policy::WorkerPolicy;
 
 use feed::ChangeFeed;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -55,6 +62,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 pub struct StoreOptions {
     pub lease: Duration,
     pub clock: Arc<dyn Clock>,
+    pub policy: WorkerPolicy,
 }
 
 impl Default for StoreOptions {
@@ -62,6 +70,7 @@ impl Default for StoreOptions {
         Self {
             lease: DEFAULT_LEASE,
             clock: Arc::new(SystemClock),
+            policy: WorkerPolicy::default(),
         }
     }
 }
@@ -73,6 +82,7 @@ pub struct Store {
     path: PathBuf,
     lease_ms: u64,
     clock: Arc<dyn Clock>,
+    policy: WorkerPolicy,
     feed: ChangeFeed,
 }
 
@@ -101,6 +111,7 @@ impl Store {
             path: path.to_path_buf(),
             lease_ms: options.lease.as_millis().max(1) as u64,
             clock: options.clock,
+            policy: options.policy,
             feed: ChangeFeed::default(),
         };
         let renewed =
@@ -129,6 +140,16 @@ impl Store {
     /// How long a lease lasts without a heartbeat, in milliseconds.
     pub fn lease_ms(&self) -> u64 {
         self.lease_ms
+    }
+
+    /// The limits on hand-backs, quarantine and poison trials.
+    pub fn policy(&self) -> WorkerPolicy {
+        self.policy
+    }
+
+    /// A worker not heard from for this long is gone: two leases.
+    fn gone_after_ms(&self) -> u64 {
+        self.lease_ms.saturating_mul(2)
     }
 
     /// A receiver that changes after every committed write to `sweep_id`.

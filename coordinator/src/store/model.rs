@@ -69,6 +69,86 @@ pub struct WorkerInfo {
     pub version: String,
 }
 
+/// What `Register` hands a new worker: its id and the secret that proves,
+/// in every later call, that the caller is this worker (the store keeps only
+/// its SHA-256).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub worker_id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("worker_id", &self.worker_id)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
+}
+
+/// Where a worker stands, as lists and summaries show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkerState {
+    /// May lease.
+    Active,
+    /// Said it is shutting down: finishes what it holds, leases nothing new.
+    Draining,
+    /// Its latest outcomes were environment failures: leases nothing new.
+    Quarantined,
+    /// Not heard from for longer than two leases.
+    Gone,
+}
+
+impl WorkerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Active => "active",
+            WorkerState::Draining => "draining",
+            WorkerState::Quarantined => "quarantined",
+            WorkerState::Gone => "gone",
+        }
+    }
+}
+
+/// One worker as `ListWorkers` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerStatus {
+    pub worker_id: String,
+    pub hostname: String,
+    pub cores: u32,
+    pub slots: u32,
+    pub version: String,
+    pub registered_unix_ms: u64,
+    pub last_seen_unix_ms: u64,
+    pub state: WorkerState,
+    /// Trials it completed.
+    pub done: u64,
+    /// Its failures that counted an attempt.
+    pub failed: u64,
+    /// Trials it gave back for environment reasons (no attempt counted).
+    pub environment_failures: u64,
+    /// Trials it runs now.
+    pub running: u32,
+    /// Why it is quarantined (empty unless it is).
+    pub quarantine_reason: String,
+}
+
+/// How many known workers are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerCounts {
+    pub active: u64,
+    pub draining: u64,
+    pub quarantined: u64,
+    pub gone: u64,
+}
+
+impl WorkerCounts {
+    pub fn known(&self) -> u64 {
+        self.active + self.draining + self.quarantined + self.gone
+    }
+}
+
 /// One trial handed to one worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaseGrant {
@@ -124,8 +204,23 @@ pub struct FailureReport {
     pub trial_id: String,
     pub attempt: u32,
     pub error: String,
-    /// Given back unfinished (worker shutting down): pending again, not counted.
+    /// Given back unfinished (worker shutting down): pending again, not
+    /// counted, up to the policy's `max_handbacks`.
     pub handed_back: bool,
+    /// Whose fault it is: an environment failure is given back without
+    /// counting an attempt and counts against the worker.
+    pub cause: FailureCause,
+}
+
+/// Whose fault a failure is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FailureCause {
+    /// The trial failed by itself (bad values): counts an attempt.
+    #[default]
+    Trial,
+    /// The worker's environment (data or weights missing, out of memory, a
+    /// crashed trial process): no attempt counted; counts against the worker.
+    Environment,
 }
 
 /// How many trials of a sweep are in each state.
@@ -163,6 +258,11 @@ pub struct SweepSummary {
     /// The best finished trial: (metric, trial id).
     pub best: Option<(f64, String)>,
     pub running: Vec<RunningTrial>,
+    /// The known workers by state (the same for every sweep).
+    pub workers: WorkerCounts,
+    /// Set while pending trials cannot go anywhere (every known worker
+    /// quarantined, gone or draining): one sentence saying so.
+    pub stalled_reason: String,
 }
 
 /// One trial in a ranking.

@@ -1,5 +1,6 @@
 //! The trial row a worker's heartbeat or report is about, found by
-//! `(sweep_id, trial_id)` and fenced by attempt number, with the attempt
+//! `(sweep_id, trial_id)`, fenced by attempt number and by owner (only the
+//! worker holding the latest attempt may report on it), with the attempt
 //! bookkeeping (which attempts count toward `max_attempts`).
 
 use super::error::{StoreError, StoreResult};
@@ -20,6 +21,9 @@ pub(super) struct ReportedTrial {
     pub(super) max_attempts: u32,
     pub(super) sweep_cancelled: bool,
     pub(super) metric_name: String,
+    /// The worker the latest attempt was leased to.
+    pub(super) worker_id: String,
+    pub(super) handbacks: u32,
 }
 
 impl ReportedTrial {
@@ -30,6 +34,18 @@ impl ReportedTrial {
                 trial_id: self.trial_id.clone(),
                 got: attempt,
                 current: self.attempt,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a report of `worker_id` on an attempt leased to another worker.
+    pub(super) fn check_owner(&self, worker_id: &str) -> StoreResult<()> {
+        if self.worker_id != worker_id {
+            return Err(StoreError::NotYourLease {
+                trial_id: self.trial_id.clone(),
+                attempt: self.attempt,
+                worker_id: worker_id.to_string(),
             });
         }
         Ok(())
@@ -78,7 +94,7 @@ pub(super) fn find(
     let row = tx
         .query_row(
             "SELECT t.sweep_id, t.trial_id, t.state, t.attempt, t.attempts_counted, t.counted_attempt,
-                    t.reported_attempt, s.max_attempts, s.state, s.metric_name
+                    t.reported_attempt, s.max_attempts, s.state, s.metric_name, t.worker_id, t.handbacks
              FROM trials t JOIN sweeps s ON s.id = t.sweep_id
              WHERE t.trial_id = ?1 AND (?3 = '' OR t.sweep_id = ?3)
              ORDER BY (t.state = 'running' AND t.worker_id = ?2) DESC, t.worker_id = ?2 DESC,
@@ -93,11 +109,13 @@ pub(super) fn find(
                     [r.get::<_, u32>(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?],
                     r.get::<_, String>(8)?,
                     r.get::<_, String>(9)?,
+                    r.get::<_, String>(10)?,
+                    r.get::<_, u32>(11)?,
                 ))
             },
         )
         .optional()?;
-    let (sweep_id, trial_id, state, n, sweep_state, metric_name) =
+    let (sweep_id, trial_id, state, n, sweep_state, metric_name, owner, handbacks) =
         row.ok_or_else(|| StoreError::NoTrial(trial_id.to_string()))?;
     Ok(ReportedTrial {
         sweep_id,
@@ -110,5 +128,7 @@ pub(super) fn find(
         max_attempts: n[4],
         sweep_cancelled: sweep_state == "cancelled",
         metric_name,
+        worker_id: owner,
+        handbacks,
     })
 }

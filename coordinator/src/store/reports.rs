@@ -2,7 +2,9 @@
 //! renewal) and the final result or failure.
 //!
 //! Fencing is by attempt number: anything about an attempt other than the
-//! trial's latest is refused as stale. Done, failed and cancelled are
+//! trial's latest is refused as stale; and by owner: a report on the latest
+//! attempt from a worker other than the one it was leased to is refused
+//! (`NotYourLease`) and changes nothing. Done, failed and cancelled are
 //! terminal: a heartbeat or a hand-back for such a trial is refused and
 //! changes nothing, so a sweep that finished never runs again. A report of
 //! the latest attempt is still accepted after its lease expired: a heartbeat
@@ -19,8 +21,11 @@
 //! reach a `REAL` column: they are stored as `NULL` there.
 
 use super::error::{StoreError, StoreResult};
-use super::model::{CompletionReport, FailureReport, HeartbeatAnswer, HeartbeatReport, TrialState};
+use super::model::{
+    CompletionReport, FailureCause, FailureReport, HeartbeatAnswer, HeartbeatReport, TrialState,
+};
 use super::reported_trial::{find, ReportedTrial};
+use super::worker_health::{self, Outcome};
 use super::worker_registry::touch_worker;
 use super::Store;
 use rusqlite::{params, Transaction};
@@ -38,6 +43,7 @@ impl Store {
             touch_worker(tx, &report.worker_id, now)?;
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
+            t.check_owner(&report.worker_id)?;
             if t.reported_attempt == t.attempt {
                 return Err(StoreError::AlreadyReported {
                     trial_id: t.trial_id,
@@ -101,10 +107,12 @@ impl Store {
     pub fn complete(&self, report: &CompletionReport) -> StoreResult<bool> {
         let result: TrialResult =
             serde_json::from_str(&report.result_json).map_err(StoreError::BadResult)?;
+        let quarantine_after = self.policy.quarantine_after;
         self.write(|tx, now, changed| {
             let _ = touch_worker(tx, &report.worker_id, now);
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
+            t.check_owner(&report.worker_id)?;
             if t.state == TrialState::Done {
                 return Ok(false);
             }
@@ -161,28 +169,52 @@ impl Store {
                     note,
                 ],
             )?;
+            worker_health::record(
+                tx,
+                &report.worker_id,
+                (&t.sweep_id, &t.trial_id),
+                Outcome::Done,
+                "",
+                quarantine_after,
+                changed,
+            )?;
             changed.push(t.sweep_id);
             Ok(true)
         })
     }
 
-    /// Records a failed (or handed back) attempt; `Ok(false)` when it repeats
-    /// a stored report. A failure counts an attempt: the trial is pending
-    /// again while attempts remain, else failed with `error`. A hand-back
-    /// does not count, and is refused for a trial that is done, failed or
-    /// cancelled. A failure of an attempt whose trial already ended (failed
-    /// by expiry, cancelled) is stored as its report; the state stays.
+    /// Records a failed, handed back or environment-failed attempt;
+    /// `Ok(false)` when it repeats a stored report.
+    ///
+    /// - A failure (cause trial) counts an attempt: the trial is pending
+    ///   again while attempts remain, else failed with `error`.
+    /// - A hand-back does not count, up to the policy's `max_handbacks` per
+    ///   trial; one beyond counts as a failed attempt (so a worker handing
+    ///   back in a loop cannot requeue a trial forever).
+    /// - An environment failure does not count an attempt either: the trial
+    ///   is pending again (never for this worker), the failure counts
+    ///   against the worker (quarantine, see `worker_health`), and once the
+    ///   trial failed so on `poison_after` different workers it fails.
+    ///
+    /// Hand-backs and environment failures are refused for a trial that is
+    /// done, failed or cancelled. A failure of an attempt whose trial
+    /// already ended (failed by expiry, cancelled) is stored as its report;
+    /// the state stays.
     pub fn fail(&self, report: &FailureReport) -> StoreResult<bool> {
+        let policy = self.policy;
         self.write(|tx, now, changed| {
             let _ = touch_worker(tx, &report.worker_id, now);
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
-            if report.handed_back {
+            t.check_owner(&report.worker_id)?;
+            let kind = FailureKind::of(report);
+            if kind != FailureKind::Trial {
                 t.check_open()?;
             }
             if t.state == TrialState::Done || t.reported_attempt == t.attempt {
                 return Ok(false);
             }
+            let ids = (t.sweep_id.as_str(), t.trial_id.as_str());
             if t.state.is_terminal() {
                 tx.execute(
                     "UPDATE trials
@@ -191,24 +223,86 @@ impl Store {
                      WHERE sweep_id = ?1 AND trial_id = ?2",
                     params![t.sweep_id, t.trial_id, report.error],
                 )?;
+                worker_health::record(
+                    tx,
+                    &report.worker_id,
+                    ids,
+                    Outcome::Failed,
+                    &report.error,
+                    policy.quarantine_after,
+                    changed,
+                )?;
                 return Ok(true);
             }
-            let (counted, counted_attempt) = if report.handed_back {
-                (t.counted_without_latest(), t.counted_attempt.min(t.attempt - 1))
+            let handbacks = t.handbacks + u32::from(kind == FailureKind::HandBack);
+            let (kind, error) = if kind == FailureKind::HandBack && handbacks > policy.max_handbacks {
+                let error = format!(
+                    "handed back {handbacks} times (more than max_handbacks {}): \
+                     counted as a failed attempt; last: {}",
+                    policy.max_handbacks, report.error
+                );
+                tracing::warn!(trial = %t.trial_id, "trial {}: {error}", t.trial_id);
+                (FailureKind::Trial, error)
+            } else if kind == FailureKind::Environment {
+                let error = format!(
+                    "environment failure on worker {}: {}",
+                    report.worker_id, report.error
+                );
+                (kind, error)
             } else {
-                (t.counted_with_latest(), t.attempt)
+                (kind, report.error.clone())
             };
-            let state = if !report.handed_back && counted >= t.max_attempts {
+            let (counted, counted_attempt) = if kind == FailureKind::Trial {
+                (t.counted_with_latest(), t.attempt)
+            } else {
+                (t.counted_without_latest(), t.counted_attempt.min(t.attempt - 1))
+            };
+            let mut error = error;
+            let mut state = if kind == FailureKind::Trial && counted >= t.max_attempts {
                 TrialState::Failed
             } else if t.sweep_cancelled {
                 TrialState::Cancelled
             } else {
                 TrialState::Pending
             };
+            match kind {
+                FailureKind::Trial => worker_health::record(
+                    tx,
+                    &report.worker_id,
+                    ids,
+                    Outcome::Failed,
+                    &report.error,
+                    policy.quarantine_after,
+                    changed,
+                )?,
+                FailureKind::Environment => {
+                    worker_health::record(
+                        tx,
+                        &report.worker_id,
+                        ids,
+                        Outcome::Environment,
+                        &report.error,
+                        policy.quarantine_after,
+                        changed,
+                    )?;
+                    let workers = worker_health::environment_workers(tx, ids.0, ids.1)?;
+                    if state == TrialState::Pending && workers >= policy.poison_after {
+                        state = TrialState::Failed;
+                        error = format!(
+                            "failed for environment reasons on {workers} different workers \
+                             (poison_after {}), so the trial itself likely breaks them; last: {error}",
+                            policy.poison_after
+                        );
+                        tracing::warn!(trial = %t.trial_id, "trial {}: {error}", t.trial_id);
+                    }
+                }
+                FailureKind::HandBack => {}
+            }
             tx.execute(
                 "UPDATE trials
                  SET state = ?3, attempts_counted = ?4, counted_attempt = ?5, reported_attempt = attempt,
-                     lease_deadline_ms = NULL, last_error = ?6, worker_id = ?7
+                     lease_deadline_ms = NULL, last_error = ?6, worker_id = ?7, handbacks = ?8,
+                     environment_failures = environment_failures + ?9
                  WHERE sweep_id = ?1 AND trial_id = ?2",
                 params![
                     t.sweep_id,
@@ -216,13 +310,36 @@ impl Store {
                     state.as_str(),
                     counted,
                     counted_attempt,
-                    report.error,
+                    error,
                     report.worker_id,
+                    handbacks,
+                    u32::from(kind == FailureKind::Environment),
                 ],
             )?;
             changed.push(t.sweep_id);
             Ok(true)
         })
+    }
+}
+
+/// What a failure report asks for: an environment failure wins over a
+/// hand-back flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureKind {
+    Trial,
+    HandBack,
+    Environment,
+}
+
+impl FailureKind {
+    fn of(report: &FailureReport) -> Self {
+        if report.cause == FailureCause::Environment {
+            FailureKind::Environment
+        } else if report.handed_back {
+            FailureKind::HandBack
+        } else {
+            FailureKind::Trial
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::error::OpenError;
 use rusqlite::Connection;
 
 /// The layout this code writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE sweeps (
@@ -97,6 +97,40 @@ CREATE TABLE lease_requests (
 );
 "#;
 
+/// Version 3: who may report, and how workers fare.
+/// - `workers.secret_sha256`: the SHA-256 of the secret `Register` handed
+///   out; every later call of the worker must present the secret. Workers
+///   registered before version 3 have none (`NULL`) and must register again.
+/// - `workers.draining`: the worker said it is shutting down (`Drain`).
+/// - `workers.done`/`failed`/`environment_failures`: its outcomes, counted;
+///   `quarantine_reason` is set (non-empty) while its latest outcomes put it
+///   in quarantine (see `worker_health`).
+/// - `trials.handbacks`, `trials.environment_failures`: hand-backs and
+///   environment failures of the trial (neither counts an attempt).
+/// - `worker_outcomes`: each final report of a worker (done, failed,
+///   environment), newest last: quarantine looks at the latest ones, and a
+///   worker is not handed a trial it failed for environment reasons.
+const V3: &str = r#"
+ALTER TABLE workers ADD COLUMN secret_sha256 BLOB;
+ALTER TABLE workers ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workers ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workers ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workers ADD COLUMN environment_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workers ADD COLUMN quarantine_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE trials ADD COLUMN handbacks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN environment_failures INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE worker_outcomes (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    worker_id TEXT    NOT NULL,
+    sweep_id  TEXT    NOT NULL,
+    trial_id  TEXT    NOT NULL,
+    kind      TEXT    NOT NULL CHECK (kind IN ('done', 'failed', 'environment')),
+    error     TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX worker_outcomes_by_worker ON worker_outcomes(worker_id, seq);
+CREATE INDEX worker_outcomes_by_trial ON worker_outcomes(sweep_id, trial_id, kind, worker_id);
+"#;
+
 /// Connection settings: every commit is durable before it returns, and the
 /// database belongs to this process alone (a second coordinator on the same
 /// file is refused with "database is locked" instead of double-leasing).
@@ -110,7 +144,7 @@ pub fn configure(conn: &Connection) -> Result<(), OpenError> {
     Ok(())
 }
 
-/// Creates the tables on an empty database, brings a version 1 layout up
+/// Creates the tables on an empty database, brings an older layout up
 /// to date, or checks the version of a current one; in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -130,8 +164,13 @@ pub fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
             }
             tx.execute_batch(V1)?;
             tx.execute_batch(V2)?;
+            tx.execute_batch(V3)?;
         }
-        1 => tx.execute_batch(V2)?,
+        1 => {
+            tx.execute_batch(V2)?;
+            tx.execute_batch(V3)?;
+        }
+        2 => tx.execute_batch(V3)?,
         v => return Err(OpenError::UnknownVersion(v)),
     }
     tx.pragma_update(None, "user_version", VERSION)?;

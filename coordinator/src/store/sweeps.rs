@@ -4,7 +4,9 @@
 use super::error::{StoreError, StoreResult};
 use super::model::{
     RunningTrial, SweepState, SweepSummary, TrialCounts, TrialInfo, TrialRanking, TrialState,
+    WorkerCounts,
 };
+use super::worker_health;
 use super::{ids, Store};
 use crate::sweepfile::{Goal, Sweep};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -61,8 +63,10 @@ impl Store {
     /// more is leased, and running trials are told to stop at their next
     /// heartbeat. A finished or already cancelled sweep is left as it is.
     pub fn cancel_sweep(&self, sweep_id: &str) -> StoreResult<SweepSummary> {
-        self.write(|tx, _now, changed| {
-            let before = summary(tx, sweep_id)?;
+        let gone_after_ms = self.gone_after_ms();
+        self.write(|tx, now, changed| {
+            let workers = worker_health::counts(tx, now.wall_ms, gone_after_ms)?;
+            let before = summary(tx, sweep_id, workers)?;
             if before.state == SweepState::Running {
                 tx.execute(
                     "UPDATE sweeps SET state = 'cancelled' WHERE id = ?1",
@@ -75,13 +79,21 @@ impl Store {
                 )?;
                 changed.push(sweep_id.to_string());
             }
-            summary(tx, sweep_id)
+            summary(tx, sweep_id, workers)
         })
     }
 
     /// The sweep at a glance.
     pub fn sweep_summary(&self, sweep_id: &str) -> StoreResult<SweepSummary> {
-        self.read(|conn| summary(conn, sweep_id))
+        self.read(|conn| {
+            let workers = self.worker_counts(conn)?;
+            summary(conn, sweep_id, workers)
+        })
+    }
+
+    /// The known workers by state now.
+    fn worker_counts(&self, conn: &Connection) -> StoreResult<WorkerCounts> {
+        worker_health::counts(conn, self.clock.wall_ms(), self.gone_after_ms())
     }
 
     /// Every sweep, oldest first.
@@ -91,7 +103,8 @@ impl Store {
                 .prepare("SELECT id FROM sweeps ORDER BY seq")?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            ids.iter().map(|id| summary(conn, id)).collect()
+            let workers = self.worker_counts(conn)?;
+            ids.iter().map(|id| summary(conn, id, workers)).collect()
         })
     }
 
@@ -226,8 +239,13 @@ fn sweep_metric(conn: &Connection, sweep_id: &str) -> StoreResult<(String, Goal)
     Ok((metric, parse_goal(&goal)?))
 }
 
-/// The summary of one sweep, read on `conn` (inside or outside a transaction).
-pub(super) fn summary(conn: &Connection, sweep_id: &str) -> StoreResult<SweepSummary> {
+/// The summary of one sweep, read on `conn` (inside or outside a
+/// transaction), with the known `workers` by state.
+pub(super) fn summary(
+    conn: &Connection,
+    sweep_id: &str,
+    workers: WorkerCounts,
+) -> StoreResult<SweepSummary> {
     let row: Option<(String, String, String, String, i64)> = conn
         .query_row(
             "SELECT name, metric_name, goal, state, created_ms FROM sweeps WHERE id = ?1",
@@ -303,5 +321,11 @@ pub(super) fn summary(conn: &Connection, sweep_id: &str) -> StoreResult<SweepSum
         counts,
         best,
         running,
+        workers,
+        stalled_reason: if state == SweepState::Running {
+            worker_health::stalled_reason(counts.pending, &workers)
+        } else {
+            String::new()
+        },
     })
 }

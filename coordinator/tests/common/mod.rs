@@ -43,6 +43,7 @@ pub fn open_store(dir: &Path, clock: &Arc<ManualClock>) -> Store {
         StoreOptions {
             lease: Duration::from_millis(LEASE_MS),
             clock: clock.clone(),
+            ..StoreOptions::default()
         },
     )
     .unwrap()
@@ -57,6 +58,7 @@ pub fn worker(store: &Store, host: &str) -> String {
             version: "test".into(),
         })
         .unwrap()
+        .worker_id
 }
 
 pub fn epoch(n: u32, val_acc: f64) -> EpochMetrics {

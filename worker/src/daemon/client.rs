@@ -7,9 +7,13 @@
 //! - `FAILED_PRECONDITION`: the attempt is stale; its report is dropped.
 //! - `NOT_FOUND`: the coordinator does not know this worker id; register again.
 //! - `INVALID_ARGUMENT` and the like: refused for good; logged, dropped.
+//!
+//! Every call after `Register` carries the secret the coordinator handed out
+//! with the worker id (kept in memory only; a new registration gets a new one).
 
 use super::outbox::{Outcome, Report};
 use super::shutdown::{Level, Shutdown};
+use std::collections::HashMap;
 use std::time::Duration;
 use sweep_proto::v1::worker_service_client::WorkerServiceClient;
 use sweep_proto::v1::{
@@ -126,6 +130,9 @@ pub struct CoordinatorClient {
     rpc: WorkerServiceClient<InterceptedService<Channel, Bearer>>,
     registration: RegisterRequest,
     session: Mutex<Option<Session>>,
+    /// The secret of every worker id this process registered as (reports
+    /// of an earlier session still carry their own id). Never logged.
+    secrets: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl CoordinatorClient {
@@ -158,6 +165,7 @@ impl CoordinatorClient {
             ),
             registration,
             session: Mutex::new(None),
+            secrets: Default::default(),
         })
     }
 
@@ -182,6 +190,10 @@ impl CoordinatorClient {
                         0 => (lease / 3).max(Duration::from_millis(100)),
                         ms => Duration::from_millis(ms),
                     };
+                    self.secrets
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(r.worker_id.clone(), r.worker_secret);
                     let s = Session {
                         worker_id: r.worker_id,
                         heartbeat_interval,
@@ -211,6 +223,16 @@ impl CoordinatorClient {
         }
     }
 
+    /// The secret `Register` returned with `worker_id` (empty if none did).
+    fn secret(&self, worker_id: &str) -> String {
+        self.secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(worker_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The coordinator answered NOT_FOUND for `worker_id`: the next
     /// [`Self::session`] registers again (unless that already happened).
     pub async fn forget(&self, worker_id: &str) {
@@ -231,12 +253,13 @@ impl CoordinatorClient {
         let req = LeaseTrialRequest {
             worker_id: worker_id.to_string(),
             request_id: request_id.to_string(),
-            ..Default::default()
+            worker_secret: self.secret(worker_id),
         };
         Ok(self.rpc.clone().lease_trial(req).await?.into_inner())
     }
 
-    pub async fn heartbeat(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, Status> {
+    pub async fn heartbeat(&self, mut req: HeartbeatRequest) -> Result<HeartbeatResponse, Status> {
+        req.worker_secret = self.secret(&req.worker_id);
         Ok(self.rpc.clone().heartbeat(req).await?.into_inner())
     }
 
@@ -251,7 +274,7 @@ impl CoordinatorClient {
                     trial_id: report.trial_id.clone(),
                     attempt: report.attempt,
                     result_json: result_json.clone(),
-                    ..Default::default()
+                    worker_secret: self.secret(&report.worker_id),
                 })
                 .await?
             }
@@ -263,6 +286,7 @@ impl CoordinatorClient {
                     attempt: report.attempt,
                     error: error.clone(),
                     handed_back: *handed_back,
+                    worker_secret: self.secret(&report.worker_id),
                     ..Default::default()
                 })
                 .await?
