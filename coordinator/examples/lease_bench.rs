@@ -104,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         db_path: dir.path().join("bench.db"),
         lease: Duration::from_secs(30),
         max_grid: (args.trials as u64).max(10_000),
+        limits: Default::default(),
     };
     let server = tokio::spawn(serve_secured(config, security, listener, async {
         let _ = stopped.await;

@@ -52,6 +52,7 @@ async fn start(dir: &Path) -> Running {
         db_path: dir.join("sweep.db"),
         lease: Duration::from_secs(30),
         max_grid: 100,
+        limits: Default::default(),
     };
     let security = Security {
         gate: gate.clone(),

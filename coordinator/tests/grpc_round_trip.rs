@@ -48,6 +48,7 @@ async fn start_on(db: PathBuf, lease: Duration) -> Running {
         db_path: db,
         lease,
         max_grid: 100,
+        limits: Default::default(),
     };
     let task = tokio::spawn(serve(config, listener, async {
         let _ = stopped.await;

@@ -83,6 +83,7 @@ async fn start(
         db_path: settings.db.clone(),
         lease: Duration::from_secs(30),
         max_grid: 100,
+        limits: Default::default(),
     };
     tokio::spawn(serve_secured(config, security, listener, async {
         let _ = stopped.await;

@@ -15,9 +15,10 @@ pub fn from_store(err: StoreError) -> Status {
         StoreError::StaleAttempt { .. }
         | StoreError::AlreadyReported { .. }
         | StoreError::TrialOver { .. } => Status::failed_precondition(text),
-        StoreError::BadEpoch { .. } | StoreError::BadResult(_) | StoreError::NoMetric { .. } => {
-            Status::invalid_argument(text)
-        }
+        StoreError::BadEpoch { .. }
+        | StoreError::EpochOutOfRange { .. }
+        | StoreError::BadResult(_)
+        | StoreError::NoMetric { .. } => Status::invalid_argument(text),
         StoreError::Open { .. }
         | StoreError::Sql(_)
         | StoreError::Corrupt(_)

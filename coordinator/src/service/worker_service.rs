@@ -1,7 +1,7 @@
 //! `WorkerService`: what worker daemons talk to. Leases, heartbeats and
 //! reports go straight to the store, which fences them by attempt number.
 
-use super::{convert, on_store, required};
+use super::{bounds, convert, on_store, required};
 use crate::store::{CompletionReport, FailureReport, HeartbeatReport, Store, WorkerInfo};
 use std::sync::Arc;
 use sweep_proto::v1;
@@ -36,7 +36,8 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<v1::RegisterRequest>,
     ) -> Result<Response<v1::RegisterResponse>, Status> {
-        let r = request.into_inner();
+        let mut r = request.into_inner();
+        bounds::register(&mut r);
         let info = WorkerInfo {
             hostname: r.hostname,
             cores: r.cores,
@@ -59,11 +60,13 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<v1::LeaseTrialRequest>,
     ) -> Result<Response<v1::LeaseTrialResponse>, Status> {
+        let r = request.into_inner();
+        bounds::lease(&r)?;
         let v1::LeaseTrialRequest {
             worker_id,
             request_id,
             ..
-        } = request.into_inner();
+        } = r;
         required("worker_id", &worker_id)?;
         let w = worker_id.clone();
         let lease = on_store(&self.store, move |s| s.lease(&w, &request_id)).await?;
@@ -84,6 +87,7 @@ impl WorkerService for WorkerApi {
         request: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         let r = request.into_inner();
+        bounds::heartbeat(&r)?;
         required("worker_id", &r.worker_id)?;
         required("trial_id", &r.trial_id)?;
         let report = HeartbeatReport {
@@ -107,6 +111,7 @@ impl WorkerService for WorkerApi {
         request: Request<v1::CompleteTrialRequest>,
     ) -> Result<Response<v1::ReportResponse>, Status> {
         let r = request.into_inner();
+        bounds::complete(&r)?;
         required("trial_id", &r.trial_id)?;
         let report = CompletionReport {
             sweep_id: r.sweep_id,
@@ -125,7 +130,8 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<v1::FailTrialRequest>,
     ) -> Result<Response<v1::ReportResponse>, Status> {
-        let r = request.into_inner();
+        let mut r = request.into_inner();
+        bounds::fail(&mut r)?;
         required("trial_id", &r.trial_id)?;
         let report = FailureReport {
             sweep_id: r.sweep_id,
@@ -152,8 +158,9 @@ impl WorkerService for WorkerApi {
 
     async fn drain(
         &self,
-        _request: Request<v1::DrainRequest>,
+        request: Request<v1::DrainRequest>,
     ) -> Result<Response<v1::DrainResponse>, Status> {
+        bounds::drain(request.get_ref())?;
         // Worker states (draining, quarantined) are being built: until then nothing is recorded.
         Err(Status::unimplemented(
             "Drain is not served by this coordinator yet",

@@ -20,6 +20,7 @@
 //! coordinator was down, and its origin was the old process's.
 
 mod clock;
+mod epoch_bounds;
 mod error;
 mod expiry;
 mod feed;
@@ -27,6 +28,7 @@ mod ids;
 mod lease_requests;
 mod leases;
 mod model;
+mod paging;
 mod reported_trial;
 mod reports;
 mod schema;
@@ -36,6 +38,7 @@ mod worker_registry;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{chain_text, OpenError, StoreError, StoreResult};
 pub use model::*;
+pub use paging::TrialPage;
 
 use feed::ChangeFeed;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
