@@ -9,6 +9,7 @@
 
 use super::ProgressView;
 use crate::render::{sweeps, values};
+use crate::sanitize::clean;
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;
@@ -65,8 +66,8 @@ fn counts_line(s: &SweepSummary) -> String {
     let finished = s.done + s.failed + s.cancelled;
     let mut text = format!(
         "{} {}: {} {}/{} · {}",
-        s.sweep_id,
-        s.name,
+        clean(&s.sweep_id),
+        clean(&s.name),
         values::sweep_state(s.state),
         finished,
         s.total,
@@ -81,9 +82,9 @@ fn counts_line(s: &SweepSummary) -> String {
 fn trial_line(t: &RunningTrial) -> String {
     let mut text = format!(
         "  trial {} attempt {} on {}: {}",
-        t.trial_id,
+        clean(&t.trial_id),
         t.attempt,
-        t.worker_id,
+        clean(&t.worker_id),
         sweeps::epochs(t)
     );
     if let Some(acc) = t.last_val_acc {
