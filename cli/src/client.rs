@@ -1,7 +1,8 @@
 //! The gRPC client every command uses: connects to the coordinator (with the
 //! token and TLS of [`Coordinator`]'s credentials) and turns each
 //! `SweepService` call's failure into a [`CliError`] naming the URL (and the
-//! sweep id, for calls about one sweep).
+//! sweep id, for calls about one sweep). `ListTrials` is read whole, page by
+//! page; answers up to [`MAX_ANSWER_BYTES`] are accepted.
 
 use crate::error::{error_chain, CliError};
 use std::time::Duration;
@@ -32,6 +33,12 @@ impl Coordinator {
         }
     }
 }
+
+/// The largest answer read: above any coordinator's page (a page is cut at
+/// the coordinator's message cap, 4 MiB by default).
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+/// Trials asked for per `ListTrials` page (the coordinator may send fewer).
+const PAGE_SIZE: u32 = 1000;
 
 /// How long to wait for the TCP + HTTP/2 handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,7 +75,8 @@ impl SweepClient {
             .map_err(|e| CliError::unreachable(&url, error_chain(&e)))?;
         Ok(Self {
             url,
-            client: SweepServiceClient::with_interceptor(channel, credentials.bearer.clone()),
+            client: SweepServiceClient::with_interceptor(channel, credentials.bearer.clone())
+                .max_decoding_message_size(MAX_ANSWER_BYTES),
         })
     }
 
@@ -124,19 +132,41 @@ impl SweepClient {
     }
 
     /// The sweep's trials as the server ranks them; `top` = 0 for all.
+    /// Every page is read and the pages joined into one answer (a trial
+    /// that moved between pages while they were read is kept once).
     pub async fn trials(
         &mut self,
         sweep_id: &str,
         top: u32,
     ) -> Result<ListTrialsResponse, CliError> {
-        let request = ListTrialsRequest {
-            sweep_id: sweep_id.to_string(),
-            top,
-            ..Default::default()
-        };
-        match self.client.list_trials(request).await {
-            Ok(r) => Ok(r.into_inner()),
-            Err(s) => Err(self.error(s, Some(sweep_id))),
+        let mut whole: Option<ListTrialsResponse> = None;
+        let mut seen = std::collections::HashSet::new();
+        let mut page_token = String::new();
+        loop {
+            let request = ListTrialsRequest {
+                sweep_id: sweep_id.to_string(),
+                top,
+                page_size: PAGE_SIZE,
+                page_token,
+            };
+            let mut page = match self.client.list_trials(request).await {
+                Ok(r) => r.into_inner(),
+                Err(s) => return Err(self.error(s, Some(sweep_id))),
+            };
+            page_token = std::mem::take(&mut page.next_page_token);
+            let trials = std::mem::take(&mut page.trials);
+            let empty = trials.is_empty();
+            let all = whole.get_or_insert(page);
+            all.trials.extend(
+                trials
+                    .into_iter()
+                    .filter(|t| seen.insert(t.trial_id.clone())),
+            );
+            // The last page; an empty page or a whole count reached ends a
+            // listing that would never end.
+            if page_token.is_empty() || empty || all.trials.len() as u64 >= all.total {
+                return Ok(whole.unwrap_or_default());
+            }
         }
     }
 

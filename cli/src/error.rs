@@ -136,6 +136,7 @@ impl CliError {
     pub fn from_status(status: &tonic::Status, url: &str, sweep_id: Option<&str>) -> Self {
         use tonic::Code;
         let message = one_line(&or_code(status.message().trim(), status.code()));
+        let message = crate::sanitize::cleaned(&message);
         match status.code() {
             Code::Unavailable => Self::unreachable(url, message),
             Code::NotFound => match sweep_id {

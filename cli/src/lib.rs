@@ -18,6 +18,7 @@ mod output;
 pub mod progress;
 pub mod render;
 pub mod run;
+pub mod sanitize;
 mod source;
 mod status;
 mod submit;

@@ -4,6 +4,7 @@
 
 use crate::client::{Coordinator, SweepClient};
 use crate::error::CliError;
+use crate::sanitize::clean;
 use crate::{output, source, watch};
 use clap::Args;
 use std::path::PathBuf;
@@ -25,11 +26,11 @@ pub async fn run(to: &Coordinator, args: &SubmitArgs) -> Result<(), CliError> {
     let file = source::read(&args.file)?;
     let mut client = SweepClient::connect_to(to).await?;
     let submitted = client.submit(file.text, file.source_name).await?;
-    output::println(&submitted.sweep_id)?;
+    output::println(&clean(&submitted.sweep_id))?;
     output::note(&format!(
         "submitted {} as {}: {} trials",
         args.file.display(),
-        submitted.sweep_id,
+        clean(&submitted.sweep_id),
         submitted.trial_count
     ));
     if args.watch {

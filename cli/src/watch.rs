@@ -9,6 +9,7 @@ use crate::progress::{self, ProgressView};
 use crate::render::leaderboard::Leaderboard;
 use crate::render::sweeps;
 use crate::render::values;
+use crate::sanitize::clean;
 use clap::Args;
 use sweep_proto::v1::{SweepState, SweepSummary};
 
@@ -81,7 +82,8 @@ pub async fn print_top(
 ) -> Result<(), CliError> {
     let id = &summary.sweep_id;
     output::note(&format!(
-        "sweep {id} {}: {}",
+        "sweep {} {}: {}",
+        clean(id),
         values::sweep_state(summary.state),
         sweeps::counts(summary)
     ));
@@ -93,8 +95,9 @@ pub async fn print_top(
         format!("top {top} of {}", summary.total)
     };
     output::print(&format!(
-        "\nleaderboard of {id} by {}, {shown}:\n{}",
-        board.metric_label(),
+        "\nleaderboard of {} by {}, {shown}:\n{}",
+        clean(id),
+        clean(&board.metric_label()),
         board.table()
     ))?;
     nothing_done_is_an_error(summary)

@@ -130,6 +130,7 @@ async fn workers_lists_states_and_status_says_when_the_sweep_stalls() {
             lease: Duration::from_secs(60),
             max_grid: 100,
             policy: Default::default(),
+            limits: Default::default(),
         },
         listener,
         async {

@@ -105,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
         lease: Duration::from_secs(30),
         max_grid: (args.trials as u64).max(10_000),
         policy: Default::default(),
+        limits: Default::default(),
     };
     let server = tokio::spawn(serve_secured(config, security, listener, async {
         let _ = stopped.await;

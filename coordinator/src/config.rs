@@ -2,7 +2,8 @@
 //! the `config` crate: defaults ([`Settings::default`]), then an optional
 //! file (`--config FILE`, TOML or YAML, the same keys), then the environment
 //! (`SWEEP_` and the key upper-cased: `SWEEP_LISTEN`, `SWEEP_DB`,
-//! `SWEEP_LEASE_MS`, `SWEEP_MAX_GRID`, `SWEEP_CLIENT_TOKENS_FILE`, ...),
+//! `SWEEP_LEASE_MS`, `SWEEP_MAX_GRID`, `SWEEP_MAX_MESSAGE_BYTES`,
+//! `SWEEP_MAX_SWEEP_FILE_BYTES`, `SWEEP_MAX_WATCHERS`, `SWEEP_CLIENT_TOKENS_FILE`, ...),
 //! then command-line [`Flags`].
 //!
 //! Safe by default: a non-loopback `listen` is refused unless TLS
@@ -17,8 +18,9 @@
 use crate::auth::Gate;
 use crate::security::{self, Security, SecurityError};
 use crate::server::ServerConfig;
+use crate::service::{ServiceLimits, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WATCHERS};
 use crate::store::{WorkerPolicy, DEFAULT_LEASE};
-use crate::sweepfile::DEFAULT_MAX_GRID;
+use crate::sweepfile::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_GRID};
 use ::config::{Config, ConfigError, Environment, File, FileFormat, FileSourceFile, Map, Source};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
@@ -29,6 +31,8 @@ use std::time::Duration;
 pub const ENV_PREFIX: &str = "SWEEP";
 /// The shortest lease accepted, in ms.
 pub const MIN_LEASE_MS: u64 = 10;
+/// The smallest message cap accepted: every fixed cap on a field fits below it.
+pub const MIN_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// Every coordinator setting. Field names are the keys of a settings file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +47,13 @@ pub struct Settings {
     pub lease_ms: u64,
     /// Most trials one sweep may expand to.
     pub max_grid: u64,
+    /// Largest gRPC message decoded or encoded, bytes (at least 64 KiB).
+    pub max_message_bytes: usize,
+    /// Largest sweep file accepted, bytes, checked before parsing (below
+    /// `max_message_bytes`).
+    pub max_sweep_file_bytes: usize,
+    /// Most `WatchSweep` streams open at once.
+    pub max_watchers: usize,
     /// Tokens of the client role (`SweepService`), one per line; re-read on
     /// SIGHUP. With `worker_tokens_file` (both or neither; the same file may
     /// serve both roles). Neither: no tokens required (loopback only).
@@ -72,13 +83,17 @@ pub struct Settings {
 impl Default for Settings {
     /// Loopback only, `sweep.db` in the working directory, 30 s leases,
     /// grids up to 10,000 trials, 10 hand-backs per trial, quarantine after
-    /// 3 environment failures, a trial fails after 3 workers.
+    /// 3 environment failures, a trial fails after 3 workers, 4 MiB messages,
+    /// 1 MiB sweep files, 256 watchers.
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             db: PathBuf::from("sweep.db"),
             lease_ms: DEFAULT_LEASE.as_millis() as u64,
             max_grid: DEFAULT_MAX_GRID,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_sweep_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_watchers: DEFAULT_MAX_WATCHERS,
             client_tokens_file: None,
             worker_tokens_file: None,
             tls_cert: None,
@@ -103,6 +118,11 @@ impl Settings {
                 max_handbacks: self.max_handbacks,
                 quarantine_after: self.quarantine_after,
                 poison_after: self.poison_after,
+            },
+            limits: ServiceLimits {
+                max_message_bytes: self.max_message_bytes,
+                max_sweep_file_bytes: self.max_sweep_file_bytes,
+                max_watchers: self.max_watchers,
             },
         }
     }
@@ -173,6 +193,27 @@ impl Settings {
         if self.poison_after == 0 {
             return Err(invalid("poison_after", "must be at least 1".into()));
         }
+        if self.max_message_bytes < MIN_MESSAGE_BYTES {
+            return Err(invalid(
+                "max_message_bytes",
+                format!(
+                    "{} is too small (at least {MIN_MESSAGE_BYTES})",
+                    self.max_message_bytes
+                ),
+            ));
+        }
+        if self.max_sweep_file_bytes == 0 || self.max_sweep_file_bytes >= self.max_message_bytes {
+            return Err(invalid(
+                "max_sweep_file_bytes",
+                format!(
+                    "{} must be at least 1 and below max_message_bytes ({}), which carries the file",
+                    self.max_sweep_file_bytes, self.max_message_bytes
+                ),
+            ));
+        }
+        if self.max_watchers == 0 {
+            return Err(invalid("max_watchers", "must be at least 1".into()));
+        }
         Ok(self)
     }
 
@@ -215,7 +256,7 @@ fn socket_address<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Erro
 /// `None` leaves the lower layers be).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, clap::Args)]
 pub struct SharedFlags {
-    /// Settings file (*.toml or *.yaml) with keys listen, db, lease_ms, max_grid.
+    /// Settings file (*.toml or *.yaml) with keys listen, db, lease_ms, max_grid, ...
     #[arg(long = "config", value_name = "FILE")]
     #[serde(skip)]
     pub config_file: Option<PathBuf>,
@@ -228,6 +269,18 @@ pub struct SharedFlags {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_grid: Option<u64>,
+    /// Largest gRPC message, either way, bytes [default: 4194304].
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_message_bytes: Option<usize>,
+    /// Largest sweep file accepted, bytes, checked before parsing [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_sweep_file_bytes: Option<usize>,
+    /// Most WatchSweep streams open at once [default: 256].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_watchers: Option<usize>,
 }
 
 /// Every settings flag: the shared ones, and where to serve and store.
@@ -426,6 +479,9 @@ mod tests {
                 "listen",
                 "max_grid",
                 "max_handbacks",
+                "max_message_bytes",
+                "max_sweep_file_bytes",
+                "max_watchers",
                 "poison_after",
                 "quarantine_after",
                 "tls_cert",
@@ -530,6 +586,51 @@ mod tests {
             ..Flags::default()
         });
         assert!(e.contains("lease_ms"), "{e}");
+    }
+
+    #[test]
+    fn limits_are_layered_and_checked() {
+        let c = load(&Flags::default(), env(&[])).unwrap();
+        assert_eq!(c.server_config().limits, ServiceLimits::default());
+        assert_eq!(
+            (c.max_message_bytes, c.max_sweep_file_bytes, c.max_watchers),
+            (4 << 20, 1 << 20, 256)
+        );
+        let flags = Flags {
+            shared: SharedFlags {
+                max_watchers: Some(3),
+                ..SharedFlags::default()
+            },
+            ..Flags::default()
+        };
+        let c = load(
+            &flags,
+            env(&[
+                ("SWEEP_MAX_MESSAGE_BYTES", "200000"),
+                ("SWEEP_MAX_SWEEP_FILE_BYTES", "1000"),
+                ("SWEEP_MAX_WATCHERS", "9"),
+            ]),
+        )
+        .unwrap();
+        let limits = c.server_config().limits;
+        assert_eq!(
+            (
+                limits.max_message_bytes,
+                limits.max_sweep_file_bytes,
+                limits.max_watchers
+            ),
+            (200_000, 1000, 3)
+        );
+        let refused =
+            |pairs: &[(&str, &str)]| load(&Flags::default(), env(pairs)).unwrap_err().to_string();
+        let e = refused(&[("SWEEP_MAX_MESSAGE_BYTES", "1000")]);
+        assert!(e.starts_with("max_message_bytes: "), "{e}");
+        let e = refused(&[("SWEEP_MAX_SWEEP_FILE_BYTES", "4194304")]);
+        assert!(e.starts_with("max_sweep_file_bytes: "), "{e}");
+        let e = refused(&[("SWEEP_MAX_SWEEP_FILE_BYTES", "0")]);
+        assert!(e.starts_with("max_sweep_file_bytes: "), "{e}");
+        let e = refused(&[("SWEEP_MAX_WATCHERS", "0")]);
+        assert!(e.starts_with("max_watchers: "), "{e}");
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //!
 //! Both services sit behind the [`Security`]'s gate (`SweepService` for the
 //! client role, `WorkerService` for the worker role, see [`crate::auth`]) and
-//! its TLS, if any; the health service stays open for probes.
+//! its TLS, if any; the health service stays open for probes. Both decode and
+//! encode messages up to the configured [`ServiceLimits::max_message_bytes`].
 
 use crate::auth::Role;
 use crate::security::Security;
-use crate::service::{SweepApi, WorkerApi};
+use crate::service::{ServiceLimits, SweepApi, WorkerApi};
 use crate::store::{Store, StoreError, StoreOptions, WorkerPolicy};
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
+use tonic::service::interceptor::InterceptedService;
 
 /// What a coordinator needs to run (see [`crate::config::Settings`] for
 /// where each value comes from).
@@ -34,6 +36,8 @@ pub struct ServerConfig {
     pub max_grid: u64,
     /// Hand-back cap, quarantine and poison-trial limits.
     pub policy: WorkerPolicy,
+    /// Message size, sweep file size and watcher caps.
+    pub limits: ServiceLimits,
 }
 
 /// Why the coordinator could not start or stopped serving.
@@ -100,6 +104,7 @@ impl CoordinatorServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let addr = listener.local_addr().map_err(ServerError::NoLocalAddress)?;
+        let limits = self.config.limits.clone();
         let Security { gate, tls } = self.security;
         let tls_on = tls.is_some();
         let mut builder = tonic::transport::Server::builder();
@@ -120,10 +125,14 @@ impl CoordinatorServer {
             stop_rx.clone(),
         ));
         tracing::info!(
-            "coordinator on {addr}: db {}, lease {} ms, max grid {}, tokens {}, TLS {}",
+            "coordinator on {addr}: db {}, lease {} ms, max grid {}, max message {} B, \
+             max sweep file {} B, max watchers {}, tokens {}, TLS {}",
             self.config.db_path.display(),
             self.store.lease_ms(),
             self.config.max_grid,
+            limits.max_message_bytes,
+            limits.max_sweep_file_bytes,
+            limits.max_watchers,
             if gate.is_open() { "off" } else { "on" },
             if tls_on { "on" } else { "off" },
         );
@@ -137,7 +146,8 @@ impl CoordinatorServer {
             conn.set_nodelay(true)?;
             Ok::<_, std::io::Error>(conn)
         });
-        let sweeps = SweepApi::new(self.store.clone(), self.config.max_grid, stop_rx);
+        let sweeps =
+            SweepApi::new(self.store.clone(), self.config.max_grid, stop_rx).with_limits(&limits);
         let workers = WorkerApi::new(self.store.clone());
         let stop_signal = stop_tx.clone();
         let stopping = async move {
@@ -153,12 +163,16 @@ impl CoordinatorServer {
         };
         let served = builder
             .add_service(health_service)
-            .add_service(SweepServiceServer::with_interceptor(
-                sweeps,
+            .add_service(InterceptedService::new(
+                SweepServiceServer::new(sweeps)
+                    .max_decoding_message_size(limits.max_message_bytes)
+                    .max_encoding_message_size(limits.max_message_bytes),
                 gate.for_role(Role::Client),
             ))
-            .add_service(WorkerServiceServer::with_interceptor(
-                workers,
+            .add_service(InterceptedService::new(
+                WorkerServiceServer::new(workers)
+                    .max_decoding_message_size(limits.max_message_bytes)
+                    .max_encoding_message_size(limits.max_message_bytes),
                 gate.for_role(Role::Worker),
             ))
             .serve_with_incoming_shutdown(incoming, stopping)

@@ -53,6 +53,7 @@ async fn start(dir: &Path) -> Running {
         lease: Duration::from_secs(30),
         max_grid: 100,
         policy: Default::default(),
+        limits: Default::default(),
     };
     let security = Security {
         gate: gate.clone(),

@@ -49,6 +49,7 @@ async fn start_on(db: PathBuf, lease: Duration) -> Running {
         lease,
         max_grid: 100,
         policy: Default::default(),
+        limits: Default::default(),
     };
     let task = tokio::spawn(serve(config, listener, async {
         let _ = stopped.await;

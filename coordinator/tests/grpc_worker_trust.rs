@@ -104,6 +104,7 @@ async fn only_the_lease_holder_with_its_secret_may_report() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(
         ServerConfig {
+            limits: Default::default(),
             db_path: dir.path().join("sweep.db"),
             lease: Duration::from_secs(30),
             max_grid: 100,

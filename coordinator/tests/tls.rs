@@ -84,6 +84,7 @@ async fn start(
         lease: Duration::from_secs(30),
         max_grid: 100,
         policy: Default::default(),
+        limits: Default::default(),
     };
     tokio::spawn(serve_secured(config, security, listener, async {
         let _ = stopped.await;

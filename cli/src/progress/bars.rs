@@ -7,6 +7,7 @@
 
 use super::ProgressView;
 use crate::render::{sweeps, values};
+use crate::sanitize::clean;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use sweep_proto::v1::{RunningTrial, SweepSummary};
@@ -67,7 +68,7 @@ impl ProgressView for Bars {
             bar.set_style(style(OVERALL_TEMPLATE));
             bar
         });
-        overall.set_prefix(format!("{} {}", s.sweep_id, s.name));
+        overall.set_prefix(format!("{} {}", clean(&s.sweep_id), clean(&s.name)));
         overall.set_length(s.total);
         overall.set_position(s.done + s.failed + s.cancelled);
         let mut msg = sweeps::counts(s);
@@ -76,8 +77,8 @@ impl ProgressView for Bars {
         }
         self.last_line = Some(format!(
             "{} {}: {}/{} · {msg}",
-            s.sweep_id,
-            s.name,
+            clean(&s.sweep_id),
+            clean(&s.name),
             s.done + s.failed + s.cancelled,
             s.total
         ));
@@ -92,10 +93,10 @@ impl ProgressView for Bars {
 
         for t in &s.running_trials {
             let bar = self.trial_bar(t);
-            bar.set_prefix(format!("{} a{}", t.trial_id, t.attempt));
+            bar.set_prefix(format!("{} a{}", clean(&t.trial_id), t.attempt));
             bar.set_length(t.total_epochs as u64);
             bar.set_position(t.epochs_done as u64);
-            let mut msg = format!("on {}", t.worker_id);
+            let mut msg = format!("on {}", clean(&t.worker_id));
             if let Some(acc) = t.last_val_acc {
                 msg.push_str(&format!(" · val_acc {}", values::metric(acc)));
             }

@@ -10,6 +10,7 @@
 
 use super::ProgressView;
 use crate::render::{sweeps, values};
+use crate::sanitize::clean;
 use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;
@@ -69,8 +70,8 @@ fn counts_line(s: &SweepSummary) -> String {
     let finished = s.done + s.failed + s.cancelled;
     let mut text = format!(
         "{} {}: {} {}/{} · {}",
-        s.sweep_id,
-        s.name,
+        clean(&s.sweep_id),
+        clean(&s.name),
         values::sweep_state(s.state),
         finished,
         s.total,
@@ -85,9 +86,9 @@ fn counts_line(s: &SweepSummary) -> String {
 fn trial_line(t: &RunningTrial) -> String {
     let mut text = format!(
         "  trial {} attempt {} on {}: {}",
-        t.trial_id,
+        clean(&t.trial_id),
         t.attempt,
-        t.worker_id,
+        clean(&t.worker_id),
         sweeps::epochs(t)
     );
     if let Some(acc) = t.last_val_acc {

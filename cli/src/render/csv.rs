@@ -44,6 +44,13 @@ mod tests {
     }
 
     #[test]
+    fn controls_are_kept_and_line_breaks_quoted() {
+        assert_eq!(field("a\r\nb"), "\"a\r\nb\"");
+        assert_eq!(field("cr\ronly"), "\"cr\ronly\"");
+        assert_eq!(field("\x1b[2J\"q\",x"), "\"\x1b[2J\"\"q\"\",x\"");
+    }
+
+    #[test]
     fn document_has_a_header_and_one_line_per_row() {
         let headers = vec!["a".to_string(), "b,c".to_string()];
         let rows = vec![

@@ -4,6 +4,7 @@
 
 use super::table::{Align, Table};
 use super::values;
+use crate::sanitize::clean;
 use sweep_proto::v1::{RunningTrial, SweepSummary};
 
 /// One row per sweep: id, name, state, trial counts, best metric.
@@ -37,7 +38,7 @@ pub fn list_table(sweeps: &[SweepSummary]) -> String {
 /// `val_acc 0.9785`, or `-` before any trial finished.
 pub fn best(s: &SweepSummary) -> String {
     match s.best_metric {
-        Some(m) => format!("{} {}", s.metric_name, values::metric(m)),
+        Some(m) => format!("{} {}", clean(&s.metric_name), values::metric(m)),
         None => "-".to_string(),
     }
 }
@@ -88,11 +89,11 @@ pub fn epochs(t: &RunningTrial) -> String {
 pub fn status_report(s: &SweepSummary, now_unix_ms: u64) -> String {
     let mut out = format!(
         "sweep    {} ({})\nstate    {}\nmetric   {} ({})\ncreated  {}\ntrials   {} total · {}\n",
-        s.sweep_id,
-        s.name,
+        clean(&s.sweep_id),
+        clean(&s.name),
         values::sweep_state(s.state),
-        s.metric_name,
-        s.metric_goal,
+        clean(&s.metric_name),
+        clean(&s.metric_goal),
         values::ago(s.created_unix_ms, now_unix_ms),
         s.total,
         counts(s),
@@ -104,9 +105,9 @@ pub fn status_report(s: &SweepSummary, now_unix_ms: u64) -> String {
     match s.best_metric {
         Some(m) => out.push_str(&format!(
             "best     {} {} (trial {})\n",
-            s.metric_name,
+            clean(&s.metric_name),
             values::metric(m),
-            s.best_trial_id
+            clean(&s.best_trial_id)
         )),
         None => out.push_str("best     - (no trial finished yet)\n"),
     }
@@ -238,6 +239,28 @@ mod tests {
         s.stalled_reason.clear();
         s.workers_quarantined = 0;
         assert_eq!(workers_note(&s), None);
+    }
+
+    #[test]
+    fn terminal_escapes_from_the_network_never_reach_the_output() {
+        let evil = "x\x1b[2J\x1b]0;pwned\x07\ry";
+        let mut s = summary();
+        s.name = evil.into();
+        s.sweep_id = evil.into();
+        s.metric_name = evil.into();
+        s.best_trial_id = evil.into();
+        s.running_trials[0].trial_id = evil.into();
+        s.running_trials[0].worker_id = format!("{evil}\u{9b}31m\u{202e}");
+        for text in [
+            status_report(&s, 1_000),
+            list_table(std::slice::from_ref(&s)),
+        ] {
+            assert!(
+                !text.contains(['\x1b', '\x07', '\r', '\u{9b}', '\u{202e}']),
+                "{text:?}"
+            );
+            assert!(text.contains("xy"), "{text}");
+        }
     }
 
     #[test]

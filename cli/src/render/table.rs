@@ -1,6 +1,10 @@
 //! Column-aligned text tables: a header row, then one row per record; text
 //! columns left-aligned, number columns right-aligned, two spaces between
-//! columns, no trailing spaces.
+//! columns, no trailing spaces. Every header and cell goes through
+//! [`sanitize::clean`]: no control character from the network reaches the
+//! terminal.
+
+use crate::sanitize;
 
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +28,7 @@ impl Table {
 
     /// Adds a column (call before adding rows).
     pub fn column(mut self, header: impl Into<String>, align: Align) -> Self {
-        self.headers.push(header.into());
+        self.headers.push(sanitize::cleaned(&header.into()));
         self.aligns.push(align);
         self
     }
@@ -32,7 +36,8 @@ impl Table {
     /// Adds a row; missing cells are blank, extra cells are an error of the caller.
     pub fn row(&mut self, cells: Vec<String>) {
         debug_assert!(cells.len() <= self.headers.len(), "more cells than columns");
-        self.rows.push(cells);
+        self.rows
+            .push(cells.iter().map(|c| sanitize::cleaned(c)).collect());
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,7 +1,8 @@
 //! `sweep-coordinator`: the long-running coordinator of a sweep cluster.
 //!
 //! Settings come from `--config FILE` (TOML or YAML), then the `SWEEP_LISTEN`,
-//! `SWEEP_DB`, `SWEEP_LEASE_MS` and `SWEEP_MAX_GRID` environment, then the
+//! `SWEEP_DB`, `SWEEP_LEASE_MS`, `SWEEP_MAX_GRID`, `SWEEP_MAX_MESSAGE_BYTES`,
+//! `SWEEP_MAX_SWEEP_FILE_BYTES`, `SWEEP_MAX_WATCHERS`, ... environment, then the
 //! flags below (see `sweep_coordinator::config`). The first line on stdout is
 //! the address it serves on (`sweep-coordinator listening on
 //! http://127.0.0.1:50051`); logs go to stderr (`RUST_LOG`, `--log-format

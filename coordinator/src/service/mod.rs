@@ -6,12 +6,21 @@
 //! - [`SweepApi`]: `SweepService`, for clients (submit, inspect, cancel, watch).
 //! - [`WorkerApi`]: `WorkerService`, for workers (register, lease, report).
 
+mod bounds;
 mod convert;
+mod limits;
+mod paging;
 mod status_codes;
 mod sweep_service;
 mod watch;
 mod worker_service;
 
+pub use bounds::{
+    MAX_EPOCHS_PER_HEARTBEAT, MAX_EPOCH_JSON_BYTES, MAX_ERROR_BYTES, MAX_HOSTNAME_BYTES,
+    MAX_ID_BYTES, MAX_RESULT_JSON_BYTES, MAX_SOURCE_NAME_BYTES, MAX_VERSION_BYTES,
+};
+pub use limits::{ServiceLimits, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WATCHERS};
+pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use sweep_service::SweepApi;
 pub use worker_service::WorkerApi;
 

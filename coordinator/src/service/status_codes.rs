@@ -21,9 +21,10 @@ pub fn from_store(err: StoreError) -> Status {
         | StoreError::AlreadyReported { .. }
         | StoreError::Quarantined { .. }
         | StoreError::TrialOver { .. } => Status::failed_precondition(text),
-        StoreError::BadEpoch { .. } | StoreError::BadResult(_) | StoreError::NoMetric { .. } => {
-            Status::invalid_argument(text)
-        }
+        StoreError::BadEpoch { .. }
+        | StoreError::EpochOutOfRange { .. }
+        | StoreError::BadResult(_)
+        | StoreError::NoMetric { .. } => Status::invalid_argument(text),
         StoreError::Open { .. }
         | StoreError::NoEntropy(_)
         | StoreError::Sql(_)

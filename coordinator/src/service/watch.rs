@@ -1,12 +1,15 @@
 //! `WatchSweep`: a summary at once, then one after every change of the
 //! sweep (fed by the store's change notifications), until the sweep is
 //! finished or cancelled, the client goes away, or the server shuts down.
+//! Each stream holds a permit of the service's watcher cap until it ends.
+//! An unknown sweep is NOT_FOUND naming only the id asked for, and leaves
+//! nothing behind (no change feed is kept for it).
 
 use super::{convert, on_store};
 use crate::store::{Store, SweepSummary};
 use std::sync::Arc;
 use sweep_proto::v1;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
@@ -17,13 +20,18 @@ pub async fn watch_sweep(
     store: Arc<Store>,
     sweep_id: String,
     mut shutdown: watch::Receiver<bool>,
+    permit: OwnedSemaphorePermit,
 ) -> Result<SummaryStream, Status> {
+    // Known before subscribing, so an unknown id leaves no feed behind.
+    let id = sweep_id.clone();
+    on_store(&store, move |s| s.sweep_summary(&id)).await?;
     // Subscribe before the first read, so no change falls between the two.
     let mut changes = store.subscribe(&sweep_id);
     let id = sweep_id.clone();
     let first = on_store(&store, move |s| s.sweep_summary(&id)).await?;
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
+        let _permit = permit;
         let mut last: SweepSummary = first;
         if tx.send(Ok(convert::summary(last.clone()))).await.is_err() {
             return;

@@ -4,7 +4,7 @@
 //! and reports go to the store, which fences them by attempt number and
 //! owner.
 
-use super::{convert, on_store, required};
+use super::{bounds, convert, on_store, required};
 use crate::store::{
     CompletionReport, FailureCause, FailureReport, HeartbeatReport, Store, WorkerInfo,
 };
@@ -41,7 +41,8 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<v1::RegisterRequest>,
     ) -> Result<Response<v1::RegisterResponse>, Status> {
-        let r = request.into_inner();
+        let mut r = request.into_inner();
+        bounds::register(&mut r);
         let info = WorkerInfo {
             hostname: r.hostname,
             cores: r.cores,
@@ -65,11 +66,13 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<v1::LeaseTrialRequest>,
     ) -> Result<Response<v1::LeaseTrialResponse>, Status> {
+        let r = request.into_inner();
+        bounds::lease(&r)?;
         let v1::LeaseTrialRequest {
             worker_id,
             request_id,
             worker_secret,
-        } = request.into_inner();
+        } = r;
         required("worker_id", &worker_id)?;
         let w = worker_id.clone();
         let lease = on_store(&self.store, move |s| {
@@ -94,6 +97,7 @@ impl WorkerService for WorkerApi {
         request: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         let r = request.into_inner();
+        bounds::heartbeat(&r)?;
         required("worker_id", &r.worker_id)?;
         required("trial_id", &r.trial_id)?;
         let report = HeartbeatReport {
@@ -122,6 +126,7 @@ impl WorkerService for WorkerApi {
         request: Request<v1::CompleteTrialRequest>,
     ) -> Result<Response<v1::ReportResponse>, Status> {
         let r = request.into_inner();
+        bounds::complete(&r)?;
         required("worker_id", &r.worker_id)?;
         required("trial_id", &r.trial_id)?;
         let secret = r.worker_secret;
@@ -146,7 +151,8 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<v1::FailTrialRequest>,
     ) -> Result<Response<v1::ReportResponse>, Status> {
-        let r = request.into_inner();
+        let mut r = request.into_inner();
+        bounds::fail(&mut r)?;
         required("worker_id", &r.worker_id)?;
         required("trial_id", &r.trial_id)?;
         let secret = r.worker_secret;
@@ -185,6 +191,7 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<v1::DrainRequest>,
     ) -> Result<Response<v1::DrainResponse>, Status> {
+        bounds::drain(request.get_ref())?;
         let r = request.into_inner();
         required("worker_id", &r.worker_id)?;
         let w = r.worker_id.clone();

@@ -58,6 +58,15 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// A heartbeat's epoch number (or count) beyond the trial's own
+    /// `phase1.epochs + phase2.epochs`.
+    #[error("trial {trial_id}: {field} {got} is not within the trial's {total} epochs")]
+    EpochOutOfRange {
+        trial_id: String,
+        field: String,
+        got: u32,
+        total: u32,
+    },
     /// A final report whose result is not `TrialResult` JSON.
     #[error("result_json: not a TrialResult")]
     BadResult(#[source] serde_json::Error),

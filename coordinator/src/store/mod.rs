@@ -25,6 +25,7 @@
 //! coordinator was down, and its origin was the old process's.
 
 mod clock;
+mod epoch_bounds;
 mod error;
 mod expiry;
 mod feed;
@@ -32,6 +33,7 @@ mod ids;
 mod lease_requests;
 mod leases;
 mod model;
+mod paging;
 mod policy;
 mod reported_trial;
 mod reports;
@@ -45,6 +47,7 @@ mod worker_registry;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{chain_text, OpenError, StoreError, StoreResult};
 pub use model::*;
+pub use paging::TrialPage;
 pub use policy::WorkerPolicy;
 
 use feed::ChangeFeed;

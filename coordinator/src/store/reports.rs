@@ -20,6 +20,7 @@
 //! and where it diverged as the trial's last error. Non-finite values never
 //! reach a `REAL` column: they are stored as `NULL` there.
 
+use super::epoch_bounds;
 use super::error::{StoreError, StoreResult};
 use super::model::{
     CompletionReport, FailureCause, FailureReport, HeartbeatAnswer, HeartbeatReport, TrialState,
@@ -51,6 +52,7 @@ impl Store {
                 });
             }
             t.check_open()?;
+            let total_epochs = epoch_bounds::check(tx, &t, report, &epochs)?;
             insert_epochs(tx, &t, &epochs)?;
             let last_val_acc = epochs
                 .iter()
@@ -93,7 +95,7 @@ impl Store {
                     counted_attempt,
                     report.worker_id,
                     report.epochs_done,
-                    report.total_epochs,
+                    total_epochs,
                     last_val_acc,
                 ],
             )?;

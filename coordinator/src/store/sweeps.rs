@@ -3,8 +3,7 @@
 
 use super::error::{StoreError, StoreResult};
 use super::model::{
-    RunningTrial, SweepState, SweepSummary, TrialCounts, TrialInfo, TrialRanking, TrialState,
-    WorkerCounts,
+    RunningTrial, SweepState, SweepSummary, TrialCounts, TrialRanking, TrialState, WorkerCounts,
 };
 use super::worker_health;
 use super::{ids, Store};
@@ -113,58 +112,7 @@ impl Store {
     /// non-finite, stored as `NULL` — last, whatever the goal), then the
     /// others by index. `top` > 0 keeps only the first `top`.
     pub fn list_trials(&self, sweep_id: &str, top: u32) -> StoreResult<TrialRanking> {
-        self.read(|conn| {
-            let (metric_name, goal) = sweep_metric(conn, sweep_id)?;
-            let order = best_first(goal);
-            let limit = if top == 0 { -1 } else { i64::from(top) };
-            let mut stmt = conn.prepare(&format!(
-                "SELECT trial_id, idx, state, params_json, metric, test_acc, best_epoch, wall_s,
-                        worker_id, attempt, last_error, result_json, config_json, attempts_counted
-                 FROM trials WHERE sweep_id = ?1
-                 ORDER BY state <> 'done', metric IS NULL, metric {order}, idx
-                 LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![sweep_id, limit], |r| {
-                Ok((
-                    TrialInfo {
-                        rank: 0,
-                        trial_id: r.get(0)?,
-                        index: r.get::<_, i64>(1)? as u64,
-                        state: TrialState::Pending,
-                        params: Vec::new(),
-                        metric: r.get(4)?,
-                        test_acc: r.get(5)?,
-                        best_epoch: r.get(6)?,
-                        wall_s: r.get(7)?,
-                        worker_id: r.get(8)?,
-                        attempts: r.get(9)?,
-                        last_error: r.get(10)?,
-                        result_json: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
-                        config_json: r.get(12)?,
-                        counted_attempts: r.get(13)?,
-                    },
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?;
-            let mut trials = Vec::new();
-            let mut rank = 0;
-            for row in rows {
-                let (mut info, state, params_json) = row?;
-                info.state = trial_state(&state)?;
-                info.params = params_text(&params_json)?;
-                if info.state == TrialState::Done {
-                    rank += 1;
-                    info.rank = rank;
-                }
-                trials.push(info);
-            }
-            Ok(TrialRanking {
-                metric_name,
-                goal,
-                trials,
-            })
-        })
+        Ok(self.list_trials_page(sweep_id, top, 0, u64::MAX)?.ranking)
     }
 }
 
@@ -204,7 +152,7 @@ pub(super) fn trial_state(s: &str) -> StoreResult<TrialState> {
 }
 
 /// `{"a.b": 1}` → `[("a.b", "1")]`.
-fn params_text(json: &str) -> StoreResult<Vec<(String, String)>> {
+pub(super) fn params_text(json: &str) -> StoreResult<Vec<(String, String)>> {
     let map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(json).map_err(|source| StoreError::CorruptJson {
             column: "trials.params_json",
@@ -219,7 +167,7 @@ fn parse_goal(s: &str) -> StoreResult<Goal> {
 }
 
 /// The SQL sort order that puts the best metric first.
-fn best_first(goal: Goal) -> &'static str {
+pub(super) fn best_first(goal: Goal) -> &'static str {
     match goal {
         Goal::Maximize => "DESC",
         Goal::Minimize => "ASC",
@@ -227,7 +175,7 @@ fn best_first(goal: Goal) -> &'static str {
 }
 
 /// The sweep's metric and goal.
-fn sweep_metric(conn: &Connection, sweep_id: &str) -> StoreResult<(String, Goal)> {
+pub(super) fn sweep_metric(conn: &Connection, sweep_id: &str) -> StoreResult<(String, Goal)> {
     let row: Option<(String, String)> = conn
         .query_row(
             "SELECT metric_name, goal FROM sweeps WHERE id = ?1",

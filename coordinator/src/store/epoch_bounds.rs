@@ -1,0 +1,47 @@
+//! A heartbeat's epoch numbers against the trial's own length: its stored
+//! config's `phase1.epochs + phase2.epochs`, never what the request says.
+//! `epochs_done` may not exceed it and every reported epoch is numbered from
+//! 1 to it; the `total_epochs` a worker sends is not used (the store keeps
+//! the config's).
+
+use super::error::{StoreError, StoreResult};
+use super::model::HeartbeatReport;
+use super::reported_trial::ReportedTrial;
+use rusqlite::{params, Transaction};
+use sweep_proto::trial::{EpochMetrics, TrialConfig};
+
+/// Refuses a heartbeat whose epochs do not fit the trial `t`; else the
+/// trial's number of epochs.
+pub(super) fn check(
+    tx: &Transaction,
+    t: &ReportedTrial,
+    report: &HeartbeatReport,
+    epochs: &[(EpochMetrics, String)],
+) -> StoreResult<u32> {
+    let config_json: String = tx.query_row(
+        "SELECT config_json FROM trials WHERE sweep_id = ?1 AND trial_id = ?2",
+        params![t.sweep_id, t.trial_id],
+        |r| r.get(0),
+    )?;
+    let config: TrialConfig =
+        serde_json::from_str(&config_json).map_err(|source| StoreError::CorruptJson {
+            column: "trials.config_json",
+            source,
+        })?;
+    let total = config.total_epochs();
+    let out_of_range = |field: String, got: u32| StoreError::EpochOutOfRange {
+        trial_id: t.trial_id.clone(),
+        field,
+        got,
+        total,
+    };
+    if report.epochs_done > total {
+        return Err(out_of_range("epochs_done".into(), report.epochs_done));
+    }
+    for (i, (e, _)) in epochs.iter().enumerate() {
+        if e.epoch == 0 || e.epoch > total {
+            return Err(out_of_range(format!("epoch_json[{i}].epoch"), e.epoch));
+        }
+    }
+    Ok(total)
+}
