@@ -3,6 +3,7 @@
 //! [`DaemonConfig`] (the cores split between slots), sets up logging, and drives the daemon on a
 //! single-threaded tokio runtime (the trials train on threads of their own).
 
+use crate::daemon::paths::DataRoots;
 use crate::daemon::{self, shutdown, DaemonConfig, TrialFn};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -31,6 +32,17 @@ pub struct Args {
     /// [default: $XDG_STATE_HOME/sweep-worker, else ~/.local/state/sweep-worker].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// A folder a trial's `data.dir` and `backbone.weights` may lead into
+    /// (after symlinks and `..`); repeat for several. A trial naming a path
+    /// elsewhere fails, naming the field [default: the working directory
+    /// and ~/.cache/sweep]. SWEEP_DATA_ROOT may list several, `:`-separated.
+    #[arg(
+        long = "data-root",
+        env = "SWEEP_DATA_ROOT",
+        value_delimiter = ':',
+        value_name = "DIR"
+    )]
+    pub data_roots: Vec<PathBuf>,
     /// Test-only: run simulated trials (no tensors; SWEEP_SIM_EPOCH_MS per epoch;
     /// seed 13013 always fails) instead of the real pipeline.
     #[arg(long, hide = true)]
@@ -95,6 +107,11 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         state_dir: args.state_dir.unwrap_or_else(default_state_dir),
         trial_fn,
         credentials,
+        data_roots: if args.data_roots.is_empty() {
+            DataRoots::defaults()
+        } else {
+            DataRoots::new(args.data_roots)
+        },
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread()

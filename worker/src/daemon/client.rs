@@ -255,7 +255,11 @@ impl CoordinatorClient {
                 })
                 .await?
             }
-            Outcome::Failed { error, handed_back } => {
+            Outcome::Failed {
+                error,
+                handed_back,
+                cause,
+            } => {
                 rpc.fail_trial(FailTrialRequest {
                     sweep_id: report.sweep_id.clone(),
                     worker_id: report.worker_id.clone(),
@@ -263,6 +267,7 @@ impl CoordinatorClient {
                     attempt: report.attempt,
                     error: error.clone(),
                     handed_back: *handed_back,
+                    cause: cause.to_proto() as i32,
                     ..Default::default()
                 })
                 .await?

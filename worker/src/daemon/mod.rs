@@ -7,6 +7,9 @@
 //! - [`client`]: the gRPC calls, registration, retry with backoff.
 //! - [`slot`]: one trial's thread, its heartbeats, its report.
 //! - [`outbox`]: reports spooled durably to disk until acknowledged.
+//! - [`paths`]: the roots a trial's `data.dir` and `backbone.weights` must
+//!   resolve under.
+//! - [`cause`]: what a failure is blamed on (the trial, or this worker).
 //! - [`shutdown`]: SIGINT/SIGTERM, in two steps (drain, then abort).
 //! - [`simulated`]: tensor-free trials (test-only `--simulate`).
 //!
@@ -15,8 +18,10 @@
 //! pipeline applies it. libtorch's count is process-global and the slots
 //! share one process, so they all get the same number.
 
+pub mod cause;
 pub mod client;
 pub mod outbox;
+pub mod paths;
 pub mod shutdown;
 pub mod simulated;
 pub mod slot;
@@ -76,6 +81,8 @@ pub struct DaemonConfig {
     pub trial_fn: TrialFn,
     /// The token and TLS every call carries (`--token-file`, `--ca-cert`, ...).
     pub credentials: sweep_runtime::credentials::Credentials,
+    /// Where a trial's paths may lead (`--data-root`).
+    pub data_roots: paths::DataRoots,
 }
 
 /// Runs the daemon until `shutdown` says stop and every running trial has
@@ -93,12 +100,19 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
         &config.credentials,
     )?);
     tracing::info!(
-        "sweep-worker {} serving {} with {} slot(s), {} thread(s) per trial, state in {}",
+        "sweep-worker {} serving {} with {} slot(s), {} thread(s) per trial, state in {}, trials may read under {}",
         config.name,
         config.coordinator,
         config.slots,
         config.threads_per_trial,
-        config.state_dir.display()
+        config.state_dir.display(),
+        config
+            .data_roots
+            .roots()
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     resend_spooled(&coordinator, &outbox, &shutdown).await?;
@@ -109,6 +123,7 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
         shutdown: shutdown.clone(),
         trial_fn: config.trial_fn,
         threads: config.threads_per_trial,
+        data_roots: config.data_roots,
     });
     let mut slots = JoinSet::new();
     lease_until_draining(&ctx, config.slots.max(1) as usize, &mut slots).await;

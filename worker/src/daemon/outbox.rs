@@ -16,6 +16,7 @@
 //! Several workers sharing one state dir may resend each other's reports;
 //! that is harmless, as the coordinator stores a repeated report once.
 
+use super::cause::Cause;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,8 +40,14 @@ pub struct Report {
 pub enum Outcome {
     /// A `TrialResult` as JSON, for `CompleteTrial`.
     Completed { result_json: String },
-    /// An error, for `FailTrial`.
-    Failed { error: String, handed_back: bool },
+    /// An error, for `FailTrial`, and what it is blamed on (reports spooled
+    /// before causes existed read as [`Cause::Trial`]).
+    Failed {
+        error: String,
+        handed_back: bool,
+        #[serde(default)]
+        cause: Cause,
+    },
 }
 
 /// A file-system step of the outbox failed.
@@ -315,6 +322,7 @@ mod tests {
             outcome: Outcome::Failed {
                 error: "boom".into(),
                 handed_back: false,
+                cause: Cause::Environment,
             },
             ..report("s1", "../evil", 2)
         };

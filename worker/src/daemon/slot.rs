@@ -18,10 +18,12 @@
 //!   memory while the write is retried with backoff, and the slot takes no
 //!   new work until the outbox can be written again.
 
+use super::cause::Cause;
 use super::client::{
     classify, sleep_unless, Backoff, CoordinatorClient, Delivery, Refusal, Session,
 };
 use super::outbox::{Outbox, OutboxError, Outcome, Report};
+use super::paths::DataRoots;
 use super::shutdown::{Level, Shutdown};
 use super::TrialFn;
 use crate::error_chain::error_chain;
@@ -41,6 +43,8 @@ pub struct SlotContext {
     pub trial_fn: TrialFn,
     /// Intra-op threads per trial, written into each config's `threads`.
     pub threads: u32,
+    /// Where a trial's `data.dir` and `backbone.weights` may lead.
+    pub data_roots: DataRoots,
 }
 
 /// Why a trial stopped before its end.
@@ -79,18 +83,15 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
         trial_id: lease.trial_id.clone(),
         number: lease.attempt,
     };
-    let cfg = match serde_json::from_str::<TrialConfig>(&lease.config_json) {
-        Ok(mut cfg) => {
-            cfg.threads = ctx.threads;
-            cfg
-        }
-        Err(e) => {
-            let error = format!("the worker cannot read the trial's config_json: {e}");
+    let cfg = match leased_config(&ctx, &lease.config_json) {
+        Ok(cfg) => cfg,
+        Err(error) => {
             tracing::error!(trial = %attempt.trial_id, "{error}");
             attempt
                 .report(Outcome::Failed {
                     error,
                     handed_back: false,
+                    cause: Cause::Trial,
                 })
                 .await;
             return;
@@ -140,10 +141,30 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
                 .report(Outcome::Failed {
                     error,
                     handed_back: false,
+                    cause: Cause::Trial,
                 })
                 .await;
         }
     }
+}
+
+/// The lease's config as this worker runs it: its paths checked against
+/// the allowed roots (and replaced by what they resolve to), its threads
+/// this slot's. An error is the failure to report (a trial failure: the
+/// config is at fault, see [`super::paths`]).
+fn leased_config(ctx: &SlotContext, config_json: &str) -> Result<TrialConfig, String> {
+    let mut cfg = serde_json::from_str::<TrialConfig>(config_json)
+        .map_err(|e| format!("the worker cannot read the trial's config_json: {e}"))?;
+    cfg.data.dir = ctx
+        .data_roots
+        .check("data.dir", &cfg.data.dir)
+        .map_err(|e| e.to_string())?;
+    cfg.backbone.weights = ctx
+        .data_roots
+        .check("backbone.weights", &cfg.backbone.weights)
+        .map_err(|e| e.to_string())?;
+    cfg.threads = ctx.threads;
+    Ok(cfg)
 }
 
 /// One attempt at one trial, as this slot handles it.
@@ -379,6 +400,7 @@ impl Attempt {
         let report = self.report_of(Outcome::Failed {
             error: "handed back: the worker is shutting down".into(),
             handed_back: true,
+            cause: Cause::Environment,
         });
         match self.ctx.coordinator.send_report(&report).await {
             Ok(_) => {

@@ -5,6 +5,7 @@
 
 use super::fake_coordinator::{Fake, Script, Seen};
 use super::outbox::{Outbox, Outcome, Report};
+use super::paths::DataRoots;
 use super::shutdown::{self, Trigger};
 use super::{run, simulated, DaemonConfig};
 use std::sync::Arc;
@@ -41,6 +42,7 @@ async fn start_with_state(mut script: Script, state: tempfile::TempDir) -> Daemo
         state_dir: state.path().to_path_buf(),
         trial_fn: simulated::run_trial,
         credentials: Default::default(),
+        data_roots: DataRoots::defaults(),
     };
     let handle = tokio::spawn(run(config, shutdown));
     Daemon {
@@ -386,4 +388,28 @@ async fn a_result_spooled_late_survives_an_absent_coordinator() {
         (left[0].sweep_id.as_str(), left[0].trial_id.as_str()),
         ("s1", "t1")
     );
+}
+
+#[tokio::test]
+async fn a_path_outside_the_data_roots_fails_the_trial_naming_the_field() {
+    let mut l = lease("t1", 1, (1, 0));
+    let mut cfg: TrialConfig = serde_json::from_str(&l.config_json).unwrap();
+    cfg.data.dir = "/etc".into();
+    l.config_json = cfg.canonical_json();
+    let d = start(script(vec![l])).await;
+    let seen = d.until("the failure", |s| !s.fails.is_empty()).await;
+    let f = &seen.fails[0];
+    assert!(
+        f.error
+            .starts_with("data.dir /etc resolves outside the allowed roots ("),
+        "{f:?}"
+    );
+    assert!(!f.handed_back);
+    assert_eq!(
+        f.cause,
+        sweep_proto::v1::FailureCause::Trial as i32,
+        "a config naming a path it may not read is the trial's fault"
+    );
+    let (seen, _) = d.stop(1).await;
+    assert!(seen.completes.is_empty() && seen.heartbeats.is_empty());
 }
