@@ -13,8 +13,8 @@ use super::shutdown::{Level, Shutdown};
 use std::time::Duration;
 use sweep_proto::v1::worker_service_client::WorkerServiceClient;
 use sweep_proto::v1::{
-    CompleteTrialRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse, LeaseTrialRequest,
-    LeaseTrialResponse, RegisterRequest,
+    CompleteTrialRequest, DrainRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse,
+    LeaseTrialRequest, LeaseTrialResponse, RegisterRequest,
 };
 use sweep_runtime::credentials::{Bearer, Credentials};
 use tokio::sync::Mutex;
@@ -234,6 +234,20 @@ impl CoordinatorClient {
             ..Default::default()
         };
         Ok(self.rpc.clone().lease_trial(req).await?.into_inner())
+    }
+
+    /// Tells the coordinator this worker leases nothing more (`Drain`);
+    /// `Ok(false)` when it never registered, so there is no one to drain.
+    pub async fn drain(&self) -> Result<bool, Status> {
+        let Some(session) = self.session.lock().await.clone() else {
+            return Ok(false);
+        };
+        let req = DrainRequest {
+            worker_id: session.worker_id,
+            ..Default::default()
+        };
+        self.rpc.clone().drain(req).await?;
+        Ok(true)
     }
 
     pub async fn heartbeat(&self, req: HeartbeatRequest) -> Result<HeartbeatResponse, Status> {
