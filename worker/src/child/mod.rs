@@ -6,6 +6,11 @@
 //! thread watches stdin for a cancel (or for the daemon going away), writes
 //! each epoch and then the outcome as JSON lines, and exits.
 //!
+//! SIGINT and SIGTERM are ignored: the daemon decides when a trial stops. A
+//! Ctrl-C in a terminal, or systemd stopping the unit, signals every process
+//! of the group, and the daemon's answer to a first signal is to let running
+//! trials finish; a second one cancels them over the pipe.
+//!
 //! Its stdout is the protocol only: at start the real stdout is moved to a
 //! private descriptor and descriptor 1 pointed at stderr, so anything else
 //! that prints (libtorch's C++ included) ends up in the log, not the pipe.
@@ -42,6 +47,7 @@ pub enum ChildError {
 
 /// Runs one trial with `trial_fn` as described in the module doc.
 pub fn run(trial_fn: TrialFn) -> Result<(), ChildError> {
+    ignore_stop_signals();
     let out = protocol_output().map_err(ChildError::Descriptor)?;
     let out = Arc::new(std::sync::Mutex::new(std::io::LineWriter::new(out)));
     let mut stdin = std::io::BufReader::new(std::io::stdin());
@@ -136,6 +142,15 @@ impl TrialObserver for PipeObserver {
             // The daemon is gone; stdin closing will cancel the trial.
             tracing::warn!("{}", error_chain(&e));
         }
+    }
+}
+
+/// Leaves SIGINT and SIGTERM to the daemon (see the module doc).
+fn ignore_stop_signals() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
     }
 }
 

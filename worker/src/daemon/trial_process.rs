@@ -4,7 +4,8 @@
 //! crash — abort, segfault, OOM kill — ends that one process: it becomes an
 //! [`ChildOutcome::Crashed`] naming the signal, and the daemon and its other
 //! slots carry on. The child's stderr is the daemon's (its log lines land in
-//! the worker's log).
+//! the worker's log). The child ignores SIGINT and SIGTERM from the start:
+//! the daemon decides when a trial stops.
 //!
 //! Cancelling writes [`CANCEL`] to the child's stdin; a child that has not
 //! ended [`CANCEL_GRACE`] later is killed.
@@ -89,6 +90,17 @@ pub fn spawn(
         .kill_on_drop(true);
     if program.simulate {
         cmd.arg("--simulate");
+    }
+    // SAFETY: only async-signal-safe calls between fork and exec. Ignored
+    // signals stay ignored across exec, so the child is deaf to SIGINT and
+    // SIGTERM from its first instruction (a Ctrl-C or a systemd stop
+    // signals every process of the group; the daemon decides what stops).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGTERM, libc::SIG_IGN);
+            Ok(())
+        });
     }
     let mut child = cmd.spawn()?;
     let pid = child.id();

@@ -124,3 +124,59 @@ async fn missing_weights_in_a_real_trial_process_are_an_environment_failure() {
     );
     d.stop(1).await;
 }
+
+/// The pids of this process's children running `trial-child`.
+fn trial_processes() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // pid (comm) state ppid ...
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(1));
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if ppid == Some(me.as_str()) && String::from_utf8_lossy(&cmdline).contains("trial-child") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[tokio::test]
+async fn a_sigint_or_sigterm_to_the_trial_process_leaves_the_trial_to_the_daemon() {
+    // A terminal's Ctrl-C or systemd's stop signals the whole group; the
+    // trial must carry on until the daemon says otherwise.
+    let d = start(script(vec![lease("t1", 1, (1, 199))])).await;
+    d.until("a heartbeat", |s| !s.heartbeats.is_empty()).await;
+    let started = Instant::now();
+    let pid = loop {
+        // Its heartbeats start before the process does: wait for it.
+        if let Some(pid) = trial_processes().first().copied() {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no trial process"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: signalling our own child.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    }
+    let seen = d
+        .until("the result", |s| {
+            !s.stored.is_empty() || !s.fails.is_empty()
+        })
+        .await;
+    assert!(seen.fails.is_empty(), "{:?}", seen.fails);
+    let result: TrialResult = serde_json::from_str(&seen.stored[0].result_json).unwrap();
+    assert_eq!(result.epochs.len(), 200);
+    d.stop(1).await;
+}
