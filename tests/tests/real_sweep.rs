@@ -15,8 +15,27 @@ async fn a_real_sweep_runs_to_the_end_on_two_workers() {
     require_real_data();
     let c = Cluster::start(30_000);
     let id = c.submit("real.yaml", &real_sweep("real-e2e")).await;
-    let _w1 = c.worker("real-1", &["--threads", "1"], &[]);
-    let _w2 = c.worker("real-2", &["--threads", "1"], &[]);
+    // The data and backbone live under the repository's data/ (whose
+    // folders may be symlinks to a shared checkout): the workers must be
+    // allowed to read where they lead.
+    let data = sweep_tests::fixtures::mnist_dir();
+    let mut roots = vec![data.canonicalize().unwrap()];
+    roots.extend(
+        sweep_tests::fixtures::backbone()
+            .parent()
+            .map(|p| p.canonicalize().unwrap()),
+    );
+    let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+    let args = [
+        "--threads",
+        "1",
+        "--data-root",
+        &roots[0],
+        "--data-root",
+        &roots[1],
+    ];
+    let _w1 = c.worker("real-1", &args, &[]);
+    let _w2 = c.worker("real-2", &args, &[]);
 
     let s = rpc::wait_state(c.url(), &id, SweepState::Finished, Duration::from_secs(150)).await;
     assert_eq!((s.total, s.done, s.failed), (2, 2, 0), "{s:#?}");

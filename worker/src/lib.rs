@@ -4,10 +4,13 @@
 //!   on reduced MNIST, in libtorch. Knows nothing of gRPC.
 //! - [`daemon`]: `sweep-worker run`, which leases trials from a coordinator
 //!   and runs them through [`pipeline::run_trial`]. Knows nothing of tensors.
+//! - [`child`]: the trial process the daemon starts for each attempt (the
+//!   only place the daemon's trials touch libtorch).
 //! - [`commands`]: the `sweep-worker` subcommands.
 //! - [`host`]: the host name results and registrations carry.
 //! - [`error_chain`]: an error and its causes on one line.
 
+pub mod child;
 pub mod commands;
 pub mod daemon;
 pub use sweep_runtime::error_chain;

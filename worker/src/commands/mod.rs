@@ -8,6 +8,7 @@ pub mod pretrain;
 mod progress;
 pub mod run;
 pub mod train;
+pub mod trial_child;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +29,9 @@ enum Command {
     Pretrain(pretrain::Args),
     /// Serve a coordinator: lease trials, run them, report results.
     Run(run::Args),
+    /// One attempt for the daemon, in a process of its own (internal).
+    #[command(hide = true)]
+    TrialChild(trial_child::Args),
 }
 
 /// Entry point of the `sweep-worker` binary.
@@ -37,6 +41,7 @@ pub fn main() -> ExitCode {
         Command::Train(a) => train::execute(a),
         Command::Pretrain(a) => pretrain::execute(a),
         Command::Run(a) => run::execute(a),
+        Command::TrialChild(a) => trial_child::execute(a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,11 @@
 //! `sweep-worker run`: the daemon that serves a coordinator (see
 //! [`crate::daemon`]). This file turns the command line into a
 //! [`DaemonConfig`] (the cores split between slots), sets up logging, and drives the daemon on a
-//! single-threaded tokio runtime (the trials train on threads of their own).
+//! single-threaded tokio runtime (the trials train in processes of their own).
 
-use crate::daemon::{self, shutdown, DaemonConfig, TrialFn};
+use crate::daemon::paths::DataRoots;
+use crate::daemon::trial_process::TrialProgram;
+use crate::daemon::{self, shutdown, DaemonConfig};
 use anyhow::Context;
 use std::path::PathBuf;
 use sweep_runtime::cores;
@@ -19,9 +21,8 @@ pub struct Args {
     /// Trials run side by side; they split the cores between them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub slots: u32,
-    /// Intra-op threads per trial [default: max(1, cores / slots)]. libtorch's
-    /// thread count is process-global, so every slot gets the same number,
-    /// whatever a trial's config says.
+    /// Intra-op threads per trial [default: max(1, cores / slots)], applied
+    /// by each trial's own process, whatever the trial's config says.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
     /// The name to register under [default: the host name].
@@ -31,6 +32,17 @@ pub struct Args {
     /// [default: $XDG_STATE_HOME/sweep-worker, else ~/.local/state/sweep-worker].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// A folder a trial's `data.dir` and `backbone.weights` may lead into
+    /// (after symlinks and `..`); repeat for several. A trial naming a path
+    /// elsewhere fails, naming the field [default: the working directory
+    /// and ~/.cache/sweep]. SWEEP_DATA_ROOT may list several, `:`-separated.
+    #[arg(
+        long = "data-root",
+        env = "SWEEP_DATA_ROOT",
+        value_delimiter = ':',
+        value_name = "DIR"
+    )]
+    pub data_roots: Vec<PathBuf>,
     /// Test-only: run simulated trials (no tensors; SWEEP_SIM_EPOCH_MS per epoch;
     /// seed 13013 always fails) instead of the real pipeline.
     #[arg(long, hide = true)]
@@ -70,10 +82,10 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
 
     let cores = cores::available();
     let threads_per_trial = args.threads.unwrap_or(cores::share(cores, args.slots));
-    let trial_fn: TrialFn = if args.simulate {
-        daemon::simulated::run_trial
-    } else {
-        crate::pipeline::run_trial
+    let program = TrialProgram {
+        exe: std::env::current_exe().context("cannot find this program's own path")?,
+        simulate: args.simulate,
+        log_format: args.log_format,
     };
     let version = format!(
         "sweep-worker {}{}",
@@ -93,8 +105,13 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         cores,
         version,
         state_dir: args.state_dir.unwrap_or_else(default_state_dir),
-        trial_fn,
+        program,
         credentials,
+        data_roots: if args.data_roots.is_empty() {
+            DataRoots::defaults()
+        } else {
+            DataRoots::new(args.data_roots)
+        },
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 use sweep_proto::v1::worker_service_client::WorkerServiceClient;
 use sweep_proto::v1::{
-    CompleteTrialRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse, LeaseTrialRequest,
-    LeaseTrialResponse, RegisterRequest,
+    CompleteTrialRequest, DrainRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse,
+    LeaseTrialRequest, LeaseTrialResponse, RegisterRequest,
 };
 use sweep_runtime::credentials::{Bearer, Credentials};
 use tokio::sync::Mutex;
@@ -224,13 +224,25 @@ impl CoordinatorClient {
     }
 
     /// The secret `Register` returned with `worker_id` (empty if none did).
-    fn secret(&self, worker_id: &str) -> String {
+    /// The secret `Register` gave `worker_id` in this process; empty if none.
+    pub fn secret(&self, worker_id: &str) -> String {
         self.secrets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(worker_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The secret to send with `report`: this process's for its worker id,
+    /// else the one spooled with it (a report from before a restart).
+    fn report_secret(&self, report: &Report) -> String {
+        let known = self.secret(&report.worker_id);
+        if known.is_empty() {
+            report.worker_secret.clone()
+        } else {
+            known
+        }
     }
 
     /// The coordinator answered NOT_FOUND for `worker_id`: the next
@@ -258,6 +270,20 @@ impl CoordinatorClient {
         Ok(self.rpc.clone().lease_trial(req).await?.into_inner())
     }
 
+    /// Tells the coordinator this worker leases nothing more (`Drain`);
+    /// `Ok(false)` when it never registered, so there is no one to drain.
+    pub async fn drain(&self) -> Result<bool, Status> {
+        let Some(session) = self.session.lock().await.clone() else {
+            return Ok(false);
+        };
+        let req = DrainRequest {
+            worker_secret: self.secret(&session.worker_id),
+            worker_id: session.worker_id,
+        };
+        self.rpc.clone().drain(req).await?;
+        Ok(true)
+    }
+
     pub async fn heartbeat(&self, mut req: HeartbeatRequest) -> Result<HeartbeatResponse, Status> {
         req.worker_secret = self.secret(&req.worker_id);
         Ok(self.rpc.clone().heartbeat(req).await?.into_inner())
@@ -274,11 +300,15 @@ impl CoordinatorClient {
                     trial_id: report.trial_id.clone(),
                     attempt: report.attempt,
                     result_json: result_json.clone(),
-                    worker_secret: self.secret(&report.worker_id),
+                    worker_secret: self.report_secret(report),
                 })
                 .await?
             }
-            Outcome::Failed { error, handed_back } => {
+            Outcome::Failed {
+                error,
+                handed_back,
+                cause,
+            } => {
                 rpc.fail_trial(FailTrialRequest {
                     sweep_id: report.sweep_id.clone(),
                     worker_id: report.worker_id.clone(),
@@ -286,8 +316,8 @@ impl CoordinatorClient {
                     attempt: report.attempt,
                     error: error.clone(),
                     handed_back: *handed_back,
-                    worker_secret: self.secret(&report.worker_id),
-                    ..Default::default()
+                    worker_secret: self.report_secret(report),
+                    cause: cause.to_proto() as i32,
                 })
                 .await?
             }
@@ -409,6 +439,7 @@ mod tests {
             trial_id: "t".into(),
             attempt: 1,
             worker_id: "w".into(),
+            worker_secret: String::new(),
             outcome: Outcome::Completed {
                 result_json: "{}".into(),
             },

@@ -1,36 +1,49 @@
 //! The worker daemon (`sweep-worker run`): registers with a coordinator,
 //! leases trials, runs up to `slots` of them side by side, heartbeats, and
-//! reports each outcome. Knows nothing of tensors: it runs whatever
-//! [`TrialFn`] it is given ([`crate::pipeline::run_trial`], or
-//! [`simulated::run_trial`] for scheduling tests).
+//! reports each outcome. Knows nothing of tensors and never touches
+//! libtorch: each attempt runs in a process of its own ([`trial_process`],
+//! `sweep-worker trial-child`, see [`crate::child`]), which runs the real
+//! pipeline or, for scheduling tests, [`simulated::run_trial`]. A crashed
+//! trial process fails that one attempt (an environment failure); the
+//! other slots carry on.
+//!
+//! After an environment failure the lease loop pauses before leasing again
+//! ([`env_backoff`]); on shutdown it tells the coordinator it is draining
+//! (`Drain`, once).
 //!
 //! - [`client`]: the gRPC calls, registration, retry with backoff.
 //! - [`slot`]: one trial's thread, its heartbeats, its report.
 //! - [`outbox`]: reports spooled durably to disk until acknowledged.
+//! - [`paths`]: the roots a trial's `data.dir` and `backbone.weights` must
+//!   resolve under.
+//! - [`cause`]: what a failure is blamed on (the trial, or this worker).
 //! - [`shutdown`]: SIGINT/SIGTERM, in two steps (drain, then abort).
 //! - [`simulated`]: tensor-free trials (test-only `--simulate`).
+//! - [`trial_process`]: one attempt's process; [`protocol`]: its pipe.
+//! - [`env_backoff`]: the pause after environment failures.
 //!
 //! Threads: each leased config's `threads` is overwritten with
 //! [`DaemonConfig::threads_per_trial`] (whatever the sweep said), and the
-//! pipeline applies it. libtorch's count is process-global and the slots
-//! share one process, so they all get the same number.
+//! trial's own process applies it: libtorch's count is process-global, and
+//! each trial now has a process to itself.
 
+pub mod cause;
 pub mod client;
+pub mod env_backoff;
 pub mod outbox;
+pub mod paths;
+pub mod protocol;
 pub mod shutdown;
 pub mod simulated;
 pub mod slot;
-
-#[cfg(test)]
-mod fake_coordinator;
-#[cfg(test)]
-mod tests;
+pub mod trial_process;
 
 use crate::pipeline::{TrialError, TrialObserver};
 use client::{classify, Backoff, BadUrl, CoordinatorClient, Refusal};
+use env_backoff::EnvBackoff;
 use outbox::{Outbox, OutboxError};
 use shutdown::{Level, Shutdown};
-use slot::SlotContext;
+use slot::{SlotContext, SlotEnd};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -38,8 +51,10 @@ use std::time::Duration;
 use sweep_proto::trial::{TrialConfig, TrialResult};
 use sweep_proto::v1::RegisterRequest;
 use tokio::task::JoinSet;
+use trial_process::TrialProgram;
 
-/// What runs one trial: [`crate::pipeline::run_trial`] or [`simulated::run_trial`].
+/// What runs one trial inside a trial process: [`crate::pipeline::run_trial`]
+/// or [`simulated::run_trial`].
 pub type TrialFn =
     fn(&TrialConfig, &mut dyn TrialObserver, &AtomicBool) -> Result<TrialResult, TrialError>;
 
@@ -73,9 +88,12 @@ pub struct DaemonConfig {
     pub version: String,
     /// Where finished reports are spooled until acknowledged.
     pub state_dir: PathBuf,
-    pub trial_fn: TrialFn,
+    /// What each attempt runs in (this binary's `trial-child`).
+    pub program: TrialProgram,
     /// The token and TLS every call carries (`--token-file`, `--ca-cert`, ...).
     pub credentials: sweep_runtime::credentials::Credentials,
+    /// Where a trial's paths may lead (`--data-root`).
+    pub data_roots: paths::DataRoots,
 }
 
 /// Runs the daemon until `shutdown` says stop and every running trial has
@@ -93,12 +111,19 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
         &config.credentials,
     )?);
     tracing::info!(
-        "sweep-worker {} serving {} with {} slot(s), {} thread(s) per trial, state in {}",
+        "sweep-worker {} serving {} with {} slot(s), {} thread(s) per trial, state in {}, trials may read under {}",
         config.name,
         config.coordinator,
         config.slots,
         config.threads_per_trial,
-        config.state_dir.display()
+        config.state_dir.display(),
+        config
+            .data_roots
+            .roots()
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     resend_spooled(&coordinator, &outbox, &shutdown).await?;
@@ -107,11 +132,13 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
         coordinator: coordinator.clone(),
         outbox,
         shutdown: shutdown.clone(),
-        trial_fn: config.trial_fn,
+        program: config.program,
         threads: config.threads_per_trial,
+        data_roots: config.data_roots,
     });
     let mut slots = JoinSet::new();
     lease_until_draining(&ctx, config.slots.max(1) as usize, &mut slots).await;
+    let drain = tokio::spawn(drain(coordinator.clone()));
 
     if !slots.is_empty() {
         tracing::info!(
@@ -124,6 +151,7 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
             tracing::error!("a slot task died: {e}");
         }
     }
+    let _ = drain.await;
     tracing::info!("sweep-worker stopped");
     Ok(())
 }
@@ -151,33 +179,84 @@ async fn resend_spooled(
     Ok(())
 }
 
+/// Tells the coordinator this worker is draining (once, and only if it is
+/// registered); a coordinator without `Drain` is fine.
+async fn drain(coordinator: Arc<CoordinatorClient>) {
+    match coordinator.drain().await {
+        Ok(true) => tracing::info!("told the coordinator this worker is draining"),
+        Ok(false) => {}
+        Err(status) if status.code() == tonic::Code::Unimplemented => {
+            tracing::debug!("the coordinator has no Drain ({})", status.message())
+        }
+        Err(status) => tracing::warn!(
+            "could not tell the coordinator this worker is draining ({}: {})",
+            status.code(),
+            status.message()
+        ),
+    }
+}
+
+/// Feeds a finished slot's end into the environment backoff.
+fn note_slot_end(joined: Result<SlotEnd, tokio::task::JoinError>, env: &mut EnvBackoff) {
+    match joined {
+        Ok(SlotEnd::Completed) => env.succeeded(),
+        Ok(SlotEnd::Failed {
+            cause: cause::Cause::Environment,
+            error,
+        }) => {
+            let pause = env.failed();
+            tracing::warn!(
+                "pausing {pause:?} before leasing again: the last trial failed because of this worker's environment ({error})"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("a slot task died: {e}"),
+    }
+}
+
 /// A fresh LeaseTrial request id: 128 random bits in hex.
 fn new_request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
 /// Leases trials into free slots until the first shutdown signal.
-async fn lease_until_draining(ctx: &Arc<SlotContext>, max_slots: usize, slots: &mut JoinSet<()>) {
+async fn lease_until_draining(
+    ctx: &Arc<SlotContext>,
+    max_slots: usize,
+    slots: &mut JoinSet<SlotEnd>,
+) {
     let mut shutdown = ctx.shutdown.clone();
     let mut backoff = Backoff::new();
+    let mut env = EnvBackoff::new();
     // The id of a LeaseTrial whose answer has not arrived: a retry sends the
     // same one, so a lease granted but lost on the way is handed back to us
     // instead of burning an attempt.
     let mut unanswered: Option<String> = None;
     loop {
         while let Some(joined) = slots.try_join_next() {
-            if let Err(e) = joined {
-                tracing::error!("a slot task died: {e}");
-            }
+            note_slot_end(joined, &mut env);
         }
         if shutdown.is_draining() {
             return;
         }
         if slots.len() >= max_slots {
             tokio::select! {
-                _ = slots.join_next() => continue,
+                Some(joined) = slots.join_next() => {
+                    note_slot_end(joined, &mut env);
+                    continue;
+                }
                 _ = shutdown.draining() => return,
             }
+        }
+        let pause = env.remaining();
+        if !pause.is_zero() {
+            // Wait out the pause, noting slots that finish meanwhile.
+            tokio::select! {
+                Some(joined) = slots.join_next() => note_slot_end(joined, &mut env),
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.draining() => return,
+            }
+            continue;
         }
         let Some(session) = ctx.coordinator.session(&shutdown, Level::Draining).await else {
             return;

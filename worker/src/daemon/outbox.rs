@@ -16,6 +16,7 @@
 //! Several workers sharing one state dir may resend each other's reports;
 //! that is harmless, as the coordinator stores a repeated report once.
 
+use super::cause::Cause;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,11 @@ pub struct Report {
     pub attempt: u32,
     /// The worker id the attempt was leased to.
     pub worker_id: String,
+    /// That worker id's secret (from `Register`), so a restarted daemon can
+    /// still prove the report is its own; the spool file is mode 0600.
+    /// Empty in reports spooled before secrets existed.
+    #[serde(default)]
+    pub worker_secret: String,
     pub outcome: Outcome,
 }
 
@@ -39,8 +45,14 @@ pub struct Report {
 pub enum Outcome {
     /// A `TrialResult` as JSON, for `CompleteTrial`.
     Completed { result_json: String },
-    /// An error, for `FailTrial`.
-    Failed { error: String, handed_back: bool },
+    /// An error, for `FailTrial`, and what it is blamed on (reports spooled
+    /// before causes existed read as [`Cause::Trial`]).
+    Failed {
+        error: String,
+        handed_back: bool,
+        #[serde(default)]
+        cause: Cause,
+    },
 }
 
 /// A file-system step of the outbox failed.
@@ -90,7 +102,15 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 
 /// `bytes` in a new file at `path`, on disk before this returns.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), OutboxError> {
-    let mut file = std::fs::File::create(path).map_err(io_error("write", path))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // 0600: a report carries its worker's secret.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error("write", path))?;
     file.write_all(bytes).map_err(io_error("write", path))?;
     file.sync_all().map_err(io_error("sync", path))
 }
@@ -291,6 +311,7 @@ mod tests {
             trial_id: trial.into(),
             attempt,
             worker_id: "w1".into(),
+            worker_secret: "s3cret".into(),
             outcome: Outcome::Completed {
                 result_json: format!("{{\"sweep\":\"{sweep}\"}}"),
             },
@@ -315,6 +336,7 @@ mod tests {
             outcome: Outcome::Failed {
                 error: "boom".into(),
                 handed_back: false,
+                cause: Cause::Environment,
             },
             ..report("s1", "../evil", 2)
         };
@@ -442,5 +464,25 @@ mod tests {
         let root = unsafe { libc::geteuid() } == 0;
         assert_eq!(put.is_err(), !root, "{put:?}");
         std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn spooled_reports_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        outbox.put(&report("s", "t", 1)).unwrap();
+        let spooled: Vec<_> = std::fs::read_dir(outbox.dir.clone())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(spooled.len(), 1, "{spooled:?}");
+        let mode = std::fs::metadata(&spooled[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let text = std::fs::read_to_string(&spooled[0]).unwrap();
+        assert!(
+            text.contains("s3cret"),
+            "the secret is spooled with the report"
+        );
     }
 }

@@ -8,7 +8,10 @@
 //!
 //! Magic value: a config with `seed: 13013` ([`FAILING_SEED`]) fails after
 //! its first epoch, every time, with an error naming that seed. Tests use it
-//! to exercise `max_attempts` and the trial's last error.
+//! to exercise `max_attempts` and the trial's last error. A config with
+//! `seed: 13666` ([`ABORTING_SEED`]) aborts the whole process
+//! (`std::process::abort()`, SIGABRT) after its first epoch: run it only in
+//! a trial process, as the daemon does, to exercise crash isolation.
 //!
 //! Divergence, as a real trial would: a phase whose `lr_head` is at least
 //! [`DIVERGING_LR_HEAD`] diverges in its first epoch (train loss NaN at batch
@@ -24,6 +27,9 @@ use sweep_proto::trial::{
 
 /// The seed whose simulated trial always fails.
 pub const FAILING_SEED: u64 = 13013;
+
+/// The seed whose simulated trial aborts its process after the first epoch.
+pub const ABORTING_SEED: u64 = 13666;
 
 /// A phase with a head learning rate this high diverges.
 pub const DIVERGING_LR_HEAD: f64 = 1.0;
@@ -107,6 +113,9 @@ pub fn run_trial(
             let metrics = model.epoch(cfg, phase, epoch, total, epoch_started.elapsed());
             observer.on_epoch(&metrics);
             epochs.push(metrics);
+            if cfg.seed == ABORTING_SEED {
+                std::process::abort();
+            }
         }
         let wall_s = phase_started.elapsed().as_secs_f64();
         phases.push(PhaseTiming {

@@ -1,13 +1,16 @@
-//! One leased trial: runs it on a thread of its own (tch tensors are not
-//! `Sync`, and training must not block the runtime that does the gRPC),
-//! heartbeats every `heartbeat_interval` and as soon as an epoch finishes
-//! (carrying the epochs the coordinator has not acknowledged yet), then
-//! reports the outcome.
+//! One leased trial: runs it in a process of its own
+//! ([`super::trial_process`]: a crash ends that trial only, and the daemon
+//! never touches libtorch), heartbeats every `heartbeat_interval` and as
+//! soon as an epoch finishes (carrying the epochs the coordinator has not
+//! acknowledged yet), then reports the outcome.
 //!
-//! The trial thread talks to this task through channels only: finished
-//! epochs come in on an mpsc channel, the outcome on a oneshot, and the
-//! cancel flag goes out as an `AtomicBool`.
+//! The process's supervisor talks to this task through channels only:
+//! finished epochs come in on an mpsc channel, the outcome on a oneshot;
+//! cancelling goes out through [`trial_process::TrialProcess::cancel`].
 //!
+//! - The trial process failed or crashed: `FailTrial` with its cause; a
+//!   crash (a signal, an exit without an outcome) is the environment's
+//!   fault, named by its signal ("trial process killed by SIGSEGV").
 //! - Heartbeat says `stop` (sweep cancelled) or FAILED_PRECONDITION (the
 //!   lease went to someone else): cancel, report nothing.
 //! - Second shutdown signal: cancel, hand the trial back
@@ -18,18 +21,18 @@
 //!   memory while the write is retried with backoff, and the slot takes no
 //!   new work until the outbox can be written again.
 
+use super::cause::Cause;
 use super::client::{
     classify, sleep_unless, Backoff, CoordinatorClient, Delivery, Refusal, Session,
 };
 use super::outbox::{Outbox, OutboxError, Outcome, Report};
+use super::paths::DataRoots;
 use super::shutdown::{Level, Shutdown};
-use super::TrialFn;
+use super::trial_process::{self, ChildOutcome, TrialProgram};
 use crate::error_chain::error_chain;
-use crate::pipeline::{TrialError, TrialObserver};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
+use sweep_proto::trial::{EpochMetrics, TrialConfig};
 use sweep_proto::v1::{HeartbeatRequest, Lease};
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,9 +41,13 @@ pub struct SlotContext {
     pub coordinator: Arc<CoordinatorClient>,
     pub outbox: Arc<Outbox>,
     pub shutdown: Shutdown,
-    pub trial_fn: TrialFn,
-    /// Intra-op threads per trial, written into each config's `threads`.
+    /// What each attempt runs in.
+    pub program: TrialProgram,
+    /// Intra-op threads per trial, written into each config's `threads`
+    /// (and applied by the trial's own process).
     pub threads: u32,
+    /// Where a trial's `data.dir` and `backbone.weights` may lead.
+    pub data_roots: DataRoots,
 }
 
 /// Why a trial stopped before its end.
@@ -52,25 +59,20 @@ enum Stop {
     HandBack,
 }
 
-/// Why the trial thread ended without a result.
-#[derive(Debug, thiserror::Error)]
-enum ThreadError {
-    #[error("cannot start the trial's thread")]
-    Spawn(#[source] std::io::Error),
-    #[error("the trial's thread ended without an outcome")]
-    Vanished,
-    #[error("the trial panicked: {0}")]
-    Panicked(String),
-    #[error(transparent)]
-    Trial(#[from] TrialError),
+/// How a slot's attempt ended, for the lease loop's backoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotEnd {
+    /// A result was reported (diverged ones too).
+    Completed,
+    /// A failure was reported, blamed on `cause`.
+    Failed { cause: Cause, error: String },
+    /// Stopped by the coordinator or the shutdown: nothing to learn.
+    Stopped,
 }
-
-/// What the trial thread ends with.
-type ThreadOutcome = Result<TrialResult, ThreadError>;
 
 /// Runs `lease` to its end and reports it. Never fails: every problem ends
 /// up in a report or a log line.
-pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
+pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotEnd {
     let mut attempt = Attempt {
         ctx: ctx.clone(),
         sweep_id: lease.sweep_id.clone(),
@@ -79,21 +81,11 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
         trial_id: lease.trial_id.clone(),
         number: lease.attempt,
     };
-    let cfg = match serde_json::from_str::<TrialConfig>(&lease.config_json) {
-        Ok(mut cfg) => {
-            cfg.threads = ctx.threads;
-            cfg
-        }
-        Err(e) => {
-            let error = format!("the worker cannot read the trial's config_json: {e}");
+    let cfg = match leased_config(&ctx, &lease.config_json) {
+        Ok(cfg) => cfg,
+        Err(error) => {
             tracing::error!(trial = %attempt.trial_id, "{error}");
-            attempt
-                .report(Outcome::Failed {
-                    error,
-                    handed_back: false,
-                })
-                .await;
-            return;
+            return attempt.fail(error, Cause::Trial).await;
         }
     };
     tracing::info!(
@@ -108,9 +100,11 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
     let (stop, outcome) = attempt.train(cfg).await;
     match (stop, outcome) {
         (Some(Stop::Told(why)), _) => {
-            tracing::info!(trial = %attempt.trial_id, "trial {} stopped: {why}; reporting nothing", attempt.trial_id)
+            tracing::info!(trial = %attempt.trial_id, "trial {} stopped: {why}; reporting nothing", attempt.trial_id);
+            SlotEnd::Stopped
         }
-        (Some(Stop::HandBack), Ok(result)) | (None, Ok(result)) => {
+        (Some(Stop::HandBack), ChildOutcome::Result(result))
+        | (None, ChildOutcome::Result(result)) => {
             let result_json =
                 serde_json::to_string(&result).expect("a TrialResult always serialises");
             match &result.diverged {
@@ -131,19 +125,45 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) {
                 ),
             }
             attempt.report(Outcome::Completed { result_json }).await;
+            SlotEnd::Completed
         }
-        (Some(Stop::HandBack), Err(_)) => attempt.hand_back().await,
-        (None, Err(error)) => {
-            let error = error_chain(&error);
-            tracing::warn!(trial = %attempt.trial_id, "trial {} failed: {error}", attempt.trial_id);
-            attempt
-                .report(Outcome::Failed {
-                    error,
-                    handed_back: false,
-                })
-                .await;
+        (Some(Stop::HandBack), _) => {
+            attempt.hand_back().await;
+            SlotEnd::Stopped
+        }
+        (None, ChildOutcome::Failed { error, cause }) => {
+            tracing::warn!(trial = %attempt.trial_id, "trial {} failed ({cause}'s fault): {error}", attempt.trial_id);
+            attempt.fail(error, cause).await
+        }
+        (None, ChildOutcome::Crashed(why)) => {
+            tracing::error!(trial = %attempt.trial_id, "trial {} failed: {why}; the worker carries on", attempt.trial_id);
+            attempt.fail(why, Cause::Environment).await
+        }
+        (None, ChildOutcome::Cancelled) => {
+            let why = "the trial process stopped without being asked".to_string();
+            tracing::error!(trial = %attempt.trial_id, "trial {}: {why}", attempt.trial_id);
+            attempt.fail(why, Cause::Environment).await
         }
     }
+}
+
+/// The lease's config as this worker runs it: its paths checked against
+/// the allowed roots (and replaced by what they resolve to), its threads
+/// this slot's. An error is the failure to report (a trial failure: the
+/// config is at fault, see [`super::paths`]).
+fn leased_config(ctx: &SlotContext, config_json: &str) -> Result<TrialConfig, String> {
+    let mut cfg = serde_json::from_str::<TrialConfig>(config_json)
+        .map_err(|e| format!("the worker cannot read the trial's config_json: {e}"))?;
+    cfg.data.dir = ctx
+        .data_roots
+        .check("data.dir", &cfg.data.dir)
+        .map_err(|e| e.to_string())?;
+    cfg.backbone.weights = ctx
+        .data_roots
+        .check("backbone.weights", &cfg.backbone.weights)
+        .map_err(|e| e.to_string())?;
+    cfg.threads = ctx.threads;
+    Ok(cfg)
 }
 
 /// One attempt at one trial, as this slot handles it.
@@ -158,24 +178,25 @@ struct Attempt {
 }
 
 impl Attempt {
-    /// Trains on a thread of its own while heartbeating; returns why it was
-    /// stopped early (if it was) and what the thread ended with.
-    async fn train(&mut self, cfg: TrialConfig) -> (Option<Stop>, ThreadOutcome) {
-        let cancel = Arc::new(AtomicBool::new(false));
+    /// Trains in a process of its own while heartbeating; returns why it
+    /// was stopped early (if it was) and how the process ended.
+    async fn train(&mut self, cfg: TrialConfig) -> (Option<Stop>, ChildOutcome) {
         let (epoch_tx, mut epochs) = mpsc::unbounded_channel();
         let (done_tx, mut done) = oneshot::channel();
         let total_epochs = cfg.total_epochs();
-        let spawned = spawn_trial_thread(
-            format!("trial-{}", self.trial_id),
-            self.ctx.trial_fn,
-            cfg,
-            epoch_tx,
-            done_tx,
-            cancel.clone(),
-        );
-        if let Err(e) = spawned {
-            return (None, Err(ThreadError::Spawn(e)));
-        }
+        let mut process = match trial_process::spawn(&self.ctx.program, &cfg, epoch_tx, done_tx) {
+            Ok(p) => p,
+            Err(e) => {
+                return (
+                    None,
+                    ChildOutcome::Crashed(format!(
+                        "cannot start the trial process {}: {e}",
+                        self.ctx.program.exe.display()
+                    )),
+                )
+            }
+        };
+        tracing::debug!(trial = %self.trial_id, "trial process {:?} started", process.pid());
 
         let mut shutdown = self.ctx.shutdown.clone();
         let period = self.heartbeat_interval;
@@ -188,10 +209,12 @@ impl Attempt {
             let beat_now = tokio::select! {
                 biased;
                 outcome = &mut done => {
-                    break outcome.unwrap_or(Err(ThreadError::Vanished));
+                    break outcome.unwrap_or_else(|_| {
+                        ChildOutcome::Crashed("the trial process's supervisor vanished".into())
+                    });
                 }
                 _ = shutdown.aborting(), if stop.is_none() => {
-                    cancel.store(true, Ordering::Relaxed);
+                    process.cancel();
                     stop = Some(Stop::HandBack);
                     false
                 }
@@ -220,7 +243,7 @@ impl Attempt {
                     ..Default::default()
                 };
                 if let Some(s) = self.heartbeat(req, &mut unacked).await {
-                    cancel.store(true, Ordering::Relaxed);
+                    process.cancel();
                     stop = Some(s);
                 }
             }
@@ -274,6 +297,17 @@ impl Attempt {
         }
     }
 
+    /// Reports a failure blamed on `cause`.
+    async fn fail(&self, error: String, cause: Cause) -> SlotEnd {
+        self.report(Outcome::Failed {
+            error: error.clone(),
+            handed_back: false,
+            cause,
+        })
+        .await;
+        SlotEnd::Failed { cause, error }
+    }
+
     /// This attempt's report of `outcome`.
     fn report_of(&self, outcome: Outcome) -> Report {
         Report {
@@ -281,6 +315,7 @@ impl Attempt {
             trial_id: self.trial_id.clone(),
             attempt: self.number,
             worker_id: self.worker_id.clone(),
+            worker_secret: self.ctx.coordinator.secret(&self.worker_id),
             outcome,
         }
     }
@@ -379,6 +414,7 @@ impl Attempt {
         let report = self.report_of(Outcome::Failed {
             error: "handed back: the worker is shutting down".into(),
             handed_back: true,
+            cause: Cause::Environment,
         });
         match self.ctx.coordinator.send_report(&report).await {
             Ok(_) => {
@@ -421,49 +457,4 @@ pub fn settle(outbox: &Outbox, report: &Report, delivery: Delivery) {
         }
     }
     outbox.remove(report);
-}
-
-/// Sends each finished epoch to the slot task.
-struct ChannelObserver {
-    epochs: mpsc::UnboundedSender<EpochMetrics>,
-}
-
-impl TrialObserver for ChannelObserver {
-    fn on_epoch(&mut self, metrics: &EpochMetrics) {
-        // The slot task outlives the thread; a closed channel only means it is gone.
-        let _ = self.epochs.send(metrics.clone());
-    }
-}
-
-/// Starts the trial thread. A panic in the trial becomes an error outcome.
-fn spawn_trial_thread(
-    name: String,
-    trial_fn: TrialFn,
-    cfg: TrialConfig,
-    epochs: mpsc::UnboundedSender<EpochMetrics>,
-    done: oneshot::Sender<ThreadOutcome>,
-    cancel: Arc<AtomicBool>,
-) -> std::io::Result<()> {
-    std::thread::Builder::new().name(name).spawn(move || {
-        let mut observer = ChannelObserver { epochs };
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            trial_fn(&cfg, &mut observer, &cancel)
-        }));
-        let outcome = match run {
-            Ok(trial) => trial.map_err(ThreadError::Trial),
-            Err(panic) => Err(ThreadError::Panicked(panic_message(&panic))),
-        };
-        let _ = done.send(outcome);
-    })?;
-    Ok(())
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
-    }
 }

@@ -1,5 +1,10 @@
 //! Reads IDX files (the MNIST / Fashion-MNIST format), plain or gzipped, and
 //! the four-file train/test layout those data sets ship in.
+//!
+//! Paths come from trial configs, so no file is read without a cap: a plain
+//! file larger than [`MAX_IDX_BYTES`] is refused before it is read, and a
+//! `.gz` is decompressed only up to that many bytes (a gzip bomb is refused
+//! once it passes the cap, never inflated in full).
 
 use flate2::read::GzDecoder;
 use std::io::Read;
@@ -49,6 +54,10 @@ pub enum IdxError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{} is larger than {limit} bytes (the largest IDX file a data set may hold): refused", .path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{} decompresses to more than {limit} bytes (the largest IDX file a data set may hold): refused as a possible gzip bomb", .path.display())]
+    GzipTooLarge { path: PathBuf, limit: u64 },
     #[error("{} is not valid gzip", .path.display())]
     Gzip {
         path: PathBuf,
@@ -86,6 +95,11 @@ pub struct DatasetError {
 
 type Result<T, E = IdxError> = std::result::Result<T, E>;
 
+/// The largest IDX file read, plain or decompressed: MNIST's and
+/// Fashion-MNIST's training images (16 + 60,000 × 28 × 28 = 47,040,016
+/// bytes) with a margin.
+pub const MAX_IDX_BYTES: u64 = 48 << 20;
+
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
@@ -103,22 +117,47 @@ fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|source| IdxError::Read {
+    read_bytes_capped(path, MAX_IDX_BYTES)
+}
+
+/// The bytes of `path` (decompressed if it ends in `.gz`), refused once they
+/// would pass `limit`: at most `limit + 1` bytes are ever inflated.
+pub fn read_bytes_capped(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let read_error = |source| IdxError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|source| IdxError::Gzip {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(out)
-    } else {
-        Ok(raw)
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > limit {
+        return Err(IdxError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
     }
+    let mut raw = Vec::with_capacity(size as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut raw)
+        .map_err(read_error)?;
+    let gzipped = path.extension().is_some_and(|e| e == "gz");
+    if !gzipped {
+        return Ok(raw);
+    }
+    let mut out = Vec::new();
+    GzDecoder::new(raw.as_slice())
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|source| IdxError::Gzip {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if out.len() as u64 > limit {
+        return Err(IdxError::GzipTooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(out)
 }
 
 fn be_u32(b: &[u8], at: usize) -> u32 {
@@ -264,6 +303,54 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("12"));
+    }
+
+    /// `len` zero bytes, gzipped, streamed (never held uncompressed).
+    fn gzipped_zeros(len: u64) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            std::io::Write::write_all(&mut enc, &chunk[..n]).unwrap();
+            left -= n as u64;
+        }
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_quickly_at_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let bomb = dir.path().join("train-images-idx3-ubyte.gz");
+        let packed = gzipped_zeros(100 << 20);
+        assert!(packed.len() < 1 << 20, "a bomb: {} bytes", packed.len());
+        std::fs::write(&bomb, &packed).unwrap();
+        let started = std::time::Instant::now();
+        let err = read_bytes(&bomb).unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            matches!(err, IdxError::GzipTooLarge { limit, .. } if limit == MAX_IDX_BYTES),
+            "{err}"
+        );
+        assert!(err.to_string().contains("gzip bomb"), "{err}");
+        assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+        // Under a small cap, only the cap's worth is ever inflated.
+        let err = read_bytes_capped(&bomb, 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("more than 1048576 bytes"), "{err}");
+    }
+
+    #[test]
+    fn files_within_the_cap_are_read_and_larger_plain_files_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("small.gz");
+        std::fs::write(&gz, gzipped_zeros(4096)).unwrap();
+        assert_eq!(read_bytes_capped(&gz, 4096).unwrap().len(), 4096);
+        assert!(read_bytes_capped(&gz, 4095).is_err());
+        let plain = dir.path().join("big");
+        std::fs::write(&plain, vec![1u8; 2048]).unwrap();
+        assert_eq!(read_bytes_capped(&plain, 2048).unwrap().len(), 2048);
+        let err = read_bytes_capped(&plain, 2047).unwrap_err();
+        assert!(matches!(err, IdxError::TooLarge { .. }), "{err}");
     }
 
     #[test]

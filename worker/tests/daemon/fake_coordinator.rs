@@ -1,13 +1,16 @@
 //! A scripted in-process `WorkerService` for the daemon's tests: it hands
 //! out the leases it is given, fails calls on cue (UNAVAILABLE, NOT_FOUND,
-//! FAILED_PRECONDITION), says `stop` when told to, and records every request.
+//! FAILED_PRECONDITION), says `stop` when told to, and records every request
+//! (lease calls and failures with the time they came).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use sweep_proto::v1::worker_service_server::{WorkerService, WorkerServiceServer};
 use sweep_proto::v1::{
-    CompleteTrialRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse, Lease,
-    LeaseTrialRequest, LeaseTrialResponse, RegisterRequest, RegisterResponse, ReportResponse,
+    CompleteTrialRequest, DrainRequest, DrainResponse, FailTrialRequest, HeartbeatRequest,
+    HeartbeatResponse, Lease, LeaseTrialRequest, LeaseTrialResponse, RegisterRequest,
+    RegisterResponse, ReportResponse,
 };
 use tonic::{Code, Request, Response, Status};
 
@@ -30,12 +33,17 @@ pub struct Script {
 pub struct Seen {
     pub registers: Vec<RegisterRequest>,
     pub lease_calls: Vec<String>,
+    /// When each lease call came.
+    pub lease_times: Vec<Instant>,
     pub heartbeats: Vec<HeartbeatRequest>,
     /// Every CompleteTrial call, answered or not.
     pub completes: Vec<CompleteTrialRequest>,
     /// The results stored (each trial attempt once).
     pub stored: Vec<CompleteTrialRequest>,
     pub fails: Vec<FailTrialRequest>,
+    /// When each FailTrial came.
+    pub fail_times: Vec<Instant>,
+    pub drains: Vec<DrainRequest>,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +96,7 @@ impl WorkerService for Fake {
     ) -> Result<Response<LeaseTrialResponse>, Status> {
         let mut s = self.state.lock().unwrap();
         s.1.lease_calls.push(req.into_inner().worker_id);
+        s.1.lease_times.push(Instant::now());
         if let Some(code) = s.0.lease_errors.pop_front() {
             return Err(Status::new(code, "scripted lease error"));
         }
@@ -132,14 +141,14 @@ impl WorkerService for Fake {
         &self,
         req: Request<FailTrialRequest>,
     ) -> Result<Response<ReportResponse>, Status> {
-        self.state.lock().unwrap().1.fails.push(req.into_inner());
+        let mut s = self.state.lock().unwrap();
+        s.1.fails.push(req.into_inner());
+        s.1.fail_times.push(Instant::now());
         Ok(Response::new(ReportResponse { stored: true }))
     }
 
-    async fn drain(
-        &self,
-        _req: Request<sweep_proto::v1::DrainRequest>,
-    ) -> Result<Response<sweep_proto::v1::DrainResponse>, Status> {
-        Ok(Response::new(sweep_proto::v1::DrainResponse {}))
+    async fn drain(&self, req: Request<DrainRequest>) -> Result<Response<DrainResponse>, Status> {
+        self.state.lock().unwrap().1.drains.push(req.into_inner());
+        Ok(Response::new(DrainResponse {}))
     }
 }

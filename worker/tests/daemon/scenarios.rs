@@ -1,129 +1,10 @@
-//! The daemon against a scripted in-process coordinator
-//! ([`super::fake_coordinator`]), with simulated 5 ms epochs: the happy path,
-//! a coordinator that is away, stop answers, stale and unknown-worker
-//! refusals, a trial that diverges, the two shutdown steps, and the outbox.
+//! The daemon's behaviour towards its coordinator, one scenario a test.
 
-use super::fake_coordinator::{Fake, Script, Seen};
-use super::outbox::{Outbox, Outcome, Report};
-use super::shutdown::{self, Trigger};
-use super::{run, simulated, DaemonConfig};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
-use sweep_proto::v1::Lease;
+use super::fake_coordinator::Script;
+use super::*;
+use sweep_proto::trial::{EpochMetrics, TrialResult};
+use sweep_worker::daemon::outbox::Outcome;
 use tonic::Code;
-
-struct Daemon {
-    fake: Arc<Fake>,
-    trigger: Trigger,
-    handle: tokio::task::JoinHandle<Result<(), super::DaemonError>>,
-    state: tempfile::TempDir,
-}
-
-async fn start(script: Script) -> Daemon {
-    start_with_state(script, tempfile::tempdir().unwrap()).await
-}
-
-async fn start_with_state(mut script: Script, state: tempfile::TempDir) -> Daemon {
-    std::env::set_var(simulated::EPOCH_MS_ENV, "5");
-    if script.heartbeat_interval_ms == 0 {
-        script.heartbeat_interval_ms = 10;
-    }
-    let (fake, url) = Fake::start(script).await;
-    let (trigger, shutdown) = shutdown::channel();
-    let config = DaemonConfig {
-        coordinator: url,
-        slots: 1,
-        threads_per_trial: 3,
-        name: "test-host".into(),
-        cores: 4,
-        version: "test".into(),
-        state_dir: state.path().to_path_buf(),
-        trial_fn: simulated::run_trial,
-        credentials: Default::default(),
-    };
-    let handle = tokio::spawn(run(config, shutdown));
-    Daemon {
-        fake,
-        trigger,
-        handle,
-        state,
-    }
-}
-
-impl Daemon {
-    /// Waits until what the fake has seen satisfies `done`.
-    async fn until(&self, what: &str, done: impl Fn(&Seen) -> bool) -> Seen {
-        let started = Instant::now();
-        loop {
-            let seen = self.fake.seen();
-            if done(&seen) {
-                return seen;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "timed out waiting for {what}: {seen:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    /// Sends `signals` shutdown signals and waits for the daemon to return.
-    async fn stop(self, signals: usize) -> (Seen, tempfile::TempDir) {
-        for _ in 0..signals {
-            self.trigger.escalate();
-        }
-        tokio::time::timeout(Duration::from_secs(5), self.handle)
-            .await
-            .expect("the daemon must stop")
-            .unwrap()
-            .expect("the daemon must stop cleanly");
-        (self.fake.seen(), self.state)
-    }
-}
-
-/// The reports spooled under `state`.
-fn spooled(state: &std::path::Path) -> Vec<Report> {
-    Outbox::open(state).unwrap().pending().unwrap().reports
-}
-
-/// Puts a file where the outbox folder was: every spool write fails, even
-/// as root (who ignores a read-only mode). Returns the outbox's path.
-fn break_outbox(state: &tempfile::TempDir) -> std::path::PathBuf {
-    let spool = state.path().join("outbox");
-    std::fs::remove_dir(&spool).unwrap();
-    std::fs::write(&spool, "").unwrap();
-    spool
-}
-
-/// Undoes [`break_outbox`].
-fn repair_outbox(spool: &std::path::Path) {
-    std::fs::remove_file(spool).unwrap();
-    std::fs::create_dir(spool).unwrap();
-}
-
-fn lease(trial_id: &str, seed: u64, epochs: (u32, u32)) -> Lease {
-    let mut cfg = TrialConfig {
-        seed,
-        ..TrialConfig::default()
-    };
-    cfg.phase1.epochs = epochs.0;
-    cfg.phase2.epochs = epochs.1;
-    Lease {
-        sweep_id: "s1".into(),
-        trial_id: trial_id.into(),
-        attempt: 1,
-        config_json: cfg.canonical_json(),
-        lease_ms: 1000,
-    }
-}
-
-fn script(leases: Vec<Lease>) -> Script {
-    Script {
-        leases: leases.into(),
-        ..Script::default()
-    }
-}
 
 #[tokio::test]
 async fn runs_a_trial_heartbeats_its_epochs_and_completes_it() {
@@ -169,6 +50,8 @@ async fn runs_a_trial_heartbeats_its_epochs_and_completes_it() {
     );
     assert!(seen.fails.is_empty());
     assert!(spooled(state.path()).is_empty());
+    assert_eq!(seen.drains.len(), 1, "Drain once on shutdown");
+    assert_eq!(seen.drains[0].worker_id, "w1");
 }
 
 #[tokio::test]
@@ -189,15 +72,16 @@ async fn keeps_a_result_while_the_coordinator_is_unavailable() {
 
 #[tokio::test]
 async fn a_stop_answer_cancels_the_trial_and_reports_nothing() {
-    let mut s = script(vec![lease("t1", 1, (1, 99))]);
+    let mut s = script(vec![lease("t1", 1, (1, 999))]);
     s.stop = true;
     let d = start(s).await;
     d.until("a heartbeat", |s| !s.heartbeats.is_empty()).await;
     let stopping = Instant::now();
     let (seen, _) = d.stop(1).await;
-    // 100 epochs of 5 ms would take 0.5 s; the stop ends it at once.
+    // 1000 epochs of 5 ms would take 5 s; the stop ends it at the trial
+    // process's next batch (once it has started).
     assert!(
-        stopping.elapsed() < Duration::from_millis(400),
+        stopping.elapsed() < Duration::from_millis(3000),
         "{:?}",
         stopping.elapsed()
     );
@@ -244,6 +128,11 @@ async fn a_failing_trial_is_reported_as_failed() {
     let seen = d.until("the failure", |s| !s.fails.is_empty()).await;
     let f = &seen.fails[0];
     assert!(f.error.contains("13013") && !f.handed_back, "{f:?}");
+    assert_eq!(
+        f.cause,
+        sweep_proto::v1::FailureCause::Trial as i32,
+        "a trial that fails by itself is the trial's fault"
+    );
     let (seen, _) = d.stop(1).await;
     assert!(seen.completes.is_empty());
 }
@@ -320,6 +209,7 @@ async fn spooled_reports_are_resent_on_start() {
         trial_id: "old".into(),
         attempt: 2,
         worker_id: "w-before".into(),
+        worker_secret: "secret-before".into(),
         outcome: Outcome::Completed {
             result_json: "{}".into(),
         },
@@ -332,6 +222,9 @@ async fn spooled_reports_are_resent_on_start() {
     assert_eq!(seen.stored[0].trial_id, "old");
     assert_eq!(seen.stored[0].worker_id, "w-before");
     assert_eq!(seen.stored[0].sweep_id, "s-old");
+    // The restarted daemon never registered as w-before: it proves the
+    // report is w-before's with the secret spooled beside it.
+    assert_eq!(seen.stored[0].worker_secret, "secret-before");
     let (_, state) = d.stop(1).await;
     assert!(spooled(state.path()).is_empty());
 }
@@ -386,4 +279,28 @@ async fn a_result_spooled_late_survives_an_absent_coordinator() {
         (left[0].sweep_id.as_str(), left[0].trial_id.as_str()),
         ("s1", "t1")
     );
+}
+
+#[tokio::test]
+async fn a_path_outside_the_data_roots_fails_the_trial_naming_the_field() {
+    let mut l = lease("t1", 1, (1, 0));
+    let mut cfg: TrialConfig = serde_json::from_str(&l.config_json).unwrap();
+    cfg.data.dir = "/etc".into();
+    l.config_json = cfg.canonical_json();
+    let d = start(script(vec![l])).await;
+    let seen = d.until("the failure", |s| !s.fails.is_empty()).await;
+    let f = &seen.fails[0];
+    assert!(
+        f.error
+            .starts_with("data.dir /etc resolves outside the allowed roots ("),
+        "{f:?}"
+    );
+    assert!(!f.handed_back);
+    assert_eq!(
+        f.cause,
+        sweep_proto::v1::FailureCause::Trial as i32,
+        "a config naming a path it may not read is the trial's fault"
+    );
+    let (seen, _) = d.stop(1).await;
+    assert!(seen.completes.is_empty() && seen.heartbeats.is_empty());
 }
