@@ -50,6 +50,16 @@ fn at_most(field: &str, value: &str, max: usize) -> Result<(), Status> {
     Ok(())
 }
 
+/// An id as a log field: at most [`MAX_ID_BYTES`] of it (a span is opened
+/// before the request's bounds are checked, and must not carry megabytes).
+pub fn shown(value: &str) -> &str {
+    let mut end = value.len().min(MAX_ID_BYTES);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
+
 /// Refuses an id field over [`MAX_ID_BYTES`].
 pub fn id(field: &str, value: &str) -> Result<(), Status> {
     at_most(field, value, MAX_ID_BYTES)

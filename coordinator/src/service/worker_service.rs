@@ -62,6 +62,10 @@ impl WorkerService for WorkerApi {
         }))
     }
 
+    #[tracing::instrument(name = "lease", skip_all, fields(
+        worker = %bounds::shown(&request.get_ref().worker_id),
+        sweep = tracing::field::Empty, trial = tracing::field::Empty, attempt = tracing::field::Empty,
+    ))]
     async fn lease_trial(
         &self,
         request: Request<v1::LeaseTrialRequest>,
@@ -81,6 +85,10 @@ impl WorkerService for WorkerApi {
         })
         .await?;
         if let Some(l) = &lease {
+            let span = tracing::Span::current();
+            span.record("sweep", l.sweep_id.as_str());
+            span.record("trial", l.trial_id.as_str());
+            span.record("attempt", l.attempt);
             tracing::info!(
                 sweep = %l.sweep_id, trial = %l.trial_id,
                 "trial {} attempt {} leased to {worker_id}", l.trial_id, l.attempt
@@ -92,6 +100,12 @@ impl WorkerService for WorkerApi {
         }))
     }
 
+    #[tracing::instrument(name = "heartbeat", skip_all, fields(
+        sweep = %bounds::shown(&request.get_ref().sweep_id),
+        trial = %bounds::shown(&request.get_ref().trial_id),
+        attempt = request.get_ref().attempt,
+        worker = %bounds::shown(&request.get_ref().worker_id),
+    ))]
     async fn heartbeat(
         &self,
         request: Request<v1::HeartbeatRequest>,
@@ -121,6 +135,12 @@ impl WorkerService for WorkerApi {
         }))
     }
 
+    #[tracing::instrument(name = "complete", skip_all, fields(
+        sweep = %bounds::shown(&request.get_ref().sweep_id),
+        trial = %bounds::shown(&request.get_ref().trial_id),
+        attempt = request.get_ref().attempt,
+        worker = %bounds::shown(&request.get_ref().worker_id),
+    ))]
     async fn complete_trial(
         &self,
         request: Request<v1::CompleteTrialRequest>,
@@ -147,6 +167,12 @@ impl WorkerService for WorkerApi {
         Ok(Response::new(v1::ReportResponse { stored }))
     }
 
+    #[tracing::instrument(name = "fail", skip_all, fields(
+        sweep = %bounds::shown(&request.get_ref().sweep_id),
+        trial = %bounds::shown(&request.get_ref().trial_id),
+        attempt = request.get_ref().attempt,
+        worker = %bounds::shown(&request.get_ref().worker_id),
+    ))]
     async fn fail_trial(
         &self,
         request: Request<v1::FailTrialRequest>,
@@ -187,6 +213,9 @@ impl WorkerService for WorkerApi {
         Ok(Response::new(v1::ReportResponse { stored }))
     }
 
+    #[tracing::instrument(name = "drain", skip_all, fields(
+        worker = %bounds::shown(&request.get_ref().worker_id),
+    ))]
     async fn drain(
         &self,
         request: Request<v1::DrainRequest>,

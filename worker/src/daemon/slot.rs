@@ -35,6 +35,7 @@ use std::time::Duration;
 use sweep_proto::trial::{EpochMetrics, TrialConfig};
 use sweep_proto::v1::{HeartbeatRequest, Lease};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 /// Everything the slots of one daemon share.
 pub struct SlotContext {
@@ -70,9 +71,22 @@ pub enum SlotEnd {
     Stopped,
 }
 
-/// Runs `lease` to its end and reports it. Never fails: every problem ends
-/// up in a report or a log line.
+/// Runs `lease` to its end and reports it, inside a span naming the sweep,
+/// trial, attempt and worker (so a grep on a trial id finds its whole life in
+/// the worker's log, as in the coordinator's). Never fails: every problem
+/// ends up in a report or a log line.
 pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotEnd {
+    let span = tracing::info_span!(
+        "attempt",
+        sweep = %lease.sweep_id,
+        trial = %lease.trial_id,
+        attempt = lease.attempt,
+        worker = %session.worker_id,
+    );
+    run_attempt(ctx, session, lease).instrument(span).await
+}
+
+async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotEnd {
     let mut attempt = Attempt {
         ctx: ctx.clone(),
         sweep_id: lease.sweep_id.clone(),
