@@ -379,6 +379,31 @@ async fn epochs_beyond_the_trials_own_config_are_refused_and_nothing_is_stored()
     // The last epoch is fine; a total the worker claims is not believed.
     s.workers.heartbeat(beat(vec![10], 10, 99)).await.unwrap();
     assert_eq!(summary(s.sweeps.clone()).await, (10, 10, Some(0.6)));
+
+    // A result's epochs are held to the same total: refused, nothing stored.
+    for (epoch, best, field) in [
+        (11, 1, "result.epochs[0].epoch"),
+        (1, 11, "result.best_epoch"),
+    ] {
+        let mut bad = result(0.9, 0.9);
+        bad.epochs[0].epoch = epoch;
+        bad.best_epoch = best;
+        let e = s
+            .workers
+            .complete_trial(CompleteTrialRequest {
+                sweep_id: lease.sweep_id.clone(),
+                worker_id: wid.clone(),
+                worker_secret: secret.clone(),
+                trial_id: lease.trial_id.clone(),
+                attempt: lease.attempt,
+                result_json: serde_json::to_string(&bad).unwrap(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().contains(field), "{}", e.message());
+    }
+    assert_eq!(summary(s.sweeps.clone()).await, (10, 10, Some(0.6)));
     stop(s).await;
 }
 

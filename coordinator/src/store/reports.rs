@@ -118,6 +118,7 @@ impl Store {
             if t.state == TrialState::Done {
                 return Ok(false);
             }
+            epoch_bounds::check_result(tx, &t, &result)?;
             let metric =
                 result
                     .ranked_metric(&t.metric_name)
