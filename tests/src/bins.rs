@@ -1,6 +1,7 @@
-//! Finds the workspace's built binaries: `$CARGO_TARGET_DIR/debug`, else
-//! `target/debug` beside this crate, or `$SWEEP_BIN_DIR`. The tests never build anything; a
-//! missing binary is a panic saying how to build it.
+//! Finds the workspace's built binaries: `$SWEEP_BIN_DIR` if set, else
+//! `$CARGO_TARGET_DIR/debug`, else `target/debug` beside this crate. The
+//! tests never build anything; a missing binary is a panic saying how to
+//! build it.
 
 use std::path::PathBuf;
 
