@@ -1,11 +1,19 @@
-//! Finds the workspace's built binaries: `$CARGO_TARGET_DIR/debug`, else
-//! `target/debug` beside this crate. The tests never build anything; a
-//! missing binary is a panic saying how to build it.
+//! Finds the workspace's built binaries: `$SWEEP_BIN_DIR` if set, else
+//! `$CARGO_TARGET_DIR/debug`, else `target/debug` beside this crate. The
+//! tests never build anything; a missing binary is a panic saying how to
+//! build it.
 
 use std::path::PathBuf;
 
-/// The folder the debug binaries are in.
+/// Environment variable naming another folder of binaries (e.g. copies
+/// kept apart from a target dir that other checkouts also build into).
+pub const BIN_DIR_ENV: &str = "SWEEP_BIN_DIR";
+
+/// The folder the debug binaries are in (`SWEEP_BIN_DIR` if set).
 pub fn dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(BIN_DIR_ENV).filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

@@ -8,8 +8,10 @@
 //! - [`rpc`]: gRPC clients and the queries the tests make.
 //! - [`wait`]: polling for a condition with a deadline.
 //! - [`fixtures`]: sweep files and trial results.
+//! - [`chaos`]: the chaos suite's harness (proxy, faults, checker).
 
 pub mod bins;
+pub mod chaos;
 pub mod cluster;
 pub mod fixtures;
 pub mod process;

@@ -339,7 +339,21 @@ impl CoordinatorClient {
         let mut reregistered = 0;
         loop {
             let status = match self.send_report(report).await {
-                Ok(stored) => return Delivery::Acknowledged { stored },
+                Ok(stored) => {
+                    tracing::info!(
+                        sweep = %report.sweep_id,
+                        trial = %report.trial_id,
+                        attempt = report.attempt,
+                        worker = %report.worker_id,
+                        outcome = report.outcome.kind(),
+                        stored,
+                        "acknowledged: the {} of trial {} attempt {}",
+                        report.outcome.kind(),
+                        report.trial_id,
+                        report.attempt
+                    );
+                    return Delivery::Acknowledged { stored };
+                }
                 Err(status) => status,
             };
             match classify(&status) {

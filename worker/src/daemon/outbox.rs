@@ -55,6 +55,16 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// `result` or `failure`, as log lines name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Completed { .. } => "result",
+            Outcome::Failed { .. } => "failure",
+        }
+    }
+}
+
 /// A file-system step of the outbox failed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {action} {} in the worker's outbox", .path.display())]
