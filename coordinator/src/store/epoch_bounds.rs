@@ -8,7 +8,7 @@ use super::error::{StoreError, StoreResult};
 use super::model::HeartbeatReport;
 use super::reported_trial::ReportedTrial;
 use rusqlite::{params, Transaction};
-use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
+use sweep_proto::trial::{EpochMetrics, TrialResult};
 
 /// Refuses a result whose epochs (or best epoch) do not fit the trial `t`.
 pub(super) fn check_result(
@@ -34,19 +34,13 @@ pub(super) fn check_result(
     Ok(())
 }
 
-/// The trial's number of epochs, from its stored config.
+/// The trial's number of epochs: the column its stored config's
+/// `total_epochs()` was written to at submit (read instead of parsing the
+/// config on every report; heartbeats only ever write that same value back).
 fn total_epochs(tx: &Transaction, t: &ReportedTrial) -> StoreResult<u32> {
-    let config_json: String = tx.query_row(
-        "SELECT config_json FROM trials WHERE sweep_id = ?1 AND trial_id = ?2",
-        params![t.sweep_id, t.trial_id],
-        |r| r.get(0),
-    )?;
-    let config: TrialConfig =
-        serde_json::from_str(&config_json).map_err(|source| StoreError::CorruptJson {
-            column: "trials.config_json",
-            source,
-        })?;
-    Ok(config.total_epochs())
+    Ok(tx
+        .prepare_cached("SELECT total_epochs FROM trials WHERE sweep_id = ?1 AND trial_id = ?2")?
+        .query_row(params![t.sweep_id, t.trial_id], |r| r.get(0))?)
 }
 
 /// Refuses a heartbeat whose epochs do not fit the trial `t`; else the

@@ -34,11 +34,14 @@ impl Outcome {
         }
     }
 
-    fn counter(self) -> &'static str {
+    /// The statement that counts this outcome on its worker.
+    fn count_sql(self) -> &'static str {
         match self {
-            Outcome::Done => "done",
-            Outcome::Failed => "failed",
-            Outcome::Environment => "environment_failures",
+            Outcome::Done => "UPDATE workers SET done = done + 1 WHERE id = ?1",
+            Outcome::Failed => "UPDATE workers SET failed = failed + 1 WHERE id = ?1",
+            Outcome::Environment => {
+                "UPDATE workers SET environment_failures = environment_failures + 1 WHERE id = ?1"
+            }
         }
     }
 }
@@ -129,11 +132,9 @@ pub(super) fn counts(
 
 /// Whether `worker_id` drains, and why it is quarantined ("" if it is not).
 pub(super) fn standing(tx: &Transaction, worker_id: &str) -> StoreResult<(bool, String)> {
-    Ok(tx.query_row(
-        "SELECT draining, quarantine_reason FROM workers WHERE id = ?1",
-        [worker_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    Ok(tx
+        .prepare_cached("SELECT draining, quarantine_reason FROM workers WHERE id = ?1")?
+        .query_row([worker_id], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// Counts `outcome` of `worker_id` on a trial and re-judges its quarantine
@@ -149,18 +150,21 @@ pub(super) fn record(
     quarantine_after: u32,
     changed: &mut Changed,
 ) -> StoreResult<()> {
-    tx.execute(
+    // Cached statements: this runs on every final report (the lease path's
+    // hot loop), so nothing is parsed twice.
+    tx.prepare_cached(
         "INSERT INTO worker_outcomes (worker_id, sweep_id, trial_id, kind, error)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![worker_id, sweep_id, trial_id, outcome.as_str(), error],
-    )?;
-    tx.execute(
-        &format!(
-            "UPDATE workers SET {0} = {0} + 1 WHERE id = ?1",
-            outcome.counter()
-        ),
-        [worker_id],
-    )?;
+    )?
+    .execute(params![
+        worker_id,
+        sweep_id,
+        trial_id,
+        outcome.as_str(),
+        error
+    ])?;
+    tx.prepare_cached(outcome.count_sql())?
+        .execute([worker_id])?;
     let latest: Vec<(String, String, String, String)> = tx
         .prepare_cached(
             "SELECT kind, sweep_id, trial_id, error FROM worker_outcomes
@@ -196,10 +200,10 @@ pub(super) fn record(
         tracing::info!(worker = %worker_id, "worker {worker_id} is out of quarantine");
         changed.extend(running_sweeps(tx)?);
     }
-    tx.execute(
-        "UPDATE workers SET quarantine_reason = ?2 WHERE id = ?1",
-        params![worker_id, reason],
-    )?;
+    if before != reason {
+        tx.prepare_cached("UPDATE workers SET quarantine_reason = ?2 WHERE id = ?1")?
+            .execute(params![worker_id, reason])?;
+    }
     Ok(())
 }
 

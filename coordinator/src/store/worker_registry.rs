@@ -74,10 +74,9 @@ impl Store {
 
 /// Refuses an unknown worker; notes that a known one is alive.
 pub(super) fn touch_worker(tx: &Transaction, worker_id: &str, now: Now) -> StoreResult<()> {
-    let n = tx.execute(
-        "UPDATE workers SET last_seen_ms = ?2 WHERE id = ?1",
-        params![worker_id, now.wall_ms as i64],
-    )?;
+    let n = tx
+        .prepare_cached("UPDATE workers SET last_seen_ms = ?2 WHERE id = ?1")?
+        .execute(params![worker_id, now.wall_ms as i64])?;
     if n == 0 {
         return Err(StoreError::UnknownWorker(worker_id.to_string()));
     }
