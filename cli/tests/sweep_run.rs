@@ -249,6 +249,17 @@ fn a_stopped_run_resumes_where_it_stopped_and_fresh_starts_over() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("already ran to the end"), "{stderr}");
+    assert!(
+        !stderr.contains("started 1 worker"),
+        "nothing to run, no workers: {stderr}"
+    );
+    assert_eq!(
+        text(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(" done "))
+            .count(),
+        4
+    );
     let out = sweep_run_with(dir.path(), SWEEP_FILE, &bin, "1", &["--fresh"], &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

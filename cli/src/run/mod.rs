@@ -218,6 +218,13 @@ async fn drive(
         }
     };
 
+    if let resume::Earlier::Resume { summary, .. } = earlier {
+        if summary.state == sweep_coordinator::store::SweepState::Finished {
+            // Nothing left to run: no workers, just the results again.
+            let finished = client.sweep(&id).await?;
+            return watch::print_top(&mut client, &finished, args.top).await;
+        }
+    }
     let mut stream = client.watch(&id).await?;
     let mut pool = match WorkerPool::spawn(spec, args.workers as usize) {
         Ok(pool) => pool,
