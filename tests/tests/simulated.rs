@@ -441,3 +441,37 @@ async fn two_slots_run_side_by_side_and_heartbeats_keep_long_trials_leased() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_drain_timeout_hands_the_running_trial_back_after_one_signal() {
+    let c = Cluster::start(1500);
+    let id = c
+        .submit("drain.yaml", &sim_sweep("drain-timeout", &[1], (2, 8), 3))
+        .await;
+    // One signal, as systemd, Slurm or Kubernetes send before their own kill.
+    let mut worker = c.worker(
+        "worker",
+        &["--simulate", "--threads", "1", "--drain-timeout", "1"],
+        &[("SWEEP_SIM_EPOCH_MS", "400")],
+    );
+    let running = rpc::wait_running(c.url(), &id, 1, secs(20)).await;
+    let signalled = Instant::now();
+    worker.signal(libc::SIGTERM);
+    let status = worker.wait_exit(secs(10)).await;
+    let took = signalled.elapsed();
+    let log = worker.log_text();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("drain timeout (1s)"), "{log}");
+    assert!(
+        log.contains(&format!("handed trial {} attempt 1 back", running.trial_id)),
+        "{log}"
+    );
+    // 10 epochs of 400 ms would take 4 s: the timeout, not the trial, ended it.
+    assert!(
+        took < Duration::from_millis(3500),
+        "exited {took:?} after the signal"
+    );
+    let trials = rpc::trials(c.url(), &id).await;
+    let t = find(&trials, &running.trial_id);
+    assert!(is(t, TrialState::Pending), "{t:#?}");
+}

@@ -47,6 +47,14 @@ pub struct Args {
     /// seed 13013 always fails) instead of the real pipeline.
     #[arg(long, hide = true)]
     pub simulate: bool,
+    /// After the first SIGINT/SIGTERM, how many seconds running trials get to
+    /// finish before they are handed back as if a second signal came: set it
+    /// below the supervisor's own stop timeout (systemd's TimeoutStopSec,
+    /// Slurm's --signal lead time, Kubernetes' terminationGracePeriodSeconds)
+    /// so nothing is killed mid-trial [default: wait for them].
+    #[arg(long, env = "SWEEP_DRAIN_TIMEOUT", value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(0..=7 * 24 * 3600))]
+    pub drain_timeout: Option<u64>,
     /// How log lines are written: text for people, json (one object a line) for log shippers.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -120,7 +128,11 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         .context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
         let (trigger, shutdown) = shutdown::channel();
-        shutdown::listen_for_signals(trigger).context("cannot listen for SIGINT/SIGTERM")?;
+        shutdown::listen_for_signals(
+            trigger,
+            args.drain_timeout.map(std::time::Duration::from_secs),
+        )
+        .context("cannot listen for SIGINT/SIGTERM")?;
         Ok(daemon::run(config, shutdown).await?)
     })
 }

@@ -7,10 +7,16 @@
 //! coordinator (`FailTrial` with `handed_back = true`), reports still waiting
 //! for a coordinator stay spooled on disk, and the daemon exits.
 //!
+//! With a drain timeout, the second step also comes by itself that long after
+//! the first, so a supervisor that sends one signal and then kills at its own
+//! deadline (systemd, Slurm, Kubernetes) still gets the trials handed back.
+//!
 //! [`Shutdown`] is a cheap clone every task holds; it only reads the level.
 
+use std::time::Duration;
 use sweep_runtime::signals::Signals;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// How far shutdown has gone. Only ever increases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,21 +99,51 @@ impl Shutdown {
 }
 
 /// Spawns a task that escalates `trigger` on every SIGINT or SIGTERM, and
-/// logs each step. Must be called inside a tokio runtime.
-pub fn listen_for_signals(trigger: Trigger) -> std::io::Result<()> {
+/// `drain_timeout` after the first one if no second came; logs each step.
+/// Must be called inside a tokio runtime.
+pub fn listen_for_signals(
+    trigger: Trigger,
+    drain_timeout: Option<Duration>,
+) -> std::io::Result<()> {
     let mut signals = Signals::new()?;
     tokio::spawn(async move {
+        let mut deadline: Option<Instant> = None;
         loop {
-            let name = signals.next().await.name();
+            let cause = tokio::select! {
+                signal = signals.next() => signal.name().to_string(),
+                () = sleep_until_some(deadline) => {
+                    format!("drain timeout ({}s)", drain_timeout.unwrap_or_default().as_secs())
+                }
+            };
             match trigger.escalate() {
-                Level::Draining => tracing::info!(
-                    "{name}: leasing nothing more; running trials finish and report (signal again to hand them back now)"
-                ),
-                _ => tracing::warn!("{name} again: cancelling running trials and handing them back"),
+                Level::Draining => {
+                    deadline = drain_timeout.map(|t| Instant::now() + t);
+                    let then = match drain_timeout {
+                        Some(t) => {
+                            format!("hands them back in {}s, or at the next signal", t.as_secs())
+                        }
+                        None => "signal again to hand them back now".to_string(),
+                    };
+                    tracing::info!(
+                        "{cause}: leasing nothing more; running trials finish and report ({then})"
+                    )
+                }
+                _ => {
+                    deadline = None;
+                    tracing::warn!("{cause}: cancelling running trials and handing them back")
+                }
             }
         }
     });
     Ok(())
+}
+
+/// Resolves at `deadline`; never without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]
