@@ -132,3 +132,21 @@ proptest! {
         let _ = read_state_dict(&path, 32);
     }
 }
+
+/// The forged header the long fuzz run found (safetensors 0.3's reader, under
+/// tch, adds its end offset to the header length unchecked): refused, named.
+#[test]
+fn an_end_offset_at_the_top_of_u64_is_refused_before_the_reader_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.safetensors");
+    let max = u64::MAX;
+    let header = format!(
+        "{{\"fc.weight\":{{\"dtype\":\"U8\",\"shape\":[{max}],\"data_offsets\":[0,{max}]}}}}"
+    );
+    std::fs::write(&path, safetensors(&header, &[0; 16], None)).unwrap();
+    let e = read_state_dict(&path, 32).unwrap_err().to_string();
+    assert!(
+        e.contains("not a valid .safetensors file") && e.contains("fc.weight"),
+        "{e}"
+    );
+}

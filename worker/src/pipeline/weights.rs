@@ -26,6 +26,8 @@ pub enum WeightsError {
         #[source]
         source: tch::TchError,
     },
+    #[error("backbone weights {} are not a valid .safetensors file: {why}", .path.display())]
+    BadHeader { path: PathBuf, why: String },
     #[error("cannot create {}", .path.display())]
     CreateDir {
         path: PathBuf,
@@ -87,6 +89,7 @@ pub fn read_state_dict(
     input_size: u32,
 ) -> Result<(HashMap<String, Tensor>, BackboneInfo)> {
     check_weights_exist(path, input_size)?;
+    check_header(path)?;
     let tensors =
         Tensor::read_safetensors(path).map_err(|source| WeightsError::NotSafetensors {
             path: path.to_path_buf(),
@@ -100,6 +103,86 @@ pub fn read_state_dict(
         sha256: sha256_file(path)?,
     };
     Ok((tensors.into_iter().collect(), info))
+}
+
+/// Checks a `.safetensors` header with checked arithmetic before libtorch's
+/// reader sees the file: the reader tch uses (safetensors 0.3) adds offsets
+/// from the header unchecked, and a forged header panics it (found by
+/// tests/fuzz_readers.rs). Every tensor's `data_offsets` must be ordered and
+/// inside the data, and its byte length must match its shape and dtype.
+fn check_header(path: &Path) -> Result<()> {
+    let bad = |why: String| WeightsError::BadHeader {
+        path: path.to_path_buf(),
+        why,
+    };
+    let read = |source| WeightsError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(read)?;
+    let file_len = file.metadata().map_err(read)?.len();
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)
+        .map_err(|_| bad("shorter than its 8-byte header length".into()))?;
+    let header_len = u64::from_le_bytes(len);
+    // The header is JSON naming at most a few hundred tensors: 100 MB is plenty.
+    if header_len > 100 << 20 || header_len.saturating_add(8) > file_len {
+        return Err(bad(format!(
+            "header length {header_len} does not fit the file ({file_len} bytes)"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header).map_err(read)?;
+    let header: HashMap<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| bad(format!("header is not a JSON object ({e})")))?;
+    let data_len = file_len - 8 - header_len;
+    for (name, t) in header
+        .iter()
+        .filter(|(name, _)| name.as_str() != "__metadata__")
+    {
+        let offsets = t["data_offsets"].as_array().map(|o| {
+            (
+                o.first().and_then(|v| v.as_u64()),
+                o.get(1).and_then(|v| v.as_u64()),
+            )
+        });
+        let Some((Some(begin), Some(end))) = offsets else {
+            return Err(bad(format!(
+                "tensor `{name}` has no data_offsets [begin, end]"
+            )));
+        };
+        if begin > end || end > data_len {
+            return Err(bad(format!(
+                "tensor `{name}` data_offsets [{begin}, {end}] are outside the {data_len} data bytes"
+            )));
+        }
+        let width: u64 = match t["dtype"].as_str() {
+            Some("F64" | "I64" | "U64") => 8,
+            Some("F32" | "I32" | "U32") => 4,
+            Some("F16" | "BF16" | "I16" | "U16") => 2,
+            Some("I8" | "U8" | "BOOL") => 1,
+            other => {
+                return Err(bad(format!(
+                    "tensor `{name}` has an unknown dtype {other:?}"
+                )))
+            }
+        };
+        let elements = t["shape"]
+            .as_array()
+            .ok_or_else(|| bad(format!("tensor `{name}` has no shape")))?
+            .iter()
+            .try_fold(1u64, |n, d| d.as_u64().and_then(|d| n.checked_mul(d)));
+        match elements.and_then(|n| n.checked_mul(width)) {
+            Some(bytes) if bytes == end - begin => {}
+            _ => {
+                return Err(bad(format!(
+                    "tensor `{name}`'s shape and dtype do not match its {} data bytes",
+                    end - begin
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes the model's state dict (torchvision names, running statistics and
