@@ -67,17 +67,12 @@ pub fn workers(s: &SweepSummary) -> String {
 /// or how many workers are quarantined; `None` while all is well.
 pub fn workers_note(s: &SweepSummary) -> Option<String> {
     if !s.stalled_reason.is_empty() {
-        Some(format!("stalled: {}", printable(&s.stalled_reason)))
+        Some(format!("stalled: {}", clean(&s.stalled_reason)))
     } else if s.workers_quarantined > 0 {
         Some(format!("workers: {}", workers(s)))
     } else {
         None
     }
-}
-
-/// `text` without control characters (no terminal escapes from the network).
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// `epoch 2/10`.
@@ -100,7 +95,7 @@ pub fn status_report(s: &SweepSummary, now_unix_ms: u64) -> String {
     );
     out.push_str(&format!("workers  {}\n", workers(s)));
     if !s.stalled_reason.is_empty() {
-        out.push_str(&format!("stalled  {}\n", printable(&s.stalled_reason)));
+        out.push_str(&format!("stalled  {}\n", clean(&s.stalled_reason)));
     }
     match s.best_metric {
         Some(m) => out.push_str(&format!(

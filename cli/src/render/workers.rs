@@ -1,10 +1,13 @@
 //! The `sweep workers` listing in three formats: a table for people (id,
 //! host, slots, last seen, state, done, failed, environment failures; then
 //! why each quarantined worker is), CSV and JSON with every field. Text that
-//! came from workers (host names, errors) is stripped of control characters.
+//! came from workers (host names, errors) goes through [`crate::sanitize`]
+//! before the table and the quarantine lines print it; CSV and JSON keep it
+//! as sent (escaped by their own rules), as every other listing does.
 
 use super::table::{Align, Table};
 use super::values;
+use crate::sanitize::cleaned;
 use serde::Serialize;
 use sweep_proto::v1::{WorkerInfo, WorkerState};
 
@@ -17,11 +20,6 @@ pub fn state(state: i32) -> &'static str {
         Ok(WorkerState::Gone) => "gone",
         Ok(WorkerState::Unspecified) | Err(_) => "unknown",
     }
-}
-
-/// `text` without control characters (no terminal escapes from the network).
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// One row per worker, then one line per quarantined worker saying why.
@@ -38,8 +36,8 @@ pub fn table(workers: &[WorkerInfo], now_unix_ms: u64) -> String {
         .column("env failures", Align::Right);
     for w in workers {
         table.row(vec![
-            printable(&w.worker_id),
-            printable(&w.hostname),
+            w.worker_id.clone(),
+            w.hostname.clone(),
             w.slots.to_string(),
             values::ago(w.last_seen_unix_ms, now_unix_ms),
             state(w.state).to_string(),
@@ -53,8 +51,8 @@ pub fn table(workers: &[WorkerInfo], now_unix_ms: u64) -> String {
     for w in workers.iter().filter(|w| !w.quarantine_reason.is_empty()) {
         out.push_str(&format!(
             "\n{} quarantined: {}",
-            printable(&w.worker_id),
-            printable(&w.quarantine_reason)
+            cleaned(&w.worker_id),
+            cleaned(&w.quarantine_reason)
         ));
     }
     if out.ends_with(|c| c != '\n') {
@@ -84,11 +82,11 @@ struct Row {
 impl Row {
     fn of(w: &WorkerInfo) -> Self {
         Self {
-            worker_id: printable(&w.worker_id),
-            hostname: printable(&w.hostname),
+            worker_id: w.worker_id.clone(),
+            hostname: w.hostname.clone(),
             slots: w.slots,
             cores: w.cores,
-            version: printable(&w.version),
+            version: w.version.clone(),
             state: state(w.state),
             registered_unix_ms: w.registered_unix_ms,
             last_seen_unix_ms: w.last_seen_unix_ms,
@@ -96,7 +94,7 @@ impl Row {
             done: w.done,
             failed: w.failed,
             environment_failures: w.environment_failures,
-            quarantine_reason: printable(&w.quarantine_reason),
+            quarantine_reason: w.quarantine_reason.clone(),
         }
     }
 }
@@ -194,6 +192,7 @@ mod tests {
         assert!(lines[2].contains("1m00s ago") && lines[2].contains("quarantined"));
         assert!(lines[2].ends_with(" 3"), "{}", lines[2]);
         assert!(!text.contains('\u{1b}'), "control characters are dropped");
+        assert!(!text.contains("[31m"), "whole escape sequences are: {text}");
         assert_eq!(
             lines[4],
             "lab-2-cd34 quarantined: its last 3 trials failed for environment reasons (last: no data)"
@@ -206,9 +205,12 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], CSV_HEADERS.join(","));
         assert_eq!(lines[1], "lab-1-ab12,lab-1,2,8,,active,0,58000,2,12,1,0,");
-        let json: serde_json::Value = serde_json::from_str(&super::json(&workers())).unwrap();
+        let json_text = super::json(&workers());
+        // JSON keeps the data as sent, escaped: no raw control byte is printed.
+        assert!(!json_text.contains('\u{1b}'), "{json_text}");
+        let json: serde_json::Value = serde_json::from_str(&json_text).unwrap();
         assert_eq!(json[1]["state"], "quarantined");
         assert_eq!(json[1]["environment_failures"], 3);
-        assert_eq!(json[1]["hostname"], "lab-2[31m");
+        assert_eq!(json[1]["hostname"], "lab-2\u{1b}[31m");
     }
 }
