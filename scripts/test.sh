@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever is missing (scripts/setup.sh, debug build), then the gates every change must pass:
 #   formatting (cargo fmt --check), lints (cargo clippy, warnings are errors), the dependency graph's licenses and
-#   sources (cargo deny), and every test of the workspace (among them tests/tests/house.rs: only the worker links tch).
+#   sources (cargo deny), every test of the workspace (among them tests/tests/house.rs: only the worker links tch),
+#   and the deployments that need the machine itself (scripts/test-slurm.sh, as root: a real Slurm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=debug scripts/setup.sh
@@ -18,3 +19,6 @@ gate "cargo deny check licenses bans sources (advisories need the RustSec databa
 
 gate "cargo test --workspace"
 cargo test --workspace
+
+gate "scripts/test-slurm.sh (a real single-node Slurm: workers by sbatch, scancel and the time-limit signal drain)"
+scripts/test-slurm.sh

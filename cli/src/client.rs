@@ -43,6 +43,24 @@ const PAGE_SIZE: u32 = 1000;
 /// How long to wait for the TCP + HTTP/2 handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Connects now to `to.url` with `to.credentials`' TLS; gives the URL as
+/// used (`host:port` completed) and the channel.
+pub async fn connect_channel(to: &Coordinator) -> Result<(String, Channel), CliError> {
+    let credentials = &to.credentials;
+    let url = credentials
+        .url(&to.url)
+        .map_err(|e| CliError::unreachable(&to.url, e.to_string()))?;
+    let endpoint = credentials
+        .endpoint(&url)
+        .map_err(|e| CliError::unreachable(&url, e.to_string()))?
+        .connect_timeout(CONNECT_TIMEOUT);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| CliError::unreachable(&url, error_chain(&e)))?;
+    Ok((url, channel))
+}
+
 /// A connected `SweepService` client.
 #[derive(Clone)]
 pub struct SweepClient {
@@ -61,21 +79,10 @@ impl SweepClient {
     /// Connects now to `to.url` with `to.credentials` (`host:port` alone
     /// means `https://` when TLS is set up).
     pub async fn connect_to(to: &Coordinator) -> Result<Self, CliError> {
-        let credentials = &to.credentials;
-        let url = credentials
-            .url(&to.url)
-            .map_err(|e| CliError::unreachable(&to.url, e.to_string()))?;
-        let endpoint = credentials
-            .endpoint(&url)
-            .map_err(|e| CliError::unreachable(&url, e.to_string()))?
-            .connect_timeout(CONNECT_TIMEOUT);
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| CliError::unreachable(&url, error_chain(&e)))?;
+        let (url, channel) = connect_channel(to).await?;
         Ok(Self {
             url,
-            client: SweepServiceClient::with_interceptor(channel, credentials.bearer.clone())
+            client: SweepServiceClient::with_interceptor(channel, to.credentials.bearer.clone())
                 .max_decoding_message_size(MAX_ANSWER_BYTES),
         })
     }

@@ -1,5 +1,5 @@
 //! The `sweep` command line: a gRPC client of the coordinator (`submit`,
-//! `list`, `status`, `leaderboard`, `cancel`, `watch`, `workers`), plus `run`, which does
+//! `list`, `status`, `leaderboard`, `cancel`, `watch`, `workers`, `health`), plus `run`, which does
 //! a whole sweep on this machine with an in-process coordinator and local
 //! worker processes.
 //!
@@ -12,6 +12,7 @@ mod cancel;
 mod client;
 mod error;
 mod format;
+mod health;
 mod leaderboard;
 mod list;
 mod output;
@@ -85,6 +86,8 @@ pub enum Command {
     Workers(workers::WorkersArgs),
     /// Run a whole sweep here: in-process coordinator + N local worker processes.
     Run(run::RunArgs),
+    /// Ask the coordinator's gRPC health service; prints SERVING (exit 0) or fails.
+    Health(health::HealthArgs),
 }
 
 /// Runs one parsed command line.
@@ -104,6 +107,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Cancel { id } => cancel::run(url, id).await,
         Command::Watch(args) => watch::run(url, args).await,
         Command::Workers(args) => workers::run(url, args).await,
+        Command::Health(args) => health::run(url, args).await,
         Command::Run(_) => unreachable!("handled above"),
     }
 }

@@ -21,11 +21,11 @@ use crate::server::ServerConfig;
 use crate::service::{ServiceLimits, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WATCHERS};
 use crate::store::{WorkerPolicy, DEFAULT_LEASE};
 use crate::sweepfile::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_GRID};
-use ::config::{Config, ConfigError, Environment, File, FileFormat, FileSourceFile, Map, Source};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
+use sweep_runtime::layered_settings::{self, LayerError, Layers};
 
 /// The prefix of the environment variables: `SWEEP_` + the key upper-cased.
 pub const ENV_PREFIX: &str = "SWEEP";
@@ -234,11 +234,9 @@ impl Settings {
     }
 
     /// The keys a file or the environment may set (the field names).
+    #[cfg(test)]
     fn keys() -> Vec<String> {
-        Config::try_from(&Settings::default())
-            .and_then(|c| Source::collect(&c))
-            .map(|table| table.into_keys().collect())
-            .unwrap_or_default()
+        layered_settings::keys::<Settings>()
     }
 }
 
@@ -334,18 +332,9 @@ pub struct SecurityFlags {
 /// A setting that cannot be used, named with where it came from.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("config file {}: name it *.toml or *.yaml so its format is known", path.display())]
-    UnknownFileFormat { path: PathBuf },
-    #[error("config file {}: {source}", path.display())]
-    UnreadableFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("config file {}: {source}", path.display())]
-    BadFile { path: PathBuf, source: ConfigError },
-    /// `from` names the environment variables that took part, if any.
-    #[error("settings{from}: {source}")]
-    BadValue { from: String, source: ConfigError },
+    /// A file, variable or flag that could not be read as a setting.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
     #[error("{setting}: {problem}")]
     Invalid {
         setting: &'static str,
@@ -360,79 +349,20 @@ pub fn load(
     flags: &Flags,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Settings, SettingsError> {
-    let mut builder =
-        Config::builder().add_source(Config::try_from(&Settings::default()).map_err(|source| {
-            SettingsError::BadValue {
-                from: String::new(),
-                source,
-            }
-        })?);
-    if let Some(path) = &flags.shared.config_file {
-        builder = builder.add_source(checked_file(path)?);
-    }
-    let env = settings_in(env);
-    let from = if env.is_empty() {
-        String::new()
-    } else {
-        let names: Vec<&str> = env.keys().map(String::as_str).collect();
-        format!(" (environment: {})", names.join(", "))
-    };
-    let layered = builder
-        .add_source(Environment::with_prefix(ENV_PREFIX).source(Some(env)))
-        .add_source(
-            Config::try_from(flags).map_err(|source| SettingsError::BadValue {
-                from: String::new(),
-                source,
-            })?,
-        )
-        .build()
-        .and_then(Config::try_deserialize::<Settings>)
-        .map_err(|source| SettingsError::BadValue { from, source })?;
-    layered.validate()
-}
-
-/// The environment variables that name a setting, the empty ones left out.
-fn settings_in(env: impl IntoIterator<Item = (String, String)>) -> Map<String, String> {
-    let names: Vec<String> = Settings::keys()
-        .iter()
-        .map(|key| format!("{ENV_PREFIX}_{}", key.to_uppercase()))
-        .collect();
-    env.into_iter()
-        .filter(|(k, v)| names.contains(k) && !v.is_empty())
-        .collect()
-}
-
-/// The file source for `path`, its format from the extension, checked alone
-/// first so that its unknown keys are named with it.
-fn checked_file(path: &Path) -> Result<File<FileSourceFile, FileFormat>, SettingsError> {
-    let format = match path.extension().and_then(|e| e.to_str()) {
-        Some("toml") => FileFormat::Toml,
-        Some("yaml" | "yml") => FileFormat::Yaml,
-        _ => {
-            return Err(SettingsError::UnknownFileFormat {
-                path: path.to_path_buf(),
-            })
-        }
-    };
-    std::fs::metadata(path).map_err(|source| SettingsError::UnreadableFile {
-        path: path.to_path_buf(),
-        source,
+    let settings: Settings = layered_settings::load(Layers {
+        file: flags.shared.config_file.as_deref(),
+        env_prefix: ENV_PREFIX,
+        env: env.into_iter().collect(),
+        list_keys: &[],
+        flags,
     })?;
-    let file = File::from(path).format(format).required(true);
-    Config::builder()
-        .add_source(file.clone())
-        .build()
-        .and_then(Config::try_deserialize::<Settings>)
-        .map_err(|source| SettingsError::BadFile {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(file)
+    settings.validate()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

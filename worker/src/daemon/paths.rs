@@ -2,8 +2,8 @@
 //! `backbone.weights` come from whoever submitted the sweep, so the daemon
 //! only lets a trial read paths that resolve — relative ones against the
 //! worker's working directory, symlinks followed, `..` applied — under one
-//! of its allowed roots (`--data-root`, repeatable; by default the working
-//! directory and the cache `~/.cache/sweep`). The trial then gets the
+//! of its allowed roots (`--data-root`, repeatable, or `data_roots`; by
+//! default the working directory; the worker's cache dir always). The trial then gets the
 //! resolved path, so it opens what was checked.
 //!
 //! A path that does not exist yet is resolved through its deepest existing
@@ -66,15 +66,6 @@ impl DataRoots {
             }
         }
         Self { roots: resolved }
-    }
-
-    /// The default roots: the working directory and `~/.cache/sweep`.
-    pub fn defaults() -> Self {
-        let mut roots = vec![PathBuf::from(".")];
-        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-            roots.push(PathBuf::from(home).join(".cache/sweep"));
-        }
-        Self::new(roots)
     }
 
     /// The resolved roots.

@@ -72,7 +72,7 @@ pub async fn start_with(
         state_dir: state.path().to_path_buf(),
         program,
         credentials: Default::default(),
-        data_roots: DataRoots::defaults(),
+        data_roots: DataRoots::new([std::path::PathBuf::from(".")]),
     };
     let handle = tokio::spawn(run(config, shutdown));
     Daemon {
