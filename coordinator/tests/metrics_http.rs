@@ -2,7 +2,8 @@
 //! client token (401; a worker token: 403), and with one (header or the
 //! cookie `/login` sets) it shows what happened over gRPC: RPCs by method and
 //! code with latencies, a lease granted, a completed attempt, store commit
-//! latency, trials by sweep and state, and the connected worker.
+//! latency, trials by sweep and state, and the connected worker; every series
+//! the Grafana dashboard in `deploy/grafana/` queries is among them.
 
 mod common;
 
@@ -171,6 +172,7 @@ async fn metrics_count_rpcs_leases_reports_and_trials_behind_the_client_token() 
     }
     assert_eq!(sample(m, r#"sweep_workers{state="active"}"#), 1.0);
     assert_eq!(sample(m, "sweep_connected_workers"), 1.0);
+    grafana_queries_name_served_metrics(m);
 
     // The login form turns the token into an HttpOnly cookie.
     let refused = request(
@@ -200,4 +202,38 @@ async fn metrics_count_rpcs_leases_reports_and_trials_behind_the_client_token() 
     let pair = cookie.split(';').next().unwrap();
     let with_cookie = get(http, "/metrics", &[("Cookie", pair)]).await;
     assert_eq!(with_cookie.status, 200);
+}
+
+/// Every `sweep_*` series the Grafana dashboard (`deploy/grafana/sweep.json`)
+/// queries is one the coordinator serves.
+fn grafana_queries_name_served_metrics(scraped: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/grafana/sweep.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut names = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(at) = rest.find("sweep_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                if name != "sweep_id" {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    assert!(names.len() >= 9, "{names:?}");
+    for name in names {
+        assert!(
+            scraped
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}{{"))),
+            "the Grafana dashboard queries {name}, which /metrics does not serve"
+        );
+    }
 }
