@@ -155,11 +155,14 @@ impl CoordinatorServer {
                 store: self.store.clone(),
                 metrics: self.metrics.clone(),
                 gate: gate.clone(),
+                views: Default::default(),
+                event_streams: Arc::new(tokio::sync::Semaphore::new(limits.max_watchers)),
+                stop: stop_rx.clone(),
             };
             if let Ok(addr) = listener.local_addr() {
-                tracing::info!("HTTP (metrics) on http://{addr}");
+                tracing::info!("dashboard and metrics on http://{addr}");
             }
-            tokio::spawn(http::serve(listener, state, stop_rx.clone()))
+            tokio::spawn(http::serve(listener, state))
         });
         tracing::info!(
             "coordinator on {addr}: db {}, lease {} ms, max grid {}, max message {} B, \

@@ -2,7 +2,8 @@
 //! shown either as `Authorization: Bearer TOKEN` (scrapers, scripts, a
 //! reverse proxy that adds it) or as the `sweep_token` cookie, which
 //! `POST /login` sets (HttpOnly, SameSite=Strict) once the token given in its
-//! form is accepted. A refused page answers 401 with a pointer to `/login`.
+//! form is accepted. A refused browser page is sent to `/login`; anything
+//! else answers 401 (403 for a worker token) with a pointer to it.
 //!
 //! [`Gate`]: crate::auth::Gate
 
@@ -59,6 +60,9 @@ pub(super) async fn require_client(
     {
         Ok(()) => next.run(request).await,
         Err(status) => {
+            if wants_html(request.headers()) {
+                return Redirect::to("/login").into_response();
+            }
             let code = if status.code() == tonic::Code::PermissionDenied {
                 StatusCode::FORBIDDEN
             } else {
@@ -75,6 +79,14 @@ pub(super) async fn require_client(
                 .into_response()
         }
     }
+}
+
+/// A browser asking for a page (sent to `/login` when refused).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
 }
 
 pub(super) async fn login_form() -> Html<&'static str> {
@@ -102,11 +114,11 @@ pub(super) async fn login(State(state): State<HttpState>, Form(form): Form<Login
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
 }
 
-const LOGIN_PAGE: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sweep: sign in</title></head>
+const LOGIN_PAGE: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sweep: sign in</title><link rel="icon" href="data:,"></head>
 <body><h1>sweep</h1><form method="post" action="/login"><label>Client token <input type="password" name="token" autofocus></label> <button type="submit">Sign in</button></form>
 <p>A token from the coordinator's client_tokens_file; it is kept in an HttpOnly cookie.</p></body></html>"#;
 
-const LOGIN_REFUSED: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sweep: sign in</title></head>
+const LOGIN_REFUSED: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sweep: sign in</title><link rel="icon" href="data:,"></head>
 <body><h1>sweep</h1><p>That token is not a client token.</p><p><a href="/login">Try again</a></p></body></html>"#;
 
 #[cfg(test)]
