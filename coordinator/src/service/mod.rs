@@ -8,7 +8,7 @@
 //! - [`reflection_v1`], [`reflection_v1alpha`]: gRPC server reflection.
 
 mod bounds;
-mod convert;
+pub mod convert;
 mod limits;
 mod paging;
 mod reflection;

@@ -55,7 +55,7 @@ pub use paging::TrialPage;
 pub use policy::WorkerPolicy;
 
 use feed::ChangeFeed;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -140,6 +140,36 @@ impl Store {
             );
         }
         Ok(store)
+    }
+
+    /// Opens an existing database only to read it (`SQLITE_OPEN_READ_ONLY`,
+    /// `query_only`): no migration, no lease renewal, every write refused.
+    /// For `sweep leaderboard|status|report --db`. A running coordinator
+    /// holds its file exclusively, so this waits a second and then fails
+    /// with "database is locked" rather than read under it.
+    pub fn open_read_only(path: &Path) -> StoreResult<Store> {
+        let open = || -> Result<Connection, OpenError> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            schema::configure_read_only(&conn)?;
+            Ok(conn)
+        };
+        let conn = open().map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let options = StoreOptions::default();
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            lease_ms: options.lease.as_millis() as u64,
+            clock: options.clock,
+            policy: options.policy,
+            feed: ChangeFeed::default(),
+            commit_observer: OnceLock::new(),
+        })
     }
 
     /// A configured connection on a database with the current layout.
