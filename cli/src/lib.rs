@@ -19,6 +19,7 @@ mod list;
 mod local_db;
 mod output;
 pub mod progress;
+mod remote_view;
 pub mod render;
 mod report;
 pub mod run;
@@ -82,8 +83,7 @@ pub enum Command {
     },
     /// A sweep's trials ranked by its validation metric.
     Leaderboard(leaderboard::LeaderboardArgs),
-    /// One self-contained HTML report of a sweep (charts, table, best trial),
-    /// from the coordinator's database file.
+    /// One self-contained HTML report of a sweep (charts, table, best trial).
     Report(report::ReportArgs),
     /// Stop a sweep: nothing more is leased, running trials stop.
     Cancel {
@@ -103,7 +103,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Run(args) => return run::run(args).await,
         // Local reads: no coordinator, no credentials.
-        Command::Report(args) => return report::run(args).await,
+        Command::Report(args) if args.db.is_some() => return report::run_local(args).await,
         Command::Status { id, db: Some(db) } => return status::run_local(db, id).await,
         Command::Leaderboard(args) if args.db.is_some() => {
             return leaderboard::run_local(args).await
@@ -122,7 +122,8 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Cancel { id } => cancel::run(url, id).await,
         Command::Watch(args) => watch::run(url, args).await,
         Command::Workers(args) => workers::run(url, args).await,
-        Command::Run(_) | Command::Report(_) => unreachable!("handled above"),
+        Command::Report(args) => report::run(url, args).await,
+        Command::Run(_) => unreachable!("handled above"),
     }
 }
 

@@ -1,8 +1,10 @@
-//! `sweep report ID -o FILE --db DB`: one self-contained HTML file of a
+//! `sweep report ID -o FILE [--db DB]`: one self-contained HTML file of a
 //! sweep (charts, table and the best trial, with ECharts and every number
-//! inlined; see `sweep_coordinator::dashboard::report`), read from the
-//! coordinator's database file, read-only.
+//! inlined; see `sweep_coordinator::dashboard::report`), asked of the
+//! coordinator over gRPC ([`crate::remote_view`]), or with `--db` read from
+//! its database file, read-only.
 
+use crate::client::{Coordinator, SweepClient};
 use crate::error::CliError;
 use crate::local_db;
 use clap::Args;
@@ -16,19 +18,35 @@ pub struct ReportArgs {
     /// Where the HTML goes.
     #[arg(short, long, value_name = "FILE", default_value = "report.html")]
     pub output: PathBuf,
-    /// The coordinator's database file, read directly and read-only.
+    /// Read the coordinator's database file directly (read-only) instead of
+    /// asking the coordinator.
     #[arg(long, value_name = "FILE")]
-    pub db: PathBuf,
+    pub db: Option<PathBuf>,
 }
 
-pub async fn run(args: &ReportArgs) -> Result<(), CliError> {
+/// The report from the coordinator's answers.
+pub async fn run(to: &Coordinator, args: &ReportArgs) -> Result<(), CliError> {
+    let mut client = SweepClient::connect_to(to).await?;
+    let summary = client.sweep(&args.id).await?;
+    let ranking = client.trials(&args.id, 0).await?;
+    let (view, best) = crate::remote_view::view(summary, ranking);
+    write(args, &report::render(&view, best, &now_text()))
+}
+
+/// The report from `--db`'s file.
+pub async fn run_local(args: &ReportArgs) -> Result<(), CliError> {
+    let db = args.db.as_deref().expect("run_local is for --db");
     let id = args.id.clone();
     let generated = now_text();
-    let html = local_db::read(&args.db, move |store| {
+    let html = local_db::read(db, move |store| {
         let view = SweepView::read(store, &id)?;
-        report::render(store, &view, &generated)
+        report::render_from_store(store, &view, &generated)
     })
     .await?;
+    write(args, &html)
+}
+
+fn write(args: &ReportArgs, html: &str) -> Result<(), CliError> {
     std::fs::write(&args.output, html).map_err(|source| CliError::CannotCreate {
         path: args.output.clone(),
         source,

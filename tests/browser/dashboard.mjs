@@ -134,7 +134,12 @@ try {
     const r = await fetch(`${BASE}/api/sweeps/${LIVE}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
     return (await r.json()).summary.done;
   };
-  const before = await doneOnServer();
+  // A trial may finish while the page loads: start from a count both agree on.
+  let before = -1;
+  for (let k = 0; k < 60 && before !== (await doneOnPage()); k++) {
+    before = await doneOnServer();
+    await new Promise((r) => setTimeout(r, 50));
+  }
   check((await doneOnPage()) === before, "page and server agree before the update");
   const deadline = Date.now() + 60000;
   let finishedAt = 0;
@@ -151,7 +156,11 @@ try {
   check(measured.live_update_ms <= 2000, `live update took ${measured.live_update_ms} ms`);
   // Charts redrawn by the update draw into the fresh containers.
   await rendersAtLeast(2);
-  check(await hasCanvas("chart-slice-0") && await series("chart-slice-0") === 1, "slice plot redrawn after the update");
+  const sliceDrawn = await page.waitForFunction(() => {
+    const n = document.getElementById("chart-slice-0");
+    return n && n.dataset.series === "1" && n.querySelector("canvas") !== null;
+  }, null, { timeout: 3000 }).then(() => true, () => false);
+  check(sliceDrawn, `slice plot redrawn after the update: ${await page.$eval("#slices", (n) => n.innerHTML.slice(0, 300))}`);
   check(await series("chart-val-acc") >= before + 1, "the finished trial's curve is drawn");
   await page.screenshot({ path: join(SHOTS, "sweep-live.png"), fullPage: true });
 

@@ -1,9 +1,10 @@
-//! `--db FILE`: `sweep leaderboard`, `status` and `report` read a
+//! `sweep report` over gRPC while the coordinator runs, and `--db FILE`:
+//! `sweep leaderboard`, `status` and `report` read a
 //! coordinator's database file directly. While the coordinator runs they are
 //! refused ("database is locked": it holds the file exclusively) and change
 //! nothing; once it has stopped they answer what it answered over gRPC, and
-//! leave the database file byte for byte as it was. The report is one HTML file that
-//! draws offline in headless Chromium (`tests/browser/report.mjs`): table,
+//! leave the database file byte for byte as it was. Both reports are one HTML file
+//! that draws offline in headless Chromium (`tests/browser/report.mjs`): table,
 //! curves, parallel coordinates, the best trial's confusion matrix, no
 //! network request, no console error.
 
@@ -51,6 +52,19 @@ async fn leaderboard_status_and_report_read_the_file_read_only() {
     let db_arg = db.to_str().unwrap().to_string();
     let over_grpc = cluster.cli(&["leaderboard", &id, "--format", "csv"]).await;
     assert!(over_grpc.success(), "{over_grpc:?}");
+
+    // Over gRPC, while the coordinator runs.
+    let asked = cluster.dir().join("asked.html");
+    let made = cluster
+        .cli(&["report", &id, "-o", asked.to_str().unwrap()])
+        .await;
+    assert!(made.success(), "{made:?}");
+    let html = std::fs::read_to_string(&asked).unwrap();
+    assert!(html.contains("id=\"sweep-data\"") && html.contains(&id));
+    assert!(
+        html.contains("\"confusion\""),
+        "the best trial's result is in the report"
+    );
 
     let locked = cluster.cli(&["leaderboard", &id, "--db", &db_arg]).await;
     assert!(!locked.success(), "{locked:?}");
@@ -117,26 +131,29 @@ async fn leaderboard_status_and_report_read_the_file_read_only() {
         chromium.is_file() && script_dir.join("node_modules/playwright-core").is_dir(),
         "chromium or tests/browser/node_modules is missing: run scripts/setup.sh"
     );
-    let out = tokio::process::Command::new("node")
-        .arg("report.mjs")
-        .current_dir(&script_dir)
-        .env("REPORT", &report)
-        .env("TRIALS", TRIALS.to_string())
-        .env("CHROMIUM", &chromium)
-        .env(
-            "SCREENSHOTS",
-            repo_root().join("target/dashboard-screenshots"),
-        )
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), out)
-        .await
-        .expect("the report opened within 2 minutes")
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "the report did not draw:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for file in [&asked, &report] {
+        let out = tokio::process::Command::new("node")
+            .arg("report.mjs")
+            .current_dir(&script_dir)
+            .env("REPORT", file)
+            .env("TRIALS", TRIALS.to_string())
+            .env("CHROMIUM", &chromium)
+            .env(
+                "SCREENSHOTS",
+                repo_root().join("target/dashboard-screenshots"),
+            )
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(120), out)
+            .await
+            .expect("the report opened within 2 minutes")
+            .expect("node runs");
+        assert!(
+            out.status.success(),
+            "{} did not draw:\n{}\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -17,28 +17,36 @@ use serde_json::{json, Value};
 /// Most trial rows a report carries (the best first).
 pub const MAX_REPORT_ROWS: usize = 10_000;
 
-/// The report of `view` (read from `store` for the best trial's details).
-pub fn render(store: &Store, view: &SweepView, generated: &str) -> StoreResult<String> {
-    let id = &view.summary.sweep_id;
-    let base = format!("/api/sweeps/{id}");
+/// The report of `view`, the best trial's details read from `store`.
+pub fn render_from_store(store: &Store, view: &SweepView, generated: &str) -> StoreResult<String> {
     let best = match view.best() {
-        Some(row) => {
-            json::trial(store, view, &row.trial_id)?.map(|doc| (row.trial_id.clone(), doc))
-        }
+        Some(row) => json::trial(store, view, &row.trial_id)?,
         None => None,
     };
+    Ok(render(view, best, generated))
+}
+
+/// The report of `view` with `best`, the best trial's page document (see
+/// [`json::trial_from_parts`]), if there is a best trial.
+pub fn render(view: &SweepView, best: Option<Value>, generated: &str) -> String {
+    let id = &view.summary.sweep_id;
+    let base = format!("/api/sweeps/{id}");
+    let best_id = view
+        .best()
+        .filter(|_| best.is_some())
+        .map(|r| r.trial_id.clone());
     let mut docs = serde_json::Map::new();
     docs.insert(base.clone(), json::sweep(view));
     docs.insert(format!("{base}/curves"), json::curves(view));
     docs.insert(format!("{base}/points"), json::points(view));
-    if let Some((trial_id, doc)) = &best {
-        docs.insert(format!("{base}/trials/{trial_id}"), doc.clone());
+    if let (Some(trial_id), Some(doc)) = (&best_id, best) {
+        docs.insert(format!("{base}/trials/{trial_id}"), doc);
     }
     let rows: Vec<&_> = view.rows.iter().take(MAX_REPORT_ROWS).collect();
     let data = json!({
         "sweep_id": id,
         "generated": generated,
-        "best": best.as_ref().map(|(t, _)| t),
+        "best": best_id,
         "docs": docs,
         "table": {
             "param_names": view.param_names,
@@ -47,7 +55,7 @@ pub fn render(store: &Store, view: &SweepView, generated: &str) -> StoreResult<S
             "total": view.rows.len(),
         },
     });
-    Ok(page(&data, id))
+    page(&data, id)
 }
 
 /// JSON safe inside a `<script>` element: no `<` (so no `</script>`), and
