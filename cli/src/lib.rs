@@ -1,5 +1,7 @@
 //! The `sweep` command line: a gRPC client of the coordinator (`submit`,
-//! `list`, `status`, `leaderboard`, `cancel`, `watch`, `workers`, `health`), plus `run`, which does
+//! `list`, `status`, `leaderboard`, `cancel`, `watch`, `workers`, `health`), `report` (and
+//! `status`/`leaderboard --db`), which read a coordinator's database file
+//! read-only ([`local_db`]), plus `run`, which does
 //! a whole sweep on this machine with an in-process coordinator and local
 //! worker processes.
 //!
@@ -15,9 +17,12 @@ mod format;
 mod health;
 mod leaderboard;
 mod list;
+mod local_db;
 mod output;
 pub mod progress;
+mod remote_view;
 pub mod render;
+mod report;
 pub mod run;
 pub mod sanitize;
 mod source;
@@ -72,9 +77,15 @@ pub enum Command {
     Status {
         /// The sweep's id.
         id: String,
+        /// Read the coordinator's database file directly (read-only) instead
+        /// of asking the coordinator.
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
     },
     /// A sweep's trials ranked by its validation metric.
     Leaderboard(leaderboard::LeaderboardArgs),
+    /// One self-contained HTML report of a sweep (charts, table, best trial).
+    Report(report::ReportArgs),
     /// Stop a sweep: nothing more is leased, running trials stop.
     Cancel {
         /// The sweep's id.
@@ -92,8 +103,15 @@ pub enum Command {
 
 /// Runs one parsed command line.
 pub async fn execute(cli: Cli) -> Result<(), CliError> {
-    if let Command::Run(args) = &cli.command {
-        return run::run(args).await;
+    match &cli.command {
+        Command::Run(args) => return run::run(args).await,
+        // Local reads: no coordinator, no credentials.
+        Command::Report(args) if args.db.is_some() => return report::run_local(args).await,
+        Command::Status { id, db: Some(db) } => return status::run_local(db, id).await,
+        Command::Leaderboard(args) if args.db.is_some() => {
+            return leaderboard::run_local(args).await
+        }
+        _ => {}
     }
     let url = &Coordinator {
         url: cli.coordinator.clone(),
@@ -102,12 +120,13 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Submit(args) => submit::run(url, args).await,
         Command::List => list::run(url).await,
-        Command::Status { id } => status::run(url, id).await,
+        Command::Status { id, .. } => status::run(url, id).await,
         Command::Leaderboard(args) => leaderboard::run(url, args).await,
         Command::Cancel { id } => cancel::run(url, id).await,
         Command::Watch(args) => watch::run(url, args).await,
         Command::Workers(args) => workers::run(url, args).await,
         Command::Health(args) => health::run(url, args).await,
+        Command::Report(args) => report::run(url, args).await,
         Command::Run(_) => unreachable!("handled above"),
     }
 }
@@ -158,7 +177,13 @@ mod tests {
         let after = parse(&["status", "sw-1", "--coordinator", "http://h:1"]).unwrap();
         assert_eq!(before.coordinator, "http://h:1");
         assert_eq!(after.coordinator, "http://h:1");
-        assert_eq!(after.command, Command::Status { id: "sw-1".into() });
+        assert_eq!(
+            after.command,
+            Command::Status {
+                id: "sw-1".into(),
+                db: None
+            }
+        );
     }
 
     #[test]
@@ -186,6 +211,7 @@ mod tests {
                 id: "sw-1".into(),
                 top: 5,
                 format: leaderboard::Format::Csv,
+                db: None,
             })
         );
         let cli = parse(&["leaderboard", "sw-1"]).unwrap();

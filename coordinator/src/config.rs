@@ -43,6 +43,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// SQLite database file, created if missing.
     pub db: PathBuf,
+    /// Address of the HTTP side (`/metrics`, the dashboard); off unless set.
+    /// Behind the client tokens; a non-loopback one needs them (or `insecure`).
+    #[serde(deserialize_with = "optional_socket_address")]
+    pub http_listen: Option<SocketAddr>,
     /// How long a trial stays leased without a heartbeat, in ms.
     pub lease_ms: u64,
     /// Most trials one sweep may expand to.
@@ -89,6 +93,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             db: PathBuf::from("sweep.db"),
+            http_listen: None,
             lease_ms: DEFAULT_LEASE.as_millis() as u64,
             max_grid: DEFAULT_MAX_GRID,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
@@ -172,6 +177,16 @@ impl Settings {
                 ),
             ));
         }
+        if let Some(http) = self.http_exposed_without_tokens() {
+            return Err(invalid(
+                "http_listen",
+                format!(
+                    "{http} is reachable from other machines, and without tokens \
+                     (client_tokens_file, worker_tokens_file) anyone there could read every \
+                     sweep; set them up (deploy/README.md), or pass --insecure"
+                ),
+            ));
+        }
         if self.db.as_os_str().is_empty() {
             return Err(invalid("db", "empty path".into()));
         }
@@ -233,6 +248,13 @@ impl Settings {
         }
     }
 
+    /// A non-loopback `http_listen` without tokens, unless `insecure`.
+    fn http_exposed_without_tokens(&self) -> Option<SocketAddr> {
+        let http = self.http_listen?;
+        let guarded = self.insecure || http.ip().is_loopback() || self.client_tokens_file.is_some();
+        (!guarded).then_some(http)
+    }
+
     /// The keys a file or the environment may set (the field names).
     #[cfg(test)]
     fn keys() -> Vec<String> {
@@ -246,6 +268,21 @@ fn socket_address<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Erro
     text.parse().map_err(|e| {
         serde::de::Error::custom(format!(
             "`{text}` is not an address like 127.0.0.1:50051 ({e})"
+        ))
+    })
+}
+
+/// `http_listen` as text (absent or empty: off).
+fn optional_socket_address<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let text = Option::<String>::deserialize(d)?.unwrap_or_default();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an address like 127.0.0.1:8080 ({e})"
         ))
     })
 }
@@ -295,6 +332,10 @@ pub struct Flags {
     #[arg(long, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db: Option<PathBuf>,
+    /// Serve /metrics (and the dashboard) over HTTP on this address [default: off].
+    #[arg(long = "http", value_name = "ADDR")]
+    #[serde(rename = "http_listen", skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<String>,
     #[command(flatten)]
     #[serde(flatten)]
     pub security: SecurityFlags,
@@ -404,6 +445,7 @@ mod tests {
                 "client_ca",
                 "client_tokens_file",
                 "db",
+                "http_listen",
                 "insecure",
                 "lease_ms",
                 "listen",
@@ -561,6 +603,45 @@ mod tests {
         assert!(e.starts_with("max_sweep_file_bytes: "), "{e}");
         let e = refused(&[("SWEEP_MAX_WATCHERS", "0")]);
         assert!(e.starts_with("max_watchers: "), "{e}");
+    }
+
+    #[test]
+    fn the_http_side_is_off_unless_set_and_needs_tokens_off_loopback() {
+        assert_eq!(load(&Flags::default(), env(&[])).unwrap().http_listen, None);
+        let c = load(
+            &Flags::default(),
+            env(&[("SWEEP_HTTP_LISTEN", "127.0.0.1:8080")]),
+        )
+        .unwrap();
+        assert_eq!(c.http_listen, Some("127.0.0.1:8080".parse().unwrap()));
+        let open = Flags {
+            http_listen: Some("0.0.0.0:8080".into()),
+            ..Flags::default()
+        };
+        let e = load(&open, env(&[])).unwrap_err().to_string();
+        assert!(e.contains("http_listen") && e.contains("tokens"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::write(&tokens, "t-0123456789\n").unwrap();
+        let guarded = Flags {
+            security: SecurityFlags {
+                client_tokens_file: Some(tokens.clone()),
+                worker_tokens_file: Some(tokens),
+                ..SecurityFlags::default()
+            },
+            ..open.clone()
+        };
+        assert!(load(&guarded, env(&[])).is_ok());
+        let e = load(
+            &Flags {
+                http_listen: Some("localhost".into()),
+                ..Flags::default()
+            },
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("127.0.0.1:8080"), "{e}");
     }
 
     #[test]

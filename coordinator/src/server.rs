@@ -5,12 +5,15 @@
 //!
 //! Both services sit behind the [`Security`]'s gate (`SweepService` for the
 //! client role, `WorkerService` for the worker role, see [`crate::auth`]) and
-//! its TLS, if any; the health service stays open for probes. Both decode and
+//! its TLS, if any; the health service stays open for probes. gRPC server
+//! reflection (v1 and v1alpha) is for the client role too. Both decode and
 //! encode messages up to the configured [`ServiceLimits::max_message_bytes`].
 
 use crate::auth::Role;
+use crate::http::{self, HttpState};
+use crate::metrics::Metrics;
 use crate::security::Security;
-use crate::service::{ServiceLimits, SweepApi, WorkerApi};
+use crate::service::{reflection_v1, reflection_v1alpha, ServiceLimits, SweepApi, WorkerApi};
 use crate::store::{Store, StoreError, StoreOptions, WorkerPolicy};
 use std::future::Future;
 use std::path::PathBuf;
@@ -51,6 +54,8 @@ pub enum ServerError {
     NoLocalAddress(std::io::Error),
     #[error("TLS set-up failed: {0}")]
     Tls(tonic::transport::Error),
+    #[error("server reflection set-up failed: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -65,6 +70,8 @@ pub struct CoordinatorServer {
     store: Arc<Store>,
     config: ServerConfig,
     security: Security,
+    metrics: Arc<Metrics>,
+    http: Option<TcpListener>,
 }
 
 impl CoordinatorServer {
@@ -78,10 +85,14 @@ impl CoordinatorServer {
                 ..StoreOptions::default()
             },
         )?;
+        let metrics = Arc::new(Metrics::new());
+        store.observe_commits(metrics.commit_observer());
         Ok(Self {
             store: Arc::new(store),
             config,
             security: Security::open(),
+            metrics,
+            http: None,
         })
     }
 
@@ -89,6 +100,18 @@ impl CoordinatorServer {
     pub fn with_security(mut self, security: Security) -> Self {
         self.security = security;
         self
+    }
+
+    /// Also serves the HTTP side (`/metrics`) on `listener`, behind the
+    /// same client tokens.
+    pub fn with_http(mut self, listener: TcpListener) -> Self {
+        self.http = Some(listener);
+        self
+    }
+
+    /// The metrics, for in-process callers.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The store, for in-process callers.
@@ -107,10 +130,12 @@ impl CoordinatorServer {
         let limits = self.config.limits.clone();
         let Security { gate, tls } = self.security;
         let tls_on = tls.is_some();
-        let mut builder = tonic::transport::Server::builder();
+        let mut builder = tonic::transport::Server::builder().layer(self.metrics.rpc_layer());
         if let Some(tls) = tls {
             builder = builder.tls_config(tls).map_err(ServerError::Tls)?;
         }
+        let reflection = reflection_v1()?;
+        let reflection_alpha = reflection_v1alpha()?;
         // Every task that holds the store also holds a receiver of `stop`
         // (the sweep service and each of its watch streams, the expiry):
         // once the last receiver is dropped, nothing uses the store any more.
@@ -122,8 +147,23 @@ impl CoordinatorServer {
         let expiry = tokio::spawn(expire_periodically(
             self.store.clone(),
             expiry_period(self.config.lease),
+            self.metrics.clone(),
             stop_rx.clone(),
         ));
+        let http = self.http.map(|listener| {
+            let state = HttpState {
+                store: self.store.clone(),
+                metrics: self.metrics.clone(),
+                gate: gate.clone(),
+                views: Default::default(),
+                event_streams: Arc::new(tokio::sync::Semaphore::new(limits.max_watchers)),
+                stop: stop_rx.clone(),
+            };
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!("dashboard and metrics on http://{addr}");
+            }
+            tokio::spawn(http::serve(listener, state))
+        });
         tracing::info!(
             "coordinator on {addr}: db {}, lease {} ms, max grid {}, max message {} B, \
              max sweep file {} B, max watchers {}, tokens {}, TLS {}",
@@ -148,7 +188,7 @@ impl CoordinatorServer {
         });
         let sweeps =
             SweepApi::new(self.store.clone(), self.config.max_grid, stop_rx).with_limits(&limits);
-        let workers = WorkerApi::new(self.store.clone());
+        let workers = WorkerApi::new(self.store.clone()).with_metrics(self.metrics.clone());
         let stop_signal = stop_tx.clone();
         let stopping = async move {
             shutdown.await;
@@ -163,6 +203,14 @@ impl CoordinatorServer {
         };
         let served = builder
             .add_service(health_service)
+            .add_service(InterceptedService::new(
+                reflection,
+                gate.for_role(Role::Client),
+            ))
+            .add_service(InterceptedService::new(
+                reflection_alpha,
+                gate.for_role(Role::Client),
+            ))
             .add_service(InterceptedService::new(
                 SweepServiceServer::new(sweeps)
                     .max_decoding_message_size(limits.max_message_bytes)
@@ -180,6 +228,13 @@ impl CoordinatorServer {
         // A failed server never ran `stopping`: tell the others now.
         let _ = stop_tx.send(true);
         let _ = expiry.await;
+        if let Some(http) = http {
+            match http.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("HTTP server: {e}"),
+                Err(e) => tracing::error!("HTTP server task: {e}"),
+            }
+        }
         release(self.store, stop_tx).await;
         Ok(served?)
     }
@@ -229,7 +284,12 @@ fn expiry_period(lease: Duration) -> Duration {
 }
 
 /// Takes back expired leases every `period` until `stop` turns true.
-async fn expire_periodically(store: Arc<Store>, period: Duration, mut stop: watch::Receiver<bool>) {
+async fn expire_periodically(
+    store: Arc<Store>,
+    period: Duration,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -240,7 +300,10 @@ async fn expire_periodically(store: Arc<Store>, period: Duration, mut stop: watc
         let s = store.clone();
         match tokio::task::spawn_blocking(move || s.expire_leases()).await {
             Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!("{n} lease(s) expired"),
+            Ok(Ok(n)) => {
+                metrics.leases_expired(n as u64);
+                tracing::info!("{n} lease(s) expired");
+            }
             Ok(Err(e)) => tracing::error!("lease expiry: {e}"),
             Err(e) => tracing::error!("lease expiry task: {e}"),
         }

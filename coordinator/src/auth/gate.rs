@@ -91,10 +91,16 @@ impl Gate {
 
     /// Lets a call for `role` through, or says why not.
     pub fn check(&self, role: Role, metadata: &MetadataMap) -> Result<(), Status> {
+        self.check_token(role, bearer_token(metadata))
+    }
+
+    /// Lets a caller holding `token` (if any) through for `role`, or says why
+    /// not; for callers other than gRPC (the dashboard's cookie or header).
+    pub fn check_token(&self, role: Role, token: Option<&str>) -> Result<(), Status> {
         let Some(keys) = &self.keys else {
             return Ok(());
         };
-        let Some(token) = bearer_token(metadata) else {
+        let Some(token) = token else {
             return Err(Status::unauthenticated(
                 "no credentials: send `authorization: Bearer TOKEN` (--token-file)",
             ));

@@ -5,7 +5,8 @@
 //! `SWEEP_MAX_SWEEP_FILE_BYTES`, `SWEEP_MAX_WATCHERS`, ... environment, then the
 //! flags below (see `sweep_coordinator::config`). The first line on stdout is
 //! the address it serves on (`sweep-coordinator listening on
-//! http://127.0.0.1:50051`); logs go to stderr (`RUST_LOG`, `--log-format
+//! http://127.0.0.1:50051`), the second, with `--http ADDR`, the HTTP side's
+//! (`sweep-coordinator dashboard on http://127.0.0.1:8080`: `/metrics`); logs go to stderr (`RUST_LOG`, `--log-format
 //! text|json`). SIGINT or
 //! SIGTERM shuts it down gracefully; SIGHUP re-reads the token files. A bad
 //! setting (a non-loopback address without TLS and tokens and without
@@ -73,13 +74,29 @@ async fn run(settings: Settings, security: Security) -> anyhow::Result<()> {
     } else {
         "http"
     };
-    let server = CoordinatorServer::open(settings.server_config())?.with_security(security);
+    let mut server = CoordinatorServer::open(settings.server_config())?.with_security(security);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    let http = match settings.http_listen {
+        Some(http) => Some(
+            tokio::net::TcpListener::bind(http)
+                .await
+                .with_context(|| format!("cannot listen on {http} (http_listen)"))?,
+        ),
+        None => None,
+    };
     let mut stdout = std::io::stdout();
     writeln!(stdout, "sweep-coordinator listening on {scheme}://{addr}")?;
+    if let Some(http) = http {
+        writeln!(
+            stdout,
+            "sweep-coordinator dashboard on http://{}",
+            http.local_addr()?
+        )?;
+        server = server.with_http(http);
+    }
     stdout.flush()?;
     let shutdown = async move {
         let signal = signals.first().await;

@@ -5,11 +5,13 @@
 //!
 //! - [`SweepApi`]: `SweepService`, for clients (submit, inspect, cancel, watch).
 //! - [`WorkerApi`]: `WorkerService`, for workers (register, lease, report).
+//! - [`reflection_v1`], [`reflection_v1alpha`]: gRPC server reflection.
 
 mod bounds;
-mod convert;
+pub mod convert;
 mod limits;
 mod paging;
+mod reflection;
 mod status_codes;
 mod sweep_service;
 mod watch;
@@ -21,6 +23,7 @@ pub use bounds::{
 };
 pub use limits::{ServiceLimits, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WATCHERS};
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use reflection::{reflection_v1, reflection_v1alpha};
 pub use sweep_service::SweepApi;
 pub use worker_service::WorkerApi;
 

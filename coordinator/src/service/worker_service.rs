@@ -5,6 +5,7 @@
 //! owner.
 
 use super::{bounds, convert, on_store, required};
+use crate::metrics::{Metrics, ReportOutcome};
 use crate::store::{
     CompletionReport, FailureCause, FailureReport, HeartbeatReport, Store, WorkerInfo,
 };
@@ -17,11 +18,21 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone)]
 pub struct WorkerApi {
     store: Arc<Store>,
+    metrics: Arc<Metrics>,
 }
 
 impl WorkerApi {
     pub fn new(store: Arc<Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Counts leases and reports in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// How often a worker should heartbeat: three times per lease.
@@ -85,6 +96,7 @@ impl WorkerService for WorkerApi {
         })
         .await?;
         if let Some(l) = &lease {
+            self.metrics.lease_granted();
             let span = tracing::Span::current();
             span.record("sweep", l.sweep_id.as_str());
             span.record("trial", l.trial_id.as_str());
@@ -163,6 +175,9 @@ impl WorkerService for WorkerApi {
             s.complete(&report)
         })
         .await?;
+        if stored {
+            self.metrics.report(ReportOutcome::Completed);
+        }
         tracing::info!(trial = %trial, "trial {trial} attempt {attempt} done{}", if stored { "" } else { " (repeat, already stored)" });
         Ok(Response::new(v1::ReportResponse { stored }))
     }
@@ -203,6 +218,15 @@ impl WorkerService for WorkerApi {
             s.fail(&report)
         })
         .await?;
+        if stored {
+            self.metrics.report(if cause == FailureCause::Environment {
+                ReportOutcome::EnvironmentFailure
+            } else if handed_back {
+                ReportOutcome::HandedBack
+            } else {
+                ReportOutcome::Failed
+            });
+        }
         if cause == FailureCause::Environment {
             tracing::warn!(trial = %trial, "trial {trial} attempt {attempt} given back for environment reasons: {error}");
         } else if handed_back {

@@ -16,6 +16,8 @@
 //!   take back those whose lease was not renewed.
 //! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
 //!   attempt number.
+//! - [`dashboard_reads`](Store::sweep_curves): every trial's learning curve,
+//!   one trial's documents and reported outcomes, for the dashboard.
 //! - [`resume`](Store::latest_sweep_from): find the sweep a file started, and
 //!   take back leases of workers known to be gone.
 //!
@@ -25,6 +27,7 @@
 //! coordinator was down, and its origin was the old process's.
 
 mod clock;
+mod dashboard_reads;
 mod epoch_bounds;
 mod error;
 mod expiry;
@@ -45,16 +48,17 @@ mod worker_health;
 mod worker_registry;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dashboard_reads::TrialOutcome;
 pub use error::{chain_text, OpenError, StoreError, StoreResult};
 pub use model::*;
 pub use paging::TrialPage;
 pub use policy::WorkerPolicy;
 
 use feed::ChangeFeed;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// The default lease: how long a trial stays with a worker without a heartbeat.
@@ -87,6 +91,16 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     policy: WorkerPolicy,
     feed: ChangeFeed,
+    commit_observer: OnceLock<CommitObserver>,
+}
+
+/// Told how long each committed write transaction took (for metrics).
+struct CommitObserver(Box<dyn Fn(Duration) + Send + Sync>);
+
+impl std::fmt::Debug for CommitObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitObserver")
+    }
 }
 
 /// Sweeps whose state a write changed (their watchers are told after commit).
@@ -116,6 +130,7 @@ impl Store {
             clock: options.clock,
             policy: options.policy,
             feed: ChangeFeed::default(),
+            commit_observer: OnceLock::new(),
         };
         let renewed =
             store.write(|tx, now, _| expiry::renew_all(tx, now.monotonic_ms + store.lease_ms))?;
@@ -125,6 +140,36 @@ impl Store {
             );
         }
         Ok(store)
+    }
+
+    /// Opens an existing database only to read it (`SQLITE_OPEN_READ_ONLY`,
+    /// `query_only`): no migration, no lease renewal, every write refused.
+    /// For `sweep leaderboard|status|report --db`. A running coordinator
+    /// holds its file exclusively, so this waits a second and then fails
+    /// with "database is locked" rather than read under it.
+    pub fn open_read_only(path: &Path) -> StoreResult<Store> {
+        let open = || -> Result<Connection, OpenError> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            schema::configure_read_only(&conn)?;
+            Ok(conn)
+        };
+        let conn = open().map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let options = StoreOptions::default();
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            lease_ms: options.lease.as_millis() as u64,
+            clock: options.clock,
+            policy: options.policy,
+            feed: ChangeFeed::default(),
+            commit_observer: OnceLock::new(),
+        })
     }
 
     /// A configured connection on a database with the current layout.
@@ -160,6 +205,12 @@ impl Store {
         self.feed.subscribe(sweep_id)
     }
 
+    /// Calls `observer` with the time each later write transaction took, from
+    /// its start to its commit (fsync included). Only the first one is kept.
+    pub fn observe_commits(&self, observer: impl Fn(Duration) + Send + Sync + 'static) {
+        let _ = self.commit_observer.set(CommitObserver(Box::new(observer)));
+    }
+
     /// Runs `f` in one immediate transaction and commits it; then tells the
     /// watchers of the sweeps `f` marked as changed.
     fn write<T>(
@@ -169,6 +220,7 @@ impl Store {
         let mut changed = Changed::new();
         let value = {
             let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            let started = Instant::now();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let now = Now {
                 wall_ms: self.clock.wall_ms(),
@@ -176,6 +228,9 @@ impl Store {
             };
             let value = f(&tx, now, &mut changed)?;
             tx.commit()?;
+            if let Some(CommitObserver(observe)) = self.commit_observer.get() {
+                observe(started.elapsed());
+            }
             value
         };
         changed.sort();

@@ -144,6 +144,18 @@ pub fn configure(conn: &Connection) -> Result<(), OpenError> {
     Ok(())
 }
 
+/// A read-only connection's settings: it never writes (`query_only`), waits
+/// a little for a busy file, and only reads a database of this version.
+pub fn configure_read_only(conn: &Connection) -> Result<(), OpenError> {
+    conn.execute_batch("PRAGMA busy_timeout = 1000; PRAGMA query_only = ON;")?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    match version {
+        VERSION => Ok(()),
+        0 => Err(OpenError::Foreign),
+        v => Err(OpenError::UnknownVersion(v)),
+    }
+}
+
 /// Creates the tables on an empty database, brings an older layout up
 /// to date, or checks the version of a current one; in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), OpenError> {

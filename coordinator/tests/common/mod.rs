@@ -2,6 +2,8 @@
 //! results, and a store on a temporary file with a hand-moved clock.
 #![allow(dead_code)]
 
+pub mod http_get;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
