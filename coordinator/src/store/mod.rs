@@ -15,7 +15,9 @@
 //! - [`leases`](Store::lease): hand out trials; [`expiry`](Store::expire_leases):
 //!   take back those whose lease was not renewed.
 //! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
-//!   attempt number.
+//!   attempt number; `early_stopping` stops trials on a heartbeat's epochs.
+//! - `proposals`: a TPE sweep's next trial, made and stored when a worker
+//!   asks for work.
 //! - [`resume`](Store::latest_sweep_from): find the sweep a file started, and
 //!   take back leases of workers known to be gone.
 //!
@@ -25,6 +27,7 @@
 //! coordinator was down, and its origin was the old process's.
 
 mod clock;
+mod early_stopping;
 mod epoch_bounds;
 mod error;
 mod expiry;
@@ -35,6 +38,7 @@ mod leases;
 mod model;
 mod paging;
 mod policy;
+mod proposals;
 mod reported_trial;
 mod reports;
 mod resume;
