@@ -432,3 +432,65 @@ fn tpe_with_asha_learns_from_stopped_trials() {
     let ranking = store.list_trials(&s, 0).unwrap();
     assert_eq!(ranking.trials[0].state, TrialState::Done);
 }
+
+#[test]
+fn early_stop_and_tpe_keys_are_checked_naming_the_field() {
+    let refused = |yaml: &str| {
+        sweepfile::load(yaml, "bad.yaml", &LoadLimits::default())
+            .unwrap_err()
+            .to_string()
+    };
+    let grid = format!("name: g\n{GRID}");
+    let e = refused(&format!("early_stop: {{kind: asha, reduction_factor: 1}}\n{grid}"));
+    assert!(e.contains("`early_stop.reduction_factor`: must be within [2, "), "{e}");
+    let e = refused(&format!("early_stop: {{kind: median, min_epochs: 2}}\n{grid}"));
+    assert!(e.contains("`early_stop.min_epochs`: not a setting of `kind: median`"), "{e}");
+    let e = refused(&format!("early_stop: {{kind: asha, metric: test_acc}}\n{grid}"));
+    assert!(e.contains("`early_stop.metric`: unknown metric `test_acc`"), "{e}");
+    let e = refused(&format!("early_stop: {{kind: hyperband}}\n{grid}"));
+    assert!(e.contains("hyperband"), "{e}");
+    let e = refused(&format!("startup_trials: 3\n{grid}"));
+    assert!(e.contains("`startup_trials`: only for `method: tpe`"), "{e}");
+    let e = refused(&format!("name: t\nmethod: tpe\n{SPACE}"));
+    assert!(e.contains("`count`: required for `method: tpe`"), "{e}");
+    // A grid of values under TPE is fine; a count over the distinct points is not.
+    let e = refused(&format!(
+        "name: t\nmethod: tpe\ncount: 28\n{}",
+        GRID.trim_start_matches("method: grid\n")
+    ));
+    assert!(e.contains("only have 27 distinct combinations"), "{e}");
+    // Epochs are checked against the metric's goal: val_loss minimizes.
+    let ok = sweepfile::load(
+        &format!("early_stop: {{kind: median, metric: val_loss}}\n{grid}"),
+        "ok.yaml",
+        &LoadLimits::default(),
+    )
+    .unwrap();
+    let rule = ok.early_stop.unwrap();
+    assert_eq!(rule.goal(), sweepfile::Goal::Minimize);
+}
+
+#[test]
+fn a_tpe_sweep_over_values_stops_proposing_when_every_point_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), &Arc::new(ManualClock::new(0)));
+    // 27 distinct points, all asked for: the last proposals are found by
+    // random draws, and the sweep finishes with every point run once.
+    let s = submit(
+        &store,
+        &format!(
+            "name: t\nmethod: tpe\ncount: 27\nstartup_trials: 3\n{}",
+            GRID.trim_start_matches("method: grid\n")
+        ),
+    );
+    let w = worker(&store, "w");
+    while let Some(l) = store.lease(&w, "").unwrap() {
+        finish(&store, &w, &l);
+    }
+    let summary = store.sweep_summary(&s).unwrap();
+    assert_eq!((summary.counts.total, summary.counts.done), (27, 27));
+    assert_eq!(
+        summary.state,
+        sweep_coordinator::store::SweepState::Finished
+    );
+}
