@@ -104,7 +104,9 @@ fn run_all(store: &Store, workers: usize) -> u64 {
             return run;
         }
         for (i, slot) in slots.iter_mut().enumerate() {
-            let Some((l, cfg, curve)) = slot else { continue };
+            let Some((l, cfg, curve)) = slot else {
+                continue;
+            };
             let total = cfg.total_epochs();
             let epoch = curve.len() as u32 + 1;
             let m = metrics(epoch, acc_at(cfg, &l.trial_id, epoch, total));
@@ -174,8 +176,10 @@ fn grid_with(early_stop: &str, grid: &str) -> (u64, u64, u64) {
 fn asha_saves_more_than_half_the_epochs_of_a_27_point_grid_and_keeps_the_best() {
     let (full, saved, _) = grid_with("", GRID);
     assert_eq!((full, saved), (243, 0));
-    let (run, saved, stopped) =
-        grid_with("early_stop: {kind: asha, metric: val_acc, min_epochs: 1, reduction_factor: 3}", GRID);
+    let (run, saved, stopped) = grid_with(
+        "early_stop: {kind: asha, metric: val_acc, min_epochs: 1, reduction_factor: 3}",
+        GRID,
+    );
     eprintln!(
         "ASHA on 27 trials × 9 epochs: {run} epochs run, {saved} saved ({:.0}%), {stopped} trials stopped",
         100.0 * saved as f64 / 243.0
@@ -246,7 +250,10 @@ fn a_stopped_trial_is_terminal_and_keeps_its_partial_curve() {
         handed_back: true,
         ..Default::default()
     });
-    assert!(matches!(hand_back, Err(StoreError::TrialOver { .. }) | Ok(false)), "{hand_back:?}");
+    assert!(
+        matches!(hand_back, Err(StoreError::TrialOver { .. }) | Ok(false)),
+        "{hand_back:?}"
+    );
     let late = store
         .complete(&CompletionReport {
             sweep_id: s.clone(),
@@ -268,10 +275,17 @@ fn a_stopped_trial_is_terminal_and_keeps_its_partial_curve() {
     assert_eq!((stopped.epochs_done, stopped.total_epochs), (1, 9));
     assert_eq!(store.trial_epochs(&s, &lb.trial_id).unwrap().len(), 1);
     let summary = store.sweep_summary(&s).unwrap();
-    assert_eq!((summary.counts.stopped, summary.counts.epochs_saved), (1, 8));
+    assert_eq!(
+        (summary.counts.stopped, summary.counts.epochs_saved),
+        (1, 8)
+    );
     // At an equal metric a done trial ranks before a stopped one.
     for e in 2..=9 {
-        assert!(!beat(&a, &la, e, if e == 9 { 0.5 } else { 0.4 }).unwrap().stop);
+        assert!(
+            !beat(&a, &la, e, if e == 9 { 0.5 } else { 0.4 })
+                .unwrap()
+                .stop
+        );
     }
     let curve: Vec<EpochMetrics> = (1..=9)
         .map(|e| metrics(e, if e == 1 { 0.5 } else { 0.4 }))
@@ -326,7 +340,11 @@ fn finish(store: &Store, w: &str, l: &LeaseGrant) -> f64 {
 fn trials_to_optimum(method: &str, seed: u64, count: u64) -> u64 {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path(), &Arc::new(ManualClock::new(0)));
-    let extra = if method == "tpe" { "startup_trials: 10\n" } else { "" };
+    let extra = if method == "tpe" {
+        "startup_trials: 10\n"
+    } else {
+        ""
+    };
     submit(
         &store,
         &format!(
@@ -363,10 +381,7 @@ fn tpe_finds_a_point_within_one_percent_of_the_optimum_sooner_than_random_search
 fn sequence(store: &Store, s: &str) -> Vec<String> {
     let mut trials = store.list_trials(s, 0).unwrap().trials;
     trials.sort_by_key(|t| t.index);
-    trials
-        .iter()
-        .map(|t| format!("{:?}", t.params))
-        .collect()
+    trials.iter().map(|t| format!("{:?}", t.params)).collect()
 }
 
 #[test]
@@ -401,7 +416,11 @@ fn a_reopened_store_continues_the_same_tpe_sequence() {
         let l = store.lease(&w, "req-8").unwrap().unwrap();
         let summary = store.sweep_summary(&s).unwrap();
         assert_eq!(
-            (summary.counts.total, summary.counts.pending, summary.counts.running),
+            (
+                summary.counts.total,
+                summary.counts.pending,
+                summary.counts.running
+            ),
             (16, 8, 1)
         );
         (s, w, l)
@@ -441,16 +460,34 @@ fn early_stop_and_tpe_keys_are_checked_naming_the_field() {
             .to_string()
     };
     let grid = format!("name: g\n{GRID}");
-    let e = refused(&format!("early_stop: {{kind: asha, reduction_factor: 1}}\n{grid}"));
-    assert!(e.contains("`early_stop.reduction_factor`: must be within [2, "), "{e}");
-    let e = refused(&format!("early_stop: {{kind: median, min_epochs: 2}}\n{grid}"));
-    assert!(e.contains("`early_stop.min_epochs`: not a setting of `kind: median`"), "{e}");
-    let e = refused(&format!("early_stop: {{kind: asha, metric: test_acc}}\n{grid}"));
-    assert!(e.contains("`early_stop.metric`: unknown metric `test_acc`"), "{e}");
+    let e = refused(&format!(
+        "early_stop: {{kind: asha, reduction_factor: 1}}\n{grid}"
+    ));
+    assert!(
+        e.contains("`early_stop.reduction_factor`: must be within [2, "),
+        "{e}"
+    );
+    let e = refused(&format!(
+        "early_stop: {{kind: median, min_epochs: 2}}\n{grid}"
+    ));
+    assert!(
+        e.contains("`early_stop.min_epochs`: not a setting of `kind: median`"),
+        "{e}"
+    );
+    let e = refused(&format!(
+        "early_stop: {{kind: asha, metric: test_acc}}\n{grid}"
+    ));
+    assert!(
+        e.contains("`early_stop.metric`: unknown metric `test_acc`"),
+        "{e}"
+    );
     let e = refused(&format!("early_stop: {{kind: hyperband}}\n{grid}"));
     assert!(e.contains("hyperband"), "{e}");
     let e = refused(&format!("startup_trials: 3\n{grid}"));
-    assert!(e.contains("`startup_trials`: only for `method: tpe`"), "{e}");
+    assert!(
+        e.contains("`startup_trials`: only for `method: tpe`"),
+        "{e}"
+    );
     let e = refused(&format!("name: t\nmethod: tpe\n{SPACE}"));
     assert!(e.contains("`count`: required for `method: tpe`"), "{e}");
     // A grid of values under TPE is fine; a count over the distinct points is not.

@@ -610,7 +610,11 @@ fn a_version_3_database_keeps_its_trials_and_leases_through_the_rebuild() {
     assert_eq!(store.lease(&w, "req-1").unwrap().unwrap(), l);
     let summary = store.sweep_summary(&s).unwrap();
     assert_eq!(
-        (summary.counts.total, summary.counts.running, summary.counts.pending),
+        (
+            summary.counts.total,
+            summary.counts.running,
+            summary.counts.pending
+        ),
         (3, 1, 2)
     );
     assert!(store.lease(&w, "req-2").unwrap().is_some());

@@ -326,7 +326,13 @@ mod tests {
 
     #[test]
     fn a_stopped_trial_shows_its_epochs_and_why() {
-        let mut stopped = trial(2, "cccc000011112222", TrialState::Stopped, "1e-5", "[\"all\"]");
+        let mut stopped = trial(
+            2,
+            "cccc000011112222",
+            TrialState::Stopped,
+            "1e-5",
+            "[\"all\"]",
+        );
         stopped.metric = Some(0.61);
         stopped.best_epoch = 3;
         stopped.last_error = "stopped by ASHA at rung 3".into();

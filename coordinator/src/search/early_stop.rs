@@ -54,11 +54,7 @@ impl EarlyStop {
         others: &[Curve],
         total_epochs: u32,
     ) -> Option<Decision> {
-        let mut new: Vec<u32> = new
-            .iter()
-            .copied()
-            .filter(|e| *e < total_epochs)
-            .collect();
+        let mut new: Vec<u32> = new.iter().copied().filter(|e| *e < total_epochs).collect();
         new.sort_unstable();
         new.dedup();
         match self {

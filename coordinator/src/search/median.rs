@@ -7,7 +7,7 @@
 //! epoch.
 
 use super::early_stop::Decision;
-use super::metric::{better_first, best_until, Curve};
+use super::metric::{best_until, better_first, Curve};
 use crate::sweepfile::Goal;
 use serde::{Deserialize, Serialize};
 

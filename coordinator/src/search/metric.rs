@@ -58,7 +58,10 @@ mod tests {
         assert_eq!(better_first(Goal::Maximize, 0.9, 0.1), Ordering::Less);
         assert_eq!(better_first(Goal::Minimize, 0.9, 0.1), Ordering::Greater);
         assert_eq!(better_first(Goal::Minimize, 5.0, f64::NAN), Ordering::Less);
-        assert_eq!(better_first(Goal::Maximize, f64::NAN, 0.0), Ordering::Greater);
+        assert_eq!(
+            better_first(Goal::Maximize, f64::NAN, 0.0),
+            Ordering::Greater
+        );
         let c = vec![(1, 0.5), (2, 0.7), (3, 0.6)];
         assert_eq!(best_until(&c, Goal::Maximize, 3), Some((2, 0.7)));
         assert_eq!(best_until(&c, Goal::Maximize, 1), Some((1, 0.5)));

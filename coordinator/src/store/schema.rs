@@ -256,11 +256,9 @@ fn migrate_from(conn: &mut Connection, version: i64) -> Result<(), OpenError> {
         3 => tx.execute_batch(V4)?,
         v => return Err(OpenError::UnknownVersion(v)),
     }
-    let dangling: i64 = tx.query_row(
-        "SELECT count(*) FROM pragma_foreign_key_check",
-        [],
-        |r| r.get(0),
-    )?;
+    let dangling: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
     if dangling > 0 {
         return Err(OpenError::Migration(format!(
             "{dangling} row(s) refer to rows that do not exist after the migration"

@@ -64,7 +64,11 @@ pub fn check(spec: &EarlyStopSpec, metric_name: &str, goal: Goal) -> Result<Earl
     };
     match spec.kind {
         EarlyStopKind::Asha => {
-            foreign("early_stop.after_epochs", spec.after_epochs.is_some(), "asha")?;
+            foreign(
+                "early_stop.after_epochs",
+                spec.after_epochs.is_some(),
+                "asha",
+            )?;
             foreign("early_stop.min_trials", spec.min_trials.is_some(), "asha")?;
             Ok(EarlyStop::Asha(Asha {
                 metric,

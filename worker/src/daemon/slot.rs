@@ -283,7 +283,8 @@ impl Attempt {
                 if answer.stopped_early {
                     // The coordinator stored the trial as stopped already,
                     // with the epochs it acknowledged: nothing to report.
-                    let reason: String = answer.stop_reason.chars().take(MAX_REASON_CHARS).collect();
+                    let reason: String =
+                        answer.stop_reason.chars().take(MAX_REASON_CHARS).collect();
                     return Some(Stop::Told(format!(
                         "stopped early by the coordinator ({reason}); the coordinator keeps its curve"
                     )));

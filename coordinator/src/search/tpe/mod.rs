@@ -218,10 +218,7 @@ fn propose_one(
         let w = weights(xs.len());
         match &view {
             View::Numeric {
-                low,
-                high,
-                integer,
-                ..
+                low, high, integer, ..
             } => Parzen::numeric(&xs, &w, *low, *high, *integer),
             View::Choices(choices) => {
                 let idx: Vec<usize> = xs.iter().map(|x| *x as usize).collect();
@@ -312,7 +309,13 @@ mod tests {
         let history: Vec<Observation> = (0..11)
             .map(|i| o(i, Outcome::Complete(i as f64)))
             .chain([
-                o(11, Outcome::Stopped { step: 3, value: 100.0 }),
+                o(
+                    11,
+                    Outcome::Stopped {
+                        step: 3,
+                        value: 100.0,
+                    },
+                ),
                 o(12, Outcome::Running),
             ])
             .collect();
