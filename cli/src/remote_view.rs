@@ -87,6 +87,9 @@ fn sweep(s: v1::SweepSummary) -> SweepSummary {
             done: s.done,
             failed: s.failed,
             cancelled: s.cancelled,
+            stopped: s.stopped,
+            epochs_run: s.epochs_run,
+            epochs_saved: s.epochs_saved,
         },
         running: s
             .running_trials
@@ -111,6 +114,7 @@ fn trial(index: u64, t: v1::TrialInfo) -> TrialInfo {
         Ok(v1::TrialState::Done) => TrialState::Done,
         Ok(v1::TrialState::Failed) => TrialState::Failed,
         Ok(v1::TrialState::Cancelled) => TrialState::Cancelled,
+        Ok(v1::TrialState::Stopped) => TrialState::Stopped,
         _ => TrialState::Pending,
     };
     let mut params: Vec<(String, String)> = t.params.into_iter().collect();
@@ -131,5 +135,7 @@ fn trial(index: u64, t: v1::TrialInfo) -> TrialInfo {
         last_error: t.last_error,
         result_json: t.result_json,
         config_json: t.config_json,
+        epochs_done: t.epochs_done,
+        total_epochs: t.total_epochs,
     }
 }

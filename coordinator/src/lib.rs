@@ -2,6 +2,7 @@
 //! sweep-file loader. The `sweep` CLI (crate `sweep-cli`) embeds it for `sweep run`.
 //!
 //! - [`sweepfile`]: parse a sweep file, validate it, expand it into trial configs.
+//! - [`search`]: early stopping (ASHA, median) and TPE proposals, as pure functions.
 //! - [`store`]: the SQLite database; every state change is a committed transaction.
 //! - [`service`]: the `sweep.v1` gRPC services over the store.
 //! - [`server`]: binds, serves, shuts down.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod dashboard;
 pub mod http;
 pub mod metrics;
+pub mod search;
 pub mod security;
 pub mod server;
 pub mod service;

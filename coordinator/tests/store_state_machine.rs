@@ -569,6 +569,7 @@ fn a_version_1_database_is_brought_up_to_date() {
         (s, worker(&store, "a"))
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V4).unwrap();
     conn.execute_batch(UNDO_V3).unwrap();
     conn.execute_batch("DROP TABLE lease_requests; PRAGMA user_version = 1;")
         .unwrap();
@@ -577,6 +578,46 @@ fn a_version_1_database_is_brought_up_to_date() {
     let l = store.lease(&w, "req-1").unwrap().unwrap();
     assert_eq!(l.sweep_id, s);
     assert_eq!(store.lease(&w, "req-1").unwrap().unwrap(), l);
+}
+
+/// What version 4 added, taken away again (a version 3 database, but for
+/// the `stopped` its CHECK allows, which a version 3 database never holds).
+const UNDO_V4: &str = "ALTER TABLE sweeps DROP COLUMN planned;
+    ALTER TABLE sweeps DROP COLUMN proposals_closed;
+    ALTER TABLE sweeps DROP COLUMN early_stop_json;
+    ALTER TABLE sweeps DROP COLUMN tpe_json;
+    ALTER TABLE trials DROP COLUMN stop_epoch;
+    ALTER TABLE trials DROP COLUMN stop_value;
+    PRAGMA user_version = 3;";
+
+#[test]
+fn a_version_3_database_keeps_its_trials_and_leases_through_the_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(0));
+    let (s, w, l) = {
+        let store = open_store(dir.path(), &clock);
+        let s = submit(&store, "v3", 3, "");
+        let w = worker(&store, "a");
+        let l = store.lease(&w, "req-1").unwrap().unwrap();
+        (s, w, l)
+    };
+    let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V4).unwrap();
+    drop(conn);
+    let store = open_store(dir.path(), &clock);
+    // The retried lease request still finds its trial (lease_requests
+    // refers to the rebuilt table), the others are pending.
+    assert_eq!(store.lease(&w, "req-1").unwrap().unwrap(), l);
+    let summary = store.sweep_summary(&s).unwrap();
+    assert_eq!(
+        (
+            summary.counts.total,
+            summary.counts.running,
+            summary.counts.pending
+        ),
+        (3, 1, 2)
+    );
+    assert!(store.lease(&w, "req-2").unwrap().is_some());
 }
 
 /// What version 3 added, taken away again (a version 2 database).
@@ -601,6 +642,7 @@ fn a_version_2_database_gains_secrets_and_its_workers_register_again() {
         worker(&store, "old")
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V4).unwrap();
     conn.execute_batch(UNDO_V3).unwrap();
     drop(conn);
     let store = open_store(dir.path(), &clock);

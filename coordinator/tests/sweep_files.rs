@@ -65,3 +65,23 @@ fn grid_is_the_full_design_grid() {
     assert!(unfreezes.contains(&vec![Stage::Layer3, Stage::Layer4]));
     assert!(unfreezes.contains(&vec![Stage::All]));
 }
+
+#[test]
+fn asha_is_the_design_grid_with_asha() {
+    let sweep = load("asha.yaml");
+    assert_eq!(sweep.points.len(), 36);
+    let Some(sweep_coordinator::search::EarlyStop::Asha(a)) = &sweep.early_stop else {
+        panic!("{:?}", sweep.early_stop)
+    };
+    assert_eq!(a.rungs(10), [1, 3, 9]);
+}
+
+#[test]
+fn tpe_proposes_24_trials_later() {
+    let sweep = load("tpe.yaml");
+    assert!(sweep.points.is_empty());
+    let plan = sweep.tpe.as_ref().unwrap();
+    assert_eq!((plan.settings.count, plan.settings.startup_trials), (24, 8));
+    assert_eq!(sweep.planned(), 24);
+    assert!(sweep.early_stop.is_some());
+}

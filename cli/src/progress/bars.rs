@@ -70,7 +70,7 @@ impl ProgressView for Bars {
         });
         overall.set_prefix(format!("{} {}", clean(&s.sweep_id), clean(&s.name)));
         overall.set_length(s.total);
-        overall.set_position(s.done + s.failed + s.cancelled);
+        overall.set_position(s.done + s.failed + s.cancelled + s.stopped);
         let mut msg = sweeps::counts(s);
         if s.best_metric.is_some() {
             msg.push_str(&format!(" · best {}", sweeps::best(s)));
@@ -79,7 +79,7 @@ impl ProgressView for Bars {
             "{} {}: {}/{} · {msg}",
             clean(&s.sweep_id),
             clean(&s.name),
-            s.done + s.failed + s.cancelled,
+            s.done + s.failed + s.cancelled + s.stopped,
             s.total
         ));
         overall.set_message(msg);

@@ -67,7 +67,7 @@ impl<W: Write + Send> Lines<W> {
 
 /// The overall line, without the trial lines.
 fn counts_line(s: &SweepSummary) -> String {
-    let finished = s.done + s.failed + s.cancelled;
+    let finished = s.done + s.failed + s.cancelled + s.stopped;
     let mut text = format!(
         "{} {}: {} {}/{} · {}",
         clean(&s.sweep_id),

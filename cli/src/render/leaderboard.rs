@@ -6,7 +6,10 @@
 //! metric, test accuracy, best epoch, wall time, worker, attempts, and the
 //! last error of a trial that did not finish. A done trial whose loss
 //! diverged shows the state `diverged`, no metric (the coordinator ranks it
-//! after every finite result) and where it diverged in the error column.
+//! after every finite result) and where it diverged in the error column. A
+//! trial stopped early shows the state `stopped`, its best value so far as
+//! its metric (ranked after a done trial of equal metric), its epochs run
+//! (`3/9`, a column shown when some trial was stopped) and why it stopped.
 
 use super::table::{Align, Table};
 use super::values;
@@ -46,6 +49,9 @@ pub struct Entry {
     pub worker: Option<String>,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// Epochs run, of the trial's total (a stopped trial ran fewer).
+    pub epochs_done: u32,
+    pub total_epochs: u32,
 }
 
 impl Leaderboard {
@@ -118,6 +124,11 @@ impl Leaderboard {
             .column("wall", Align::Right)
             .column("worker", Align::Left)
             .column("attempts", Align::Right);
+        // The epochs column only when some trial was stopped early.
+        let stopped = self.entries.iter().any(|e| e.state.starts_with("stopped"));
+        if stopped {
+            table = table.column("epochs", Align::Right);
+        }
         // The error column only when some trial has an error to show.
         let errors = self.entries.iter().any(|e| e.last_error.is_some());
         if errors {
@@ -142,6 +153,9 @@ impl Leaderboard {
                 values::or_dash(e.worker.clone()),
                 e.attempts.to_string(),
             ]);
+            if stopped {
+                row.push(format!("{}/{}", e.epochs_done, e.total_epochs));
+            }
             if errors {
                 row.push(
                     e.last_error
@@ -198,6 +212,7 @@ impl Leaderboard {
 impl Entry {
     fn from_trial(t: &TrialInfo, metric_name: &str) -> Self {
         let done = t.state == TrialState::Done as i32;
+        let ranked = done || t.state == TrialState::Stopped as i32;
         let params = t
             .params
             .iter()
@@ -226,11 +241,13 @@ impl Entry {
             metric_name: metric_name.to_string(),
             metric: t.metric,
             test_acc: t.test_acc,
-            best_epoch: (done && t.best_epoch > 0).then_some(t.best_epoch),
-            wall_s: (done || t.wall_s > 0.0).then_some(t.wall_s),
+            best_epoch: (ranked && t.best_epoch > 0).then_some(t.best_epoch),
+            wall_s: (ranked || t.wall_s > 0.0).then_some(t.wall_s),
             worker: (!t.worker_id.is_empty()).then(|| t.worker_id.clone()),
             attempts: t.attempts,
             last_error: (!t.last_error.is_empty()).then(|| t.last_error.clone()),
+            epochs_done: t.epochs_done,
+            total_epochs: t.total_epochs,
         }
     }
 }
@@ -302,7 +319,39 @@ mod tests {
             },
             result_json: String::new(),
             config_json: String::new(),
+            epochs_done: if state == TrialState::Stopped { 3 } else { 0 },
+            total_epochs: 10,
         }
+    }
+
+    #[test]
+    fn a_stopped_trial_shows_its_epochs_and_why() {
+        let mut stopped = trial(
+            2,
+            "cccc000011112222",
+            TrialState::Stopped,
+            "1e-5",
+            "[\"all\"]",
+        );
+        stopped.metric = Some(0.61);
+        stopped.best_epoch = 3;
+        stopped.last_error = "stopped by ASHA at rung 3".into();
+        let response = ListTrialsResponse {
+            metric_name: "val_acc".into(),
+            metric_goal: "maximize".into(),
+            trials: vec![
+                trial(1, "aaaa000011112222", TrialState::Done, "1e-3", "[\"all\"]"),
+                stopped,
+            ],
+            ..Default::default()
+        };
+        let board = Leaderboard::from_response(&response);
+        let table = board.table();
+        assert!(table.contains("stopped"), "{table}");
+        assert!(table.contains("3/10"), "{table}");
+        assert!(table.contains("0.6100"), "{table}");
+        let e = &board.entries()[1];
+        assert_eq!((e.rank, e.best_epoch, e.epochs_done), (Some(2), Some(3), 3));
     }
 
     fn board() -> Leaderboard {

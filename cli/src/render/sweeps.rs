@@ -43,7 +43,8 @@ pub fn best(s: &SweepSummary) -> String {
     }
 }
 
-/// `done 3 · running 2 · pending 3 · failed 0` (plus cancelled when any).
+/// `done 3 · running 2 · pending 3 · failed 0` (plus cancelled and stopped
+/// when any).
 pub fn counts(s: &SweepSummary) -> String {
     let mut text = format!(
         "done {} · running {} · pending {} · failed {}",
@@ -52,7 +53,28 @@ pub fn counts(s: &SweepSummary) -> String {
     if s.cancelled > 0 {
         text.push_str(&format!(" · cancelled {}", s.cancelled));
     }
+    if s.stopped > 0 {
+        text.push_str(&format!(" · stopped {}", s.stopped));
+    }
     text
+}
+
+/// `epochs   41 run · 202 saved by early stopping (83%)`, when a trial was
+/// stopped early; `None` otherwise.
+pub fn epochs_saved(s: &SweepSummary) -> Option<String> {
+    if s.stopped == 0 && s.epochs_saved == 0 {
+        return None;
+    }
+    let all = s.epochs_run + s.epochs_saved;
+    let share = if all == 0 {
+        0.0
+    } else {
+        100.0 * s.epochs_saved as f64 / all as f64
+    };
+    Some(format!(
+        "{} run · {} saved by early stopping ({share:.0}%)",
+        s.epochs_run, s.epochs_saved
+    ))
 }
 
 /// `2 active · 1 quarantined`.
@@ -93,6 +115,9 @@ pub fn status_report(s: &SweepSummary, now_unix_ms: u64) -> String {
         s.total,
         counts(s),
     );
+    if let Some(saved) = epochs_saved(s) {
+        out.push_str(&format!("epochs   {saved}\n"));
+    }
     out.push_str(&format!("workers  {}\n", workers(s)));
     if !s.stalled_reason.is_empty() {
         out.push_str(&format!("stalled  {}\n", clean(&s.stalled_reason)));

@@ -21,6 +21,7 @@ pub fn trial_state(state: i32) -> &'static str {
         Ok(TrialState::Done) => "done",
         Ok(TrialState::Failed) => "failed",
         Ok(TrialState::Cancelled) => "cancelled",
+        Ok(TrialState::Stopped) => "stopped",
         Ok(TrialState::Unspecified) | Err(_) => "unknown",
     }
 }

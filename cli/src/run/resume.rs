@@ -57,7 +57,7 @@ pub fn describe(earlier: &Earlier, file: &str) -> Option<String> {
             summary: s,
             released,
         } => {
-            let done = s.counts.done + s.counts.failed;
+            let done = s.counts.done + s.counts.failed + s.counts.stopped;
             let mut line = if s.state == SweepState::Finished {
                 format!(
                     "{file} already ran to the end as {}: {done} of {} trials finished \
@@ -80,7 +80,7 @@ pub fn describe(earlier: &Earlier, file: &str) -> Option<String> {
         Earlier::Replaced { summary: s } => Some(format!(
             "--fresh: cancelled {} ({} of {} trials had finished); submitting {file} anew",
             s.sweep_id,
-            s.counts.done + s.counts.failed,
+            s.counts.done + s.counts.failed + s.counts.stopped,
             s.counts.total
         )),
     }

@@ -18,6 +18,7 @@ pub fn trial_state(s: TrialState) -> v1::TrialState {
         TrialState::Done => v1::TrialState::Done,
         TrialState::Failed => v1::TrialState::Failed,
         TrialState::Cancelled => v1::TrialState::Cancelled,
+        TrialState::Stopped => v1::TrialState::Stopped,
     }
 }
 
@@ -56,6 +57,9 @@ pub fn summary(s: store::SweepSummary) -> v1::SweepSummary {
         workers_active: s.workers.active,
         workers_quarantined: s.workers.quarantined,
         stalled_reason: s.stalled_reason,
+        stopped: s.counts.stopped,
+        epochs_run: s.counts.epochs_run,
+        epochs_saved: s.counts.epochs_saved,
     }
 }
 
@@ -115,6 +119,8 @@ pub fn ranking(r: store::TrialRanking) -> v1::ListTrialsResponse {
                 last_error: t.last_error,
                 result_json: t.result_json,
                 config_json: t.config_json,
+                epochs_done: t.epochs_done,
+                total_epochs: t.total_epochs,
             })
             .collect(),
         ..Default::default()

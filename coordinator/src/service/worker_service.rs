@@ -144,6 +144,8 @@ impl WorkerService for WorkerApi {
         Ok(Response::new(v1::HeartbeatResponse {
             stop: answer.stop,
             lease_ms: answer.lease_ms,
+            stopped_early: answer.stopped_early.is_some(),
+            stop_reason: answer.stopped_early.unwrap_or_default(),
         }))
     }
 

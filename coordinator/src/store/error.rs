@@ -101,6 +101,8 @@ pub enum OpenError {
          use the coordinator that wrote it"
     )]
     UnknownVersion(i64),
+    #[error("the migration to schema version {VERSION} failed: {0}")]
+    Migration(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

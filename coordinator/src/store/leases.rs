@@ -1,6 +1,7 @@
 //! Leases: handing a pending trial to a worker (the oldest running sweep
 //! with room under its `parallelism` first, its trials in index order,
-//! skipping those this worker failed for environment reasons). A draining
+//! skipping those this worker failed for environment reasons; a TPE sweep
+//! without a pending trial proposes its next one, see `proposals`). A draining
 //! worker gets nothing; a quarantined one is refused, saying why.
 
 use super::error::{StoreError, StoreResult};
@@ -8,8 +9,8 @@ use super::expiry::expire;
 use super::model::LeaseGrant;
 use super::worker_health::standing;
 use super::worker_registry::touch_worker;
-use super::{lease_requests, Store};
-use rusqlite::{params, Connection, OptionalExtension};
+use super::{lease_requests, proposals, Store};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 impl Store {
     /// Hands the first pending trial of the oldest running sweep with room
@@ -78,18 +79,28 @@ impl Store {
     }
 }
 
-/// (sweep id, trial id) of the trial to lease next to `worker_id`, if any.
-fn next_pending(conn: &Connection, worker_id: &str) -> StoreResult<Option<(String, String)>> {
+/// (sweep id, trial id) of the trial to lease next to `worker_id`, if any:
+/// a pending one, else, for a TPE sweep with proposals left, a new proposal
+/// (stored by [`proposals::propose`] in this transaction).
+fn next_pending(tx: &Transaction, worker_id: &str) -> StoreResult<Option<(String, String)>> {
+    let conn: &Transaction = tx;
     let mut sweeps = conn.prepare_cached(
-        "SELECT s.id, s.parallelism,
-                (SELECT count(*) FROM trials r WHERE r.sweep_id = s.id AND r.state = 'running')
-         FROM sweeps s
-         WHERE s.state = 'running'
-           AND EXISTS (SELECT 1 FROM trials p WHERE p.sweep_id = s.id AND p.state = 'pending')
-         ORDER BY s.seq",
+        "SELECT id, parallelism, running, can_propose FROM (
+             SELECT s.id, s.seq, s.parallelism,
+                    (SELECT count(*) FROM trials r WHERE r.sweep_id = s.id AND r.state = 'running')
+                        AS running,
+                    (s.tpe_json IS NOT NULL AND s.proposals_closed = 0
+                     AND (SELECT count(*) FROM trials c WHERE c.sweep_id = s.id) < s.planned)
+                        AS can_propose,
+                    EXISTS (SELECT 1 FROM trials p WHERE p.sweep_id = s.id AND p.state = 'pending')
+                        AS has_pending
+             FROM sweeps s
+             WHERE s.state = 'running')
+         WHERE has_pending OR can_propose
+         ORDER BY seq",
     )?;
-    let candidates: Vec<(String, i64, i64)> = sweeps
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let candidates: Vec<(String, i64, i64, bool)> = sweeps
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
     let mut first_pending = conn.prepare_cached(
         "SELECT t.trial_id FROM trials t
@@ -100,7 +111,7 @@ fn next_pending(conn: &Connection, worker_id: &str) -> StoreResult<Option<(Strin
                  AND o.kind = 'environment' AND o.worker_id = ?2))
          ORDER BY t.idx LIMIT 1",
     )?;
-    for (sweep_id, parallelism, running) in candidates {
+    for (sweep_id, parallelism, running, can_propose) in candidates {
         if parallelism > 0 && running >= parallelism {
             continue;
         }
@@ -109,6 +120,11 @@ fn next_pending(conn: &Connection, worker_id: &str) -> StoreResult<Option<(Strin
             .optional()?;
         if let Some(trial_id) = trial {
             return Ok(Some((sweep_id, trial_id)));
+        }
+        if can_propose {
+            if let Some(trial_id) = proposals::propose(tx, &sweep_id)? {
+                return Ok(Some((sweep_id, trial_id)));
+            }
         }
     }
     Ok(None)

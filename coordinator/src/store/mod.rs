@@ -15,7 +15,9 @@
 //! - [`leases`](Store::lease): hand out trials; [`expiry`](Store::expire_leases):
 //!   take back those whose lease was not renewed.
 //! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
-//!   attempt number.
+//!   attempt number; `early_stopping` stops trials on a heartbeat's epochs.
+//! - `proposals`: a TPE sweep's next trial, made and stored when a worker
+//!   asks for work.
 //! - [`dashboard_reads`](Store::sweep_curves): every trial's learning curve,
 //!   one trial's documents and reported outcomes, for the dashboard.
 //! - [`resume`](Store::latest_sweep_from): find the sweep a file started, and
@@ -28,6 +30,7 @@
 
 mod clock;
 mod dashboard_reads;
+mod early_stopping;
 mod epoch_bounds;
 mod error;
 mod expiry;
@@ -38,6 +41,7 @@ mod leases;
 mod model;
 mod paging;
 mod policy;
+mod proposals;
 mod reported_trial;
 mod reports;
 mod resume;

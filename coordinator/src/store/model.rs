@@ -12,6 +12,9 @@ pub enum TrialState {
     Done,
     Failed,
     Cancelled,
+    /// Stopped early by the sweep's `early_stop`: terminal, ranked by its
+    /// best value so far.
+    Stopped,
 }
 
 impl TrialState {
@@ -22,15 +25,21 @@ impl TrialState {
             TrialState::Done => "done",
             TrialState::Failed => "failed",
             TrialState::Cancelled => "cancelled",
+            TrialState::Stopped => "stopped",
         }
     }
 
-    /// Done, failed or cancelled: a trial in one of these never runs again.
+    /// Done, failed, cancelled or stopped: a trial in one of these never runs again.
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            TrialState::Done | TrialState::Failed | TrialState::Cancelled
+            TrialState::Done | TrialState::Failed | TrialState::Cancelled | TrialState::Stopped
         )
+    }
+
+    /// Done or stopped: it has a place in the ranking.
+    pub fn is_ranked(self) -> bool {
+        matches!(self, TrialState::Done | TrialState::Stopped)
     }
 
     pub fn parse(s: &str) -> Option<TrialState> {
@@ -40,6 +49,7 @@ impl TrialState {
             "done" => TrialState::Done,
             "failed" => TrialState::Failed,
             "cancelled" => TrialState::Cancelled,
+            "stopped" => TrialState::Stopped,
             _ => return None,
         })
     }
@@ -176,11 +186,14 @@ pub struct HeartbeatReport {
 }
 
 /// The coordinator's answer to a heartbeat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeartbeatAnswer {
-    /// The sweep was cancelled: stop, report nothing more.
+    /// The sweep was cancelled, or the trial stopped early: stop, report
+    /// nothing more.
     pub stop: bool,
     pub lease_ms: u64,
+    /// Set when the trial was stopped early (it is `stopped` now): why.
+    pub stopped_early: Option<String>,
 }
 
 /// A finished trial's result.
@@ -232,6 +245,12 @@ pub struct TrialCounts {
     pub done: u64,
     pub failed: u64,
     pub cancelled: u64,
+    /// Stopped early by the sweep's `early_stop`.
+    pub stopped: u64,
+    /// Epochs trials ran (done, stopped and running ones, latest attempts).
+    pub epochs_run: u64,
+    /// Epochs stopped trials did not run.
+    pub epochs_saved: u64,
 }
 
 /// One running trial in a summary.
@@ -268,7 +287,7 @@ pub struct SweepSummary {
 /// One trial in a ranking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialInfo {
-    /// 1-based among finished trials; 0 for the others.
+    /// 1-based among done and stopped trials; 0 for the others.
     pub rank: u32,
     pub trial_id: String,
     /// Position in the sweep's expansion.
@@ -287,9 +306,13 @@ pub struct TrialInfo {
     pub attempts: u32,
     /// Attempts that count toward the sweep's `max_attempts` (never more).
     pub counted_attempts: u32,
-    /// Why the trial failed, or where a done trial diverged
-    /// (`diverged at epoch 3 (train loss NaN, batch 2)`); empty otherwise.
+    /// Why the trial failed, where a done trial diverged
+    /// (`diverged at epoch 3 (train loss NaN, batch 2)`), or why it was
+    /// stopped early; empty otherwise.
     pub last_error: String,
+    /// Epochs its latest attempt ran, of `total_epochs`.
+    pub epochs_done: u32,
+    pub total_epochs: u32,
     /// The `TrialResult` JSON, for finished trials (empty otherwise).
     pub result_json: String,
     pub config_json: String,

@@ -1,6 +1,7 @@
 //! A sweep's ranking a page at a time: the trials at positions
 //! `offset..offset + limit` of the one order [`Store::list_trials`] uses
-//! (finished first by metric, ties and the rest by index), with their rank
+//! (done and stopped first by metric, a stopped trial after a done one at
+//! an equal metric, ties and the rest by index), with their rank
 //! counted from the start of the whole ranking, and how many there are.
 //! Positions are stable while no trial changes state.
 
@@ -59,9 +60,11 @@ pub(super) fn ranked(
     let order = best_first(goal);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT trial_id, idx, state, params_json, metric, test_acc, best_epoch, wall_s,
-                worker_id, attempt, last_error, result_json, config_json, attempts_counted
+                worker_id, attempt, last_error, result_json, config_json, attempts_counted,
+                epochs_done, total_epochs
          FROM trials WHERE sweep_id = ?1
-         ORDER BY state <> 'done', metric IS NULL, metric {order}, idx
+         ORDER BY state NOT IN ('done', 'stopped'), metric IS NULL, metric {order},
+                  state = 'stopped', idx
          LIMIT ?2 OFFSET ?3"
     ))?;
     let as_sql = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -83,6 +86,8 @@ pub(super) fn ranked(
                 result_json: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                 config_json: r.get(12)?,
                 counted_attempts: r.get(13)?,
+                epochs_done: r.get(14)?,
+                total_epochs: r.get(15)?,
             },
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
@@ -94,7 +99,7 @@ pub(super) fn ranked(
         info.state = trial_state(&state)?;
         info.params = params_text(&params_json)?;
         // Finished trials come first: a finished trial's rank is its position.
-        if info.state == TrialState::Done {
+        if info.state.is_ranked() {
             info.rank = u32::try_from(position + 1).unwrap_or(u32::MAX);
         }
         trials.push(info);

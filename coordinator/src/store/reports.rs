@@ -6,7 +6,8 @@
 //! attempt from a worker other than the one it was leased to is refused
 //! (`NotYourLease`) and changes nothing. Done, failed and cancelled are
 //! terminal: a heartbeat or a hand-back for such a trial is refused and
-//! changes nothing, so a sweep that finished never runs again. A report of
+//! changes nothing, so a sweep that finished never runs again. Stopped
+//! (early, by the sweep's `early_stop`) is terminal too. A report of
 //! the latest attempt is still accepted after its lease expired: a heartbeat
 //! re-adopts a trial that went back to pending (nobody leased it since), a
 //! result is stored even when the expiry failed the trial (failed → done;
@@ -20,12 +21,14 @@
 //! and where it diverged as the trial's last error. Non-finite values never
 //! reach a `REAL` column: they are stored as `NULL` there.
 
+use super::early_stopping;
 use super::epoch_bounds;
 use super::error::{StoreError, StoreResult};
 use super::model::{
     CompletionReport, FailureCause, FailureReport, HeartbeatAnswer, HeartbeatReport, TrialState,
 };
 use super::reported_trial::{find, ReportedTrial};
+use super::sweeps::sweep_metric;
 use super::worker_health::{self, Outcome};
 use super::worker_registry::touch_worker;
 use super::Store;
@@ -35,11 +38,15 @@ use sweep_proto::trial::{EpochMetrics, TrialResult};
 impl Store {
     /// Renews the lease of a running trial (or re-adopts a pending one) and
     /// records its finished epochs (idempotent by epoch number). `stop` is
-    /// true once the sweep is cancelled (the trial is then marked cancelled).
-    /// Refused for a trial that is done, failed or cancelled.
+    /// true once the sweep is cancelled (the trial is then marked cancelled),
+    /// or when the sweep's `early_stop` stops the trial on these epochs (it
+    /// is then `stopped`, and `stopped_early` says why; see
+    /// `early_stopping`). Refused for a trial that is done, failed,
+    /// cancelled or stopped.
     pub fn heartbeat(&self, report: &HeartbeatReport) -> StoreResult<HeartbeatAnswer> {
         let epochs = parse_epochs(&report.epoch_json)?;
         let lease_ms = self.lease_ms;
+        let quarantine_after = self.policy.quarantine_after;
         self.write(|tx, now, changed| {
             touch_worker(tx, &report.worker_id, now)?;
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
@@ -99,8 +106,36 @@ impl Store {
                     last_val_acc,
                 ],
             )?;
+            if !stop {
+                if let Some(rule) = early_stopping::rule(tx, &t.sweep_id)? {
+                    let (_, goal) = sweep_metric(tx, &t.sweep_id)?;
+                    let new: Vec<u32> = epochs.iter().map(|(e, _)| e.epoch).collect();
+                    let decision = early_stopping::judge(
+                        tx,
+                        &t,
+                        &rule,
+                        &new,
+                        total_epochs,
+                        goal,
+                        quarantine_after,
+                        changed,
+                    )?;
+                    if let Some(d) = decision {
+                        changed.push(t.sweep_id);
+                        return Ok(HeartbeatAnswer {
+                            stop: true,
+                            lease_ms,
+                            stopped_early: Some(d.reason),
+                        });
+                    }
+                }
+            }
             changed.push(t.sweep_id);
-            Ok(HeartbeatAnswer { stop, lease_ms })
+            Ok(HeartbeatAnswer {
+                stop,
+                lease_ms,
+                stopped_early: None,
+            })
         })
     }
 
@@ -115,7 +150,10 @@ impl Store {
             let t = find(tx, &report.sweep_id, &report.trial_id, &report.worker_id)?;
             t.check_attempt(report.attempt)?;
             t.check_owner(&report.worker_id)?;
-            if t.state == TrialState::Done {
+            // A stopped trial keeps its partial curve: a result that arrives
+            // anyway (a worker that did not stop in time) is acknowledged
+            // and not stored.
+            if matches!(t.state, TrialState::Done | TrialState::Stopped) {
                 return Ok(false);
             }
             epoch_bounds::check_result(tx, &t, &result)?;

@@ -6,7 +6,7 @@ use super::error::OpenError;
 use rusqlite::Connection;
 
 /// The layout this code writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE sweeps (
@@ -131,6 +131,72 @@ CREATE INDEX worker_outcomes_by_worker ON worker_outcomes(worker_id, seq);
 CREATE INDEX worker_outcomes_by_trial ON worker_outcomes(sweep_id, trial_id, kind, worker_id);
 "#;
 
+/// Version 4: search that spends less (issue 11).
+/// - `trials.state` may be `stopped`: stopped early by the sweep's
+///   `early_stop` (terminal, like done); `stop_epoch` is the epoch whose
+///   value decided (an ASHA rung) and `stop_value` the metric there (what
+///   TPE learns from a stopped trial). SQLite cannot change a CHECK in
+///   place, so the table is rebuilt (foreign keys off meanwhile, as SQLite's
+///   ALTER TABLE page prescribes), its rows and indexes kept.
+/// - `sweeps.planned`: the trials the sweep will have in all (its points,
+///   or TPE's `count`); `proposals_closed` is set once a TPE sweep can
+///   propose nothing more (cancelled, or its space has no new point).
+/// - `sweeps.early_stop_json`, `sweeps.tpe_json`: the checked
+///   `early_stop:` and TPE plan (settings and space), `NULL` when absent.
+const V4: &str = r#"
+CREATE TABLE trials_v4 (
+    sweep_id          TEXT    NOT NULL REFERENCES sweeps(id),
+    trial_id          TEXT    NOT NULL,
+    idx               INTEGER NOT NULL,
+    config_json       TEXT    NOT NULL,
+    params_json       TEXT    NOT NULL,
+    state             TEXT    NOT NULL
+        CHECK (state IN ('pending', 'running', 'done', 'failed', 'cancelled', 'stopped')),
+    attempt           INTEGER NOT NULL DEFAULT 0,
+    attempts_counted  INTEGER NOT NULL DEFAULT 0,
+    counted_attempt   INTEGER NOT NULL DEFAULT 0,
+    reported_attempt  INTEGER NOT NULL DEFAULT 0,
+    worker_id         TEXT    NOT NULL DEFAULT '',
+    leased_at_ms      INTEGER,
+    lease_deadline_ms INTEGER,
+    result_json       TEXT,
+    metric            REAL,
+    test_acc          REAL,
+    best_epoch        INTEGER NOT NULL DEFAULT 0,
+    wall_s            REAL    NOT NULL DEFAULT 0,
+    last_error        TEXT    NOT NULL DEFAULT '',
+    epochs_done       INTEGER NOT NULL DEFAULT 0,
+    total_epochs      INTEGER NOT NULL,
+    last_val_acc      REAL,
+    handbacks         INTEGER NOT NULL DEFAULT 0,
+    environment_failures INTEGER NOT NULL DEFAULT 0,
+    stop_epoch        INTEGER,
+    stop_value        REAL,
+    PRIMARY KEY (sweep_id, trial_id),
+    UNIQUE (sweep_id, idx)
+);
+INSERT INTO trials_v4 (sweep_id, trial_id, idx, config_json, params_json, state, attempt,
+    attempts_counted, counted_attempt, reported_attempt, worker_id, leased_at_ms,
+    lease_deadline_ms, result_json, metric, test_acc, best_epoch, wall_s, last_error,
+    epochs_done, total_epochs, last_val_acc, handbacks, environment_failures)
+SELECT sweep_id, trial_id, idx, config_json, params_json, state, attempt,
+    attempts_counted, counted_attempt, reported_attempt, worker_id, leased_at_ms,
+    lease_deadline_ms, result_json, metric, test_acc, best_epoch, wall_s, last_error,
+    epochs_done, total_epochs, last_val_acc, handbacks, environment_failures
+FROM trials;
+DROP TABLE trials;
+ALTER TABLE trials_v4 RENAME TO trials;
+CREATE INDEX trials_by_sweep_state ON trials(sweep_id, state, idx);
+CREATE INDEX trials_by_state_deadline ON trials(state, lease_deadline_ms);
+CREATE INDEX trials_by_trial_id ON trials(trial_id, state);
+
+ALTER TABLE sweeps ADD COLUMN planned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sweeps ADD COLUMN proposals_closed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sweeps ADD COLUMN early_stop_json TEXT;
+ALTER TABLE sweeps ADD COLUMN tpe_json TEXT;
+UPDATE sweeps SET planned = (SELECT count(*) FROM trials t WHERE t.sweep_id = sweeps.id);
+"#;
+
 /// Connection settings: every commit is durable before it returns, and the
 /// database belongs to this process alone (a second coordinator on the same
 /// file is refused with "database is locked" instead of double-leasing).
@@ -163,6 +229,17 @@ pub fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
     if version == VERSION {
         return Ok(());
     }
+    // Version 4 rebuilds `trials`, which `lease_requests` refers to: foreign
+    // keys are off during the migration (a no-op inside a transaction, so
+    // before it) and checked before it commits.
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let migrated = migrate_from(conn, version);
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    migrated
+}
+
+/// The migration's transaction, from `version` to [`VERSION`].
+fn migrate_from(conn: &mut Connection, version: i64) -> Result<(), OpenError> {
     let tx = conn.transaction()?;
     match version {
         0 => {
@@ -177,13 +254,27 @@ pub fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
             tx.execute_batch(V1)?;
             tx.execute_batch(V2)?;
             tx.execute_batch(V3)?;
+            tx.execute_batch(V4)?;
         }
         1 => {
             tx.execute_batch(V2)?;
             tx.execute_batch(V3)?;
+            tx.execute_batch(V4)?;
         }
-        2 => tx.execute_batch(V3)?,
+        2 => {
+            tx.execute_batch(V3)?;
+            tx.execute_batch(V4)?;
+        }
+        3 => tx.execute_batch(V4)?,
         v => return Err(OpenError::UnknownVersion(v)),
+    }
+    let dangling: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if dangling > 0 {
+        return Err(OpenError::Migration(format!(
+            "{dangling} row(s) refer to rows that do not exist after the migration"
+        )));
     }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;

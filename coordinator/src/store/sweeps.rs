@@ -1,5 +1,7 @@
-//! Sweeps: storing a checked sweep with all its trials, cancelling it,
-//! summarising it and ranking its trials by the sweep's validation metric.
+//! Sweeps: storing a checked sweep with all its trials (a TPE sweep with
+//! its plan: its trials come later, see `proposals`), cancelling it,
+//! summarising it (stopped trials and the epochs they saved) and ranking
+//! its trials by the sweep's validation metric.
 
 use super::error::{StoreError, StoreResult};
 use super::model::{
@@ -24,8 +26,9 @@ impl Store {
             let id = ids::unused(tx, "sweeps", || ids::short_id("sw-", &sweep.name))?;
             tx.execute(
                 "INSERT INTO sweeps (id, name, source_name, yaml, metric_name, goal, method,
-                                     parallelism, max_attempts, state, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10)",
+                                     parallelism, max_attempts, state, created_ms, planned,
+                                     early_stop_json, tpe_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10, ?11, ?12, ?13)",
                 params![
                     id,
                     sweep.name,
@@ -37,6 +40,15 @@ impl Store {
                     sweep.parallelism,
                     sweep.max_attempts,
                     now.wall_ms as i64,
+                    i64::try_from(sweep.planned()).unwrap_or(i64::MAX),
+                    sweep
+                        .early_stop
+                        .as_ref()
+                        .map(|e| serde_json::to_string(e).expect("early_stop serialises")),
+                    sweep
+                        .tpe
+                        .as_ref()
+                        .map(|t| serde_json::to_string(t).expect("a TPE plan serialises")),
                 ],
             )?;
             let mut insert = tx.prepare(
@@ -59,7 +71,7 @@ impl Store {
     }
 
     /// Cancels a running sweep: its pending trials become cancelled, nothing
-    /// more is leased, and running trials are told to stop at their next
+    /// more is leased (or proposed), and running trials are told to stop at their next
     /// heartbeat. A finished or already cancelled sweep is left as it is.
     pub fn cancel_sweep(&self, sweep_id: &str) -> StoreResult<SweepSummary> {
         let gone_after_ms = self.gone_after_ms();
@@ -68,7 +80,7 @@ impl Store {
             let before = summary(tx, sweep_id, workers)?;
             if before.state == SweepState::Running {
                 tx.execute(
-                    "UPDATE sweeps SET state = 'cancelled' WHERE id = ?1",
+                    "UPDATE sweeps SET state = 'cancelled', proposals_closed = 1 WHERE id = ?1",
                     [sweep_id],
                 )?;
                 tx.execute(
@@ -194,33 +206,68 @@ pub(super) fn summary(
     sweep_id: &str,
     workers: WorkerCounts,
 ) -> StoreResult<SweepSummary> {
-    let row: Option<(String, String, String, String, i64)> = conn
+    let row: Option<(String, String, String, String, i64, i64, bool)> = conn
         .query_row(
-            "SELECT name, metric_name, goal, state, created_ms FROM sweeps WHERE id = ?1",
+            "SELECT name, metric_name, goal, state, created_ms, planned, proposals_closed
+             FROM sweeps WHERE id = ?1",
             [sweep_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
         )
         .optional()?;
-    let (name, metric_name, goal, stored_state, created_ms) =
+    let (name, metric_name, goal, stored_state, created_ms, planned, closed) =
         row.ok_or_else(|| StoreError::NoSweep(sweep_id.to_string()))?;
     let goal = parse_goal(&goal)?;
 
     let mut counts = TrialCounts::default();
-    let mut stmt = conn
-        .prepare_cached("SELECT state, count(*) FROM trials WHERE sweep_id = ?1 GROUP BY state")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, count(*), sum(epochs_done), sum(total_epochs - epochs_done)
+         FROM trials WHERE sweep_id = ?1 GROUP BY state",
+    )?;
     for row in stmt.query_map([sweep_id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
     })? {
-        let (state, n) = row?;
+        let (state, n, run, left) = row?;
         let n = n as u64;
         counts.total += n;
-        match trial_state(&state)? {
+        let state = trial_state(&state)?;
+        if matches!(
+            state,
+            TrialState::Done | TrialState::Stopped | TrialState::Running
+        ) {
+            counts.epochs_run += run.max(0) as u64;
+        }
+        match state {
             TrialState::Pending => counts.pending = n,
             TrialState::Running => counts.running = n,
             TrialState::Done => counts.done = n,
             TrialState::Failed => counts.failed = n,
             TrialState::Cancelled => counts.cancelled = n,
+            TrialState::Stopped => {
+                counts.stopped = n;
+                counts.epochs_saved = left.max(0) as u64;
+            }
         }
+    }
+    // A TPE sweep's trials not proposed yet count as pending.
+    if stored_state == "running" && !closed {
+        let unproposed = (planned.max(0) as u64).saturating_sub(counts.total);
+        counts.pending += unproposed;
+        counts.total += unproposed;
     }
 
     let order = best_first(goal);
@@ -228,8 +275,8 @@ pub(super) fn summary(
         .query_row(
             &format!(
                 "SELECT metric, trial_id FROM trials
-                 WHERE sweep_id = ?1 AND state = 'done' AND metric IS NOT NULL
-                 ORDER BY metric {order}, idx LIMIT 1"
+                 WHERE sweep_id = ?1 AND state IN ('done', 'stopped') AND metric IS NOT NULL
+                 ORDER BY metric {order}, state = 'stopped', idx LIMIT 1"
             ),
             [sweep_id],
             |r| Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?)),

@@ -1,13 +1,15 @@
 //! A parameter's domain: a list of values (grid and random) or a
-//! distribution to draw from (random only), checked when it is built.
+//! distribution to draw from (random and TPE only), checked when it is built.
 
 use super::error::Problem;
 use super::spec::{Method, ParamSpec};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Where one parameter's values come from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Domain {
     /// `{values: [...]}`: these, in order (grid), or one of them (random).
     Values(Vec<Value>),
@@ -21,7 +23,7 @@ pub enum Domain {
 
 impl Domain {
     /// Checks a parameter's spec: exactly one kind, sensible bounds, and
-    /// distributions only under `method: random`.
+    /// distributions only under `method: random` or `tpe`.
     /// A `values` list longer than `max_values` is refused (it could never run in full).
     pub fn from_spec(
         name: &str,
@@ -86,7 +88,7 @@ impl Domain {
         };
         if method == Method::Grid && !matches!(domain, Domain::Values(_)) {
             return bad(format!(
-                "`{}` draws random values, so it needs `method: random` (a grid takes `values` only)",
+                "`{}` draws random values, so it needs `method: random` or `tpe` (a grid takes `values` only)",
                 domain.kind()
             ));
         }

@@ -1,5 +1,6 @@
 //! Checks of a sweep file's top-level keys: `name`, `metric`, `max_attempts`
-//! and the keys that belong to one `method` only.
+//! and the keys that belong to one `method` only (`count`, `random_seed`,
+//! `startup_trials`).
 
 use super::error::Problem;
 use super::limits::{DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS, MAX_NAME_CHARS};
@@ -37,13 +38,20 @@ pub fn check(file: &SweepFile) -> Result<Header, Problem> {
     let method_error = match (file.method, file.count, file.random_seed) {
         (Method::Grid, Some(_), _) => Some((
             "count",
-            "only for `method: random` (a grid runs every combination)",
+            "only for `method: random` or `tpe` (a grid runs every combination)",
         )),
-        (Method::Grid, None, Some(_)) => Some(("random_seed", "only for `method: random`")),
+        (Method::Grid, None, Some(_)) => {
+            Some(("random_seed", "only for `method: random` or `tpe`"))
+        }
         (Method::Random, None, _) => Some(("count", "required for `method: random`")),
-        (Method::Random, Some(0), _) => Some(("count", "must be at least 1")),
+        (Method::Tpe, None, _) => Some(("count", "required for `method: tpe`")),
+        (Method::Random | Method::Tpe, Some(0), _) => Some(("count", "must be at least 1")),
         _ => None,
-    };
+    }
+    .or_else(|| {
+        (file.method != Method::Tpe && file.startup_trials.is_some())
+            .then_some(("startup_trials", "only for `method: tpe`"))
+    });
     if let Some((name, message)) = method_error {
         return Err(field(name, message.into()));
     }

@@ -1,5 +1,6 @@
 //! Sweep files: a YAML description of a hyperparameter sweep, checked and
-//! expanded into the trial configs it stands for. Sweep files come from
+//! expanded into the trial configs it stands for (or, for `method: tpe`, the
+//! space proposals are drawn from later), with its `early_stop:` checked. Sweep files come from
 //! untrusted users: everything [`load`] spends is bounded by [`LoadLimits`].
 //!
 //! [`load`] is the whole story: refuse a file over the size cap unread, parse
@@ -13,11 +14,13 @@
 
 mod apply;
 mod domain;
+mod early_stop;
 mod error;
 mod expand;
 mod header;
 mod limits;
 mod paths;
+mod space;
 mod spec;
 
 pub use domain::Domain;
@@ -26,9 +29,12 @@ pub use limits::{
     LoadLimits, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_GRID, MAX_ATTEMPTS,
     MAX_NAME_CHARS, MAX_PARAMETER_NAME_CHARS,
 };
+pub use space::Space;
 pub use spec::{Goal, Method};
 pub use sweep_proto::yaml::YamlBudget;
 
+use crate::search::tpe::{TpeSettings, DEFAULT_STARTUP_TRIALS};
+use crate::search::EarlyStop;
 use serde_json::Value;
 use sweep_proto::trial::TrialConfig;
 
@@ -44,8 +50,30 @@ pub struct Sweep {
     pub parallelism: u32,
     /// Attempts a trial gets before it is failed for good (≥ 1).
     pub max_attempts: u32,
-    /// The unique points, in expansion order.
+    /// The unique points, in expansion order (none for TPE: its points
+    /// are proposed one at a time, see [`Sweep::tpe`]).
     pub points: Vec<Point>,
+    /// `early_stop:`, checked.
+    pub early_stop: Option<EarlyStop>,
+    /// `method: tpe`: its settings and the space it proposes from.
+    pub tpe: Option<TpePlan>,
+}
+
+/// What a TPE sweep needs to propose its points later.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TpePlan {
+    pub settings: TpeSettings,
+    pub space: Space,
+}
+
+impl Sweep {
+    /// How many trials the sweep will have in all: its points, or TPE's `count`.
+    pub fn planned(&self) -> u64 {
+        match &self.tpe {
+            Some(plan) => plan.settings.count,
+            None => self.points.len() as u64,
+        }
+    }
 }
 
 /// One point of a sweep: its swept values and the config they resolve to.
@@ -119,22 +147,45 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
     let count = file.count.unwrap_or_default();
     match file.method {
         Method::Grid => expand::check_grid_size(&domains, max_grid)?,
-        Method::Random => expand::check_count(&domains, count, max_grid)?,
+        Method::Random | Method::Tpe => expand::check_count(&domains, count, max_grid)?,
     }
     for (name, domain) in &domains {
         base.check_values(name, domain)?;
     }
 
-    let points = match file.method {
-        Method::Grid => expand::grid(&base, &domains, max_grid),
-        Method::Random => expand::random(
-            &base,
-            &domains,
-            count,
-            file.random_seed.unwrap_or(0),
-            max_grid,
+    let early_stop = file
+        .early_stop
+        .as_ref()
+        .map(|spec| early_stop::check(spec, &header.metric_name, header.goal))
+        .transpose()?;
+    let seed = file.random_seed.unwrap_or(0);
+    let (points, tpe) = match file.method {
+        Method::Grid => (expand::grid(&base, &domains, max_grid)?, None),
+        Method::Random => (
+            expand::random(&base, &domains, count, seed, max_grid)?,
+            None,
         ),
-    }?;
+        Method::Tpe => {
+            let space = Space {
+                base: file.base.clone(),
+                domains: domains.clone(),
+            };
+            // The first proposal's values, resolved: a space whose points
+            // the config refuses is refused now, not at the first lease.
+            let mut rng = crate::search::tpe::generator(seed, 0);
+            let first: Vec<(String, Value)> = domains
+                .iter()
+                .map(|(n, d)| (n.clone(), d.sample(&mut rng)))
+                .collect();
+            space.point(first)?;
+            let settings = TpeSettings {
+                count,
+                seed,
+                startup_trials: file.startup_trials.unwrap_or(DEFAULT_STARTUP_TRIALS),
+            };
+            (Vec::new(), Some(TpePlan { settings, space }))
+        }
+    };
 
     Ok(Sweep {
         name: file.name,
@@ -144,5 +195,7 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
         parallelism: file.parallelism.unwrap_or(0),
         max_attempts: header.max_attempts,
         points,
+        early_stop,
+        tpe,
     })
 }

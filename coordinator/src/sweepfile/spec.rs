@@ -24,6 +24,12 @@ pub struct SweepFile {
     pub parallelism: Option<u32>,
     #[serde(default)]
     pub max_attempts: Option<u32>,
+    /// `method: tpe` only: random proposals before the model takes over.
+    #[serde(default)]
+    pub startup_trials: Option<u32>,
+    /// `{kind: asha, ...}` or `{kind: median, ...}`.
+    #[serde(default)]
+    pub early_stop: Option<EarlyStopSpec>,
     #[serde(default)]
     pub base: TrialConfig,
     #[serde(default)]
@@ -72,6 +78,9 @@ pub enum Method {
     Grid,
     /// `count` seeded draws.
     Random,
+    /// `count` proposals of the tree-structured Parzen estimator, made one
+    /// at a time when a worker asks for work.
+    Tpe,
 }
 
 impl Method {
@@ -79,8 +88,46 @@ impl Method {
         match self {
             Method::Grid => "grid",
             Method::Random => "random",
+            Method::Tpe => "tpe",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "grid" => Some(Method::Grid),
+            "random" => Some(Method::Random),
+            "tpe" => Some(Method::Tpe),
+            _ => None,
+        }
+    }
+}
+
+/// Which early stopping rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EarlyStopKind {
+    Asha,
+    Median,
+}
+
+/// `early_stop:` as written; which keys belong to which kind is checked
+/// in `early_stop.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopSpec {
+    pub kind: EarlyStopKind,
+    #[serde(default)]
+    pub metric: Option<String>,
+    #[serde(default)]
+    pub min_epochs: Option<u32>,
+    #[serde(default)]
+    pub reduction_factor: Option<u32>,
+    #[serde(default)]
+    pub grace: Option<u32>,
+    #[serde(default)]
+    pub after_epochs: Option<u32>,
+    #[serde(default)]
+    pub min_trials: Option<u32>,
 }
 
 /// One parameter's domain as written: exactly one of the four keys.

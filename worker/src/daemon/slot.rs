@@ -11,8 +11,10 @@
 //! - The trial process failed or crashed: `FailTrial` with its cause; a
 //!   crash (a signal, an exit without an outcome) is the environment's
 //!   fault, named by its signal ("trial process killed by SIGSEGV").
-//! - Heartbeat says `stop` (sweep cancelled) or FAILED_PRECONDITION (the
-//!   lease went to someone else): cancel, report nothing.
+//! - Heartbeat says `stop` (sweep cancelled, or `stopped_early`: the sweep's
+//!   early stopping stopped the trial, which the coordinator stored as
+//!   STOPPED with the epochs it acknowledged) or FAILED_PRECONDITION (the
+//!   lease went to someone else): cancel at once, report nothing.
 //! - Second shutdown signal: cancel, hand the trial back
 //!   (`FailTrial { handed_back: true }`), one try.
 //! - Otherwise: `CompleteTrial` or `FailTrial`, spooled durably to the
@@ -50,6 +52,9 @@ pub struct SlotContext {
     /// Where a trial's `data.dir` and `backbone.weights` may lead.
     pub data_roots: DataRoots,
 }
+
+/// The most of a coordinator's stop reason a log line repeats.
+const MAX_REASON_CHARS: usize = 300;
 
 /// Why a trial stopped before its end.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,6 +280,15 @@ impl Attempt {
         match self.ctx.coordinator.heartbeat(req).await {
             Ok(answer) => {
                 unacked.drain(..sent);
+                if answer.stopped_early {
+                    // The coordinator stored the trial as stopped already,
+                    // with the epochs it acknowledged: nothing to report.
+                    let reason: String =
+                        answer.stop_reason.chars().take(MAX_REASON_CHARS).collect();
+                    return Some(Stop::Told(format!(
+                        "stopped early by the coordinator ({reason}); the coordinator keeps its curve"
+                    )));
+                }
                 answer
                     .stop
                     .then(|| Stop::Told("the coordinator said stop (sweep cancelled)".into()))

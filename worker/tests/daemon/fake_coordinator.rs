@@ -1,6 +1,6 @@
 //! A scripted in-process `WorkerService` for the daemon's tests: it hands
 //! out the leases it is given, fails calls on cue (UNAVAILABLE, NOT_FOUND,
-//! FAILED_PRECONDITION), says `stop` when told to, and records every request
+//! FAILED_PRECONDITION), says `stop` (or `stopped_early`) when told to, and records every request
 //! (lease calls and failures with the time they came).
 
 use std::collections::VecDeque;
@@ -26,6 +26,9 @@ pub struct Script {
     pub complete_errors: VecDeque<Code>,
     /// Answer every heartbeat with `stop = true`.
     pub stop: bool,
+    /// Answer every heartbeat that carries an epoch with `stopped_early`
+    /// (and `stop`), giving this reason.
+    pub stopped_early: Option<String>,
 }
 
 /// What the fake was asked.
@@ -111,10 +114,17 @@ impl WorkerService for Fake {
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
         let mut s = self.state.lock().unwrap();
-        s.1.heartbeats.push(req.into_inner());
+        let req = req.into_inner();
+        let early =
+            s.0.stopped_early
+                .clone()
+                .filter(|_| !req.epoch_json.is_empty());
+        s.1.heartbeats.push(req);
         Ok(Response::new(HeartbeatResponse {
-            stop: s.0.stop,
+            stop: s.0.stop || early.is_some(),
             lease_ms: 1000,
+            stopped_early: early.is_some(),
+            stop_reason: early.unwrap_or_default(),
         }))
     }
 

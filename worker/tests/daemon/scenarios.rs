@@ -92,6 +92,35 @@ async fn a_stop_answer_cancels_the_trial_and_reports_nothing() {
 }
 
 #[tokio::test]
+async fn an_early_stop_ends_the_trial_after_its_epoch_and_leasing_goes_on() {
+    let mut s = script(vec![lease("t1", 1, (1, 999)), lease("t2", 1, (1, 999))]);
+    s.stopped_early = Some("stopped by ASHA at rung 1".into());
+    let d = start(s).await;
+    // Each trial is stopped at its first epoch's heartbeat, then the next is leased.
+    let seen = d
+        .until("both trials stopped", |s| {
+            let t2 = s
+                .heartbeats
+                .iter()
+                .any(|h| h.trial_id == "t2" && !h.epoch_json.is_empty());
+            t2 && s.lease_calls.len() >= 3
+        })
+        .await;
+    // Nothing is sent about t1 after the answer that stopped it.
+    let first: Vec<_> = seen
+        .heartbeats
+        .iter()
+        .filter(|h| h.trial_id == "t1" && !h.epoch_json.is_empty())
+        .collect();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    let (seen, _) = d.stop(1).await;
+    assert!(
+        seen.completes.is_empty() && seen.fails.is_empty(),
+        "a stopped trial reports nothing: {seen:#?}"
+    );
+}
+
+#[tokio::test]
 async fn a_stale_result_is_dropped_and_leasing_goes_on() {
     let mut s = script(vec![lease("t1", 1, (1, 0))]);
     s.complete_errors = [Code::FailedPrecondition].into();
