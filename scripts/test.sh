@@ -2,7 +2,8 @@
 # Installs whatever is missing (scripts/setup.sh, debug build), then the gates every change must pass:
 #   formatting (cargo fmt --check), lints (cargo clippy, warnings are errors), the dependency graph's licenses and
 #   sources (cargo deny), every test of the workspace (among them tests/tests/house.rs: only the worker links tch),
-#   and the deployments that need the machine itself (scripts/test-slurm.sh, as root: a real Slurm).
+#   and the deployments that need the machine itself, as root: a real Slurm (scripts/test-slurm.sh), the
+#   relocatable worker (scripts/test-package.sh), the container images under podman (deploy/container/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=debug scripts/setup.sh
@@ -22,3 +23,9 @@ cargo test --workspace
 
 gate "scripts/test-slurm.sh (a real single-node Slurm: workers by sbatch, scancel and the time-limit signal drain)"
 scripts/test-slurm.sh
+
+gate "scripts/test-package.sh (the relocatable worker tarball, run with the venv hidden)"
+scripts/test-package.sh
+
+gate "deploy/container/test.sh (images from Debian's packages, compose with podman, a real sweep over TLS)"
+deploy/container/test.sh
