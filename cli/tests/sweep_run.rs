@@ -404,6 +404,7 @@ fn fake_result(config: &TrialConfig) -> TrialResult {
             ece: 0.05,
             per_class_acc: vec![0.97; 10],
             confusion: vec![vec![0; 10]; 10],
+            reliability: vec![],
         },
         phases: vec![PhaseTiming {
             phase: 2,

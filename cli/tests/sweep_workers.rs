@@ -102,6 +102,7 @@ fn result_json() -> String {
             ece: 0.05,
             per_class_acc: vec![0.8; 10],
             confusion: vec![vec![0; 10]; 10],
+            reliability: vec![],
         },
         phases: vec![PhaseTiming {
             phase: 1,

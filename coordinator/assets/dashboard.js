@@ -405,8 +405,11 @@ async function trialPage(sweepId, trialId, target = main) {
       el("tbody", {}, epochs.map((e) => el("tr", {}, [e.epoch, e.phase, num(e.train_loss), num(e.train_acc), num(e.val_loss), num(e.val_acc), num(e.val_ece), num(e.lr_backbone), num(e.lr_head), duration(e.wall_s)].map((v) => el("td", { class: "num" }, v)))))))),
     section("Per-class accuracy", result ? el("div", { id: "chart-per-class", class: "chart" }) : el("p", { class: "muted" }, "No result yet.")),
     section("Confusion matrix (test)", result ? el("div", { id: "chart-confusion", class: "chart square" }) : el("p", { class: "muted" }, "No result yet.")),
-    section("Reliability diagram", el("p", { class: "muted", id: "reliability" },
-      "Not recorded: the pipeline stores the test ECE (above) but not its per-bin confidence and accuracy, which a reliability diagram needs.")),
+    section("Reliability diagram (test)", result && (result.test.reliability || []).length
+      ? el("div", { id: "chart-reliability", class: "chart" })
+      : el("p", { class: "muted", id: "reliability" }, result
+        ? "Not recorded: this result predates per-bin confidence and accuracy (its ECE is above)."
+        : "No result yet.")),
     section("Attempts", el("table", { id: "outcomes" },
       el("thead", {}, el("tr", {}, ["#", "Worker", "Outcome", "Error"].map((h) => el("th", {}, h)))),
       el("tbody", {}, t.outcomes.length ? t.outcomes.map((o, i) => el("tr", {}, el("td", { class: "num" }, i + 1), el("td", { class: "mono" }, o.worker_id), el("td", {}, badge(o.kind)), el("td", { class: "pre" }, o.error || "")))
@@ -440,6 +443,23 @@ async function trialPage(sweepId, trialId, target = main) {
       visualMap: { min: 0, max: most, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } },
       series: [{ type: "heatmap", data: cells, label: { show: true, fontSize: 9 } }],
     });
+    const bins = result.test.reliability || [];
+    if (bins.length) {
+      // Accuracy per confidence bin (bars at the bin's middle) against the diagonal of perfect calibration.
+      chart("chart-reliability", {
+        tooltip: { trigger: "item", formatter: (p) => p.seriesIndex === 0
+          ? `confidence ${num(bins[p.dataIndex].lower)}–${num(bins[p.dataIndex].upper)}: ${bins[p.dataIndex].count} predictions, accuracy ${num(bins[p.dataIndex].accuracy)}, mean confidence ${num(bins[p.dataIndex].confidence)}`
+          : "perfect calibration" },
+        legend: { top: 0 },
+        grid: { left: 50, right: 20, top: 30, bottom: 40 },
+        xAxis: { type: "value", min: 0, max: 1, name: "confidence", nameLocation: "middle", nameGap: 25 },
+        yAxis: { type: "value", min: 0, max: 1, name: "accuracy" },
+        series: [
+          { name: "accuracy", type: "bar", barWidth: "5%", data: bins.map((b) => [(b.lower + b.upper) / 2, b.accuracy]), itemStyle: { color: "#5470c6" } },
+          { name: "calibrated", type: "line", symbol: "none", data: [[0, 0], [1, 1]], lineStyle: { type: "dashed", color: "#999" } },
+        ],
+      });
+    }
   }
   rendered();
 }

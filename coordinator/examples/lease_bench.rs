@@ -255,6 +255,7 @@ fn trivial_result() -> TrialResult {
             ece: 0.05,
             per_class_acc: vec![0.8; 10],
             confusion: vec![vec![0; 10]; 10],
+            reliability: vec![],
         },
         phases: vec![PhaseTiming {
             phase: 1,

@@ -112,6 +112,7 @@ try {
   check(await series("chart-trial-curves") === 4, "trial curves: 4 series");
   check(await series("chart-confusion") === 1 && await hasCanvas("chart-confusion"), "confusion heatmap");
   check(await series("chart-per-class") === 1, "per-class accuracy");
+  check(await series("chart-reliability") === 2 && await hasCanvas("chart-reliability"), "reliability diagram (bins and the diagonal)");
   const test = await page.textContent("#test-metrics");
   check(/Accuracy/.test(test) && /ECE/.test(test), `test metrics: ${test}`);
   check((await page.$$eval("#outcomes tbody tr", (r) => r.length)) >= 1, "attempts listed");

@@ -116,6 +116,7 @@ pub fn fake_result(val_acc: f64) -> String {
             confusion: (0..10)
                 .map(|i| (0..10).map(|j| u64::from(i == j) * 10).collect())
                 .collect(),
+            reliability: vec![],
         },
         phases: vec![PhaseTiming {
             phase: 1,

@@ -96,6 +96,7 @@ pub fn result(val_acc: f64, test_acc: f64) -> TrialResult {
             ece: 0.05,
             per_class_acc: vec![test_acc; 10],
             confusion: vec![vec![0; 10]; 10],
+            reliability: vec![],
         },
         phases: vec![PhaseTiming {
             phase: 1,

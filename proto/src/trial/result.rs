@@ -74,6 +74,27 @@ pub struct TestMetrics {
     pub per_class_acc: Vec<f64>,
     /// `confusion[true][predicted]` counts.
     pub confusion: Vec<Vec<u64>>,
+    /// The reliability diagram behind `ece`: the non-empty confidence bins,
+    /// each with its mean confidence and accuracy. Absent in results from
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reliability: Vec<ReliabilityBin>,
+}
+
+/// One confidence bin of a reliability diagram: predictions whose top-class
+/// probability lies in `(lower, upper]` (the first bin also takes 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    pub lower: f64,
+    pub upper: f64,
+    /// Predictions in the bin.
+    pub count: u64,
+    /// Their mean top-class probability.
+    #[serde(with = "nonfinite")]
+    pub confidence: f64,
+    /// The fraction of them that were right.
+    #[serde(with = "nonfinite")]
+    pub accuracy: f64,
 }
 
 /// Everything a finished trial reports.
@@ -230,6 +251,7 @@ mod tests {
                 ece: f64::NEG_INFINITY,
                 per_class_acc: vec![f64::NAN, 0.5],
                 confusion: vec![],
+                reliability: vec![],
             },
             phases: vec![],
             wall_s: 1.0,

@@ -21,8 +21,8 @@ use crate::pipeline::{TrialError, TrialObserver};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use sweep_proto::trial::{
-    BackboneInfo, DivergedLoss, Divergence, EpochMetrics, PhaseTiming, TestMetrics, TrialConfig,
-    TrialResult,
+    BackboneInfo, DivergedLoss, Divergence, EpochMetrics, PhaseTiming, ReliabilityBin, TestMetrics,
+    TrialConfig, TrialResult,
 };
 
 /// The seed whose simulated trial always fails.
@@ -151,6 +151,7 @@ pub fn run_trial(
                 ece: f64::NAN,
                 per_class_acc: Vec::new(),
                 confusion: Vec::new(),
+                reliability: Vec::new(),
             },
         },
         epochs,
@@ -273,7 +274,25 @@ impl Model {
             ece: 0.01 + 0.1 * (1.0 - acc),
             per_class_acc,
             confusion,
+            reliability: Self::reliability(per_class_n * CLASSES as u64, acc),
         }
+    }
+
+    /// A plausible reliability diagram: most predictions confident and
+    /// right, a few hesitant ones less often right.
+    fn reliability(n: u64, acc: f64) -> Vec<ReliabilityBin> {
+        let bin = |b: u32, share: f64, confidence: f64, accuracy: f64| ReliabilityBin {
+            lower: f64::from(b) / 15.0,
+            upper: f64::from(b + 1) / 15.0,
+            count: (share * n as f64).round() as u64,
+            confidence,
+            accuracy: accuracy.clamp(0.0, 1.0),
+        };
+        vec![
+            bin(6, 0.05, 0.45, acc - 0.5),
+            bin(10, 0.15, 0.70, acc - 0.15),
+            bin(14, 0.80, 0.97, acc + 0.02),
+        ]
     }
 }
 

@@ -3,6 +3,7 @@
 //! confusion matrix; and the evaluation pass that produces them.
 
 use super::resnet::ResNet18;
+use sweep_proto::trial::ReliabilityBin;
 use tch::{Kind, Reduction, Tensor};
 
 /// Confidence bins of the ECE.
@@ -43,13 +44,20 @@ impl Predictions {
     }
 
     pub fn ece(&self) -> f64 {
-        let correct: Vec<bool> = self
-            .labels
+        expected_calibration_error(&self.confidence, &self.correct(), ECE_BINS)
+    }
+
+    /// The reliability diagram behind [`Predictions::ece`] (its non-empty bins).
+    pub fn reliability(&self) -> Vec<ReliabilityBin> {
+        reliability_bins(&self.confidence, &self.correct(), ECE_BINS)
+    }
+
+    fn correct(&self) -> Vec<bool> {
+        self.labels
             .iter()
             .zip(&self.predicted)
             .map(|(a, b)| a == b)
-            .collect();
-        expected_calibration_error(&self.confidence, &correct, ECE_BINS)
+            .collect()
     }
 
     /// `confusion[true][predicted]` over `classes` classes.
@@ -84,11 +92,20 @@ pub fn expected_calibration_error(confidence: &[f64], correct: &[bool], bins: us
     if n == 0 {
         return 0.0;
     }
+    reliability_bins(confidence, correct, bins)
+        .iter()
+        .map(|b| (b.count as f64 / n as f64) * (b.accuracy - b.confidence).abs())
+        .sum()
+}
+
+/// The non-empty bins (0,1/B], (1/B,2/B], … of the predictions' confidence,
+/// each with its count, mean confidence and accuracy (confidence 0 goes to
+/// the first bin).
+pub fn reliability_bins(confidence: &[f64], correct: &[bool], bins: usize) -> Vec<ReliabilityBin> {
     let mut count = vec![0usize; bins];
     let mut conf_sum = vec![0.0; bins];
     let mut right = vec![0usize; bins];
     for (&c, &ok) in confidence.iter().zip(correct) {
-        // Bin b holds (b/B, (b+1)/B]; confidence 0 goes to the first bin.
         let b = ((c * bins as f64).ceil() as usize).clamp(1, bins) - 1;
         count[b] += 1;
         conf_sum[b] += c;
@@ -98,9 +115,15 @@ pub fn expected_calibration_error(confidence: &[f64], correct: &[bool], bins: us
         .filter(|&b| count[b] > 0)
         .map(|b| {
             let k = count[b] as f64;
-            (k / n as f64) * (right[b] as f64 / k - conf_sum[b] / k).abs()
+            ReliabilityBin {
+                lower: b as f64 / bins as f64,
+                upper: (b + 1) as f64 / bins as f64,
+                count: count[b] as u64,
+                confidence: conf_sum[b] / k,
+                accuracy: right[b] as f64 / k,
+            }
         })
-        .sum()
+        .collect()
 }
 
 /// Runs `model` in eval mode over kept `inputs` / `labels` in batches.
@@ -146,6 +169,26 @@ mod tests {
         let conf = vec![1.0; 4];
         let ok = vec![true, false, true, false];
         assert!((expected_calibration_error(&conf, &ok, 15) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reliability_bins_hold_what_the_ece_sums() {
+        // 0.09375 (right), 0.125 (wrong) share bin (1/15, 2/15]; 0.95 twice, one right; 0 goes to the first bin.
+        let conf = [0.09375, 0.125, 0.95, 0.95, 0.0];
+        let ok = [true, false, true, false, false];
+        let bins = reliability_bins(&conf, &ok, 15);
+        let summary: Vec<(u64, f64, f64)> = bins
+            .iter()
+            .map(|b| (b.count, b.confidence, b.accuracy))
+            .collect();
+        assert_eq!(summary, [(1, 0.0, 0.0), (2, 0.109375, 0.5), (2, 0.95, 0.5)]);
+        assert_eq!((bins[1].lower, bins[1].upper), (1.0 / 15.0, 2.0 / 15.0));
+        assert_eq!((bins[2].lower, bins[2].upper), (14.0 / 15.0, 1.0));
+        let ece: f64 = bins
+            .iter()
+            .map(|b| b.count as f64 / 5.0 * (b.accuracy - b.confidence).abs())
+            .sum();
+        assert_eq!(ece, expected_calibration_error(&conf, &ok, 15));
     }
 
     #[test]

@@ -115,6 +115,15 @@ fn tiny_trial_learns_and_repeats() {
     assert_eq!((r.epochs[1].lr_backbone, r.epochs[1].lr_head), (1e-3, 1e-3));
     assert_eq!(r.test.confusion.iter().flatten().sum::<u64>(), 200);
     assert_eq!(r.test.per_class_acc.len(), 10);
+    // The reliability diagram holds every test prediction, and the ECE is its weighted gap.
+    assert_eq!(r.test.reliability.iter().map(|b| b.count).sum::<u64>(), 200);
+    let gap: f64 = r
+        .test
+        .reliability
+        .iter()
+        .map(|b| b.count as f64 / 200.0 * (b.accuracy - b.confidence).abs())
+        .sum();
+    assert!((gap - r.test.ece).abs() < 1e-12, "{gap} vs {}", r.test.ece);
     assert_eq!(r.phases.len(), 2);
     assert!(r
         .phases
