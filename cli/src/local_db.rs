@@ -5,9 +5,9 @@
 //! coordinator would give over gRPC (the same store reads, the same
 //! conversion), so the same renderers print them.
 //!
-//! A running coordinator holds its database exclusively: reading it then
-//! fails after a second with "database is locked" (ask the coordinator
-//! instead) rather than reading under it.
+//! A running coordinator keeps its database in WAL mode with normal locking
+//! (one writer is ensured by its lock file, `sweep.db.lock`), so these reads
+//! also work while it runs: they see its last commit and never block it.
 
 use crate::error::CliError;
 use std::path::{Path, PathBuf};

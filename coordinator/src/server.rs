@@ -265,7 +265,7 @@ pub async fn serve_secured(
 
 /// Waits (up to [`RELEASE_WAIT`]) until every receiver of `stop` is
 /// dropped, then drops the last handle on the store, closing the database
-/// file (held exclusively).
+/// file and then its lock file (`sweep.db.lock`).
 async fn release(store: Arc<Store>, stop: watch::Sender<bool>) {
     if tokio::time::timeout(RELEASE_WAIT, stop.closed())
         .await

@@ -1112,10 +1112,11 @@ fn unusable_database_paths_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no/such/dir/sweep.db");
     let err = Store::open(&missing, StoreOptions::default()).unwrap_err();
+    // The lock file beside it is the first thing a writer makes.
     assert!(matches!(
         &err,
         StoreError::Open {
-            source: OpenError::Sql(_),
+            source: OpenError::LockFile { .. },
             ..
         }
     ));
@@ -1154,11 +1155,39 @@ fn a_second_store_on_the_same_file_is_refused() {
     let clock = Arc::new(ManualClock::new(0));
     let first = open_store(dir.path(), &clock);
     let err = Store::open(&dir.path().join("sweep.db"), StoreOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::Open {
+                source: OpenError::InUse { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let text = chain_text(&err);
     assert!(
-        text.contains("sweep.db") && text.contains("locked"),
+        text.contains("sweep.db.lock") && text.contains("another coordinator"),
         "{text}"
     );
     drop(first);
     open_store(dir.path(), &clock);
+}
+
+#[test]
+fn a_read_only_store_reads_while_the_writer_holds_the_file() {
+    let (dir, _clock, store) = setup();
+    let id = submit(&store, "live", 3, "");
+    let reader = Store::open_read_only(&dir.path().join("sweep.db")).unwrap();
+    assert_eq!(reader.sweep_summary(&id).unwrap().counts.pending, 3);
+    // A later commit of the writer is seen by the open reader.
+    store.cancel_sweep(&id).unwrap();
+    assert_eq!(
+        reader.sweep_summary(&id).unwrap().state,
+        SweepState::Cancelled
+    );
+    // The reader never writes and does not keep the writer from committing.
+    let err = reader.cancel_sweep(&id).unwrap_err();
+    assert!(matches!(err, StoreError::Sql(_)), "{err:?}");
+    submit(&store, "after", 1, "");
 }

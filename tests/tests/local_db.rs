@@ -1,9 +1,10 @@
 //! `sweep report` over gRPC while the coordinator runs, and `--db FILE`:
 //! `sweep leaderboard`, `status` and `report` read a
-//! coordinator's database file directly. While the coordinator runs they are
-//! refused ("database is locked": it holds the file exclusively) and change
-//! nothing; once it has stopped they answer what it answered over gRPC, and
-//! leave the database file byte for byte as it was. Both reports are one HTML file
+//! coordinator's database file directly, while the coordinator runs (a WAL
+//! reader beside it) and once it has stopped: both times they answer what it
+//! answers over gRPC, and the stopped coordinator's file is left byte for
+//! byte as it was. A second coordinator on the same file is refused, naming
+//! its lock file. Both reports are one HTML file
 //! that draws offline in headless Chromium (`tests/browser/report.mjs`): table,
 //! curves, parallel coordinates, the best trial's confusion matrix, no
 //! network request, no console error.
@@ -66,12 +67,36 @@ async fn leaderboard_status_and_report_read_the_file_read_only() {
         "the best trial's result is in the report"
     );
 
-    let locked = cluster.cli(&["leaderboard", &id, "--db", &db_arg]).await;
-    assert!(!locked.success(), "{locked:?}");
+    // From the file, while the coordinator runs.
+    let live = cluster
+        .cli(&["leaderboard", &id, "--format", "csv", "--db", &db_arg])
+        .await;
+    assert!(live.success(), "{live:?}");
+    assert_eq!(live.stdout, over_grpc.stdout);
+    let live_status = cluster.cli(&["status", &id, "--db", &db_arg]).await;
     assert!(
-        locked.stderr.contains("database is locked"),
-        "{}",
-        locked.stderr
+        live_status.success() && live_status.stdout.contains(&id),
+        "{live_status:?}"
+    );
+    // The running coordinator still answers (and writes) after the reads.
+    let still = cluster.cli(&["leaderboard", &id, "--format", "csv"]).await;
+    assert!(still.success(), "{still:?}");
+    assert_eq!(still.stdout, over_grpc.stdout);
+
+    // A second coordinator on the same database is refused.
+    let second = tokio::process::Command::new(sweep_tests::bins::path("sweep-coordinator"))
+        .args(["--listen", "127.0.0.1:0", "--db", &db_arg])
+        .kill_on_drop(true)
+        .output();
+    let second = tokio::time::timeout(Duration::from_secs(20), second)
+        .await
+        .expect("a second coordinator on the same database stops at once")
+        .expect("sweep-coordinator runs");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{said}");
+    assert!(
+        said.contains("sweep.db.lock") && said.contains("another coordinator"),
+        "{said}"
     );
 
     cluster.coordinator().signal(libc::SIGTERM);

@@ -99,7 +99,7 @@ parameters:
 ";
 
 /// The sweep's trial ids in proposal order, read from the database (the
-/// coordinator must be stopped: it holds the file exclusively).
+/// coordinator must be stopped: this opens the file read-write).
 fn proposals(db: &Path, sweep_id: &str) -> Vec<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut stmt = conn

@@ -94,6 +94,29 @@ pub enum OpenError {
     Sql(#[from] rusqlite::Error),
     #[error("cannot switch to WAL (journal_mode is {0})")]
     NotWal(String),
+    /// Another coordinator (or `sweep run`) has the database open for writing.
+    #[error(
+        "another coordinator is using this database (it holds {}); \
+         stop it first, or read the file with --db",
+        lock.display()
+    )]
+    InUse { lock: PathBuf },
+    #[error("cannot lock {}", path.display())]
+    LockFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A WAL database read-only: SQLite needs its `-shm` file, which is
+    /// missing and cannot be made in a folder this user cannot write.
+    #[error(
+        "reading a WAL database needs {}, which is missing, and {} is not writable \
+         to create it: read it while its coordinator runs, or copy the database to a \
+         writable folder",
+        shm.display(),
+        dir.display()
+    )]
+    NoShm { shm: PathBuf, dir: PathBuf },
     #[error("it holds tables but no sweep schema version (not a coordinator database?)")]
     Foreign,
     #[error(

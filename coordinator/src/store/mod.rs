@@ -50,6 +50,7 @@ mod secrets;
 mod sweeps;
 mod worker_health;
 mod worker_registry;
+mod writer_lock;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dashboard_reads::TrialOutcome;
@@ -57,6 +58,7 @@ pub use error::{chain_text, OpenError, StoreError, StoreResult};
 pub use model::*;
 pub use paging::TrialPage;
 pub use policy::WorkerPolicy;
+pub use writer_lock::lock_path;
 
 use feed::ChangeFeed;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -64,6 +66,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use writer_lock::WriterLock;
 
 /// The default lease: how long a trial stays with a worker without a heartbeat.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -96,6 +99,9 @@ pub struct Store {
     policy: WorkerPolicy,
     feed: ChangeFeed,
     commit_observer: OnceLock<CommitObserver>,
+    /// A writer's hold on the database (`sweep.db.lock`); `None` for a
+    /// read-only store. Declared last: dropped after the connection closes.
+    _writer: Option<WriterLock>,
 }
 
 /// Told how long each committed write transaction took (for metrics).
@@ -121,9 +127,11 @@ struct Now {
 
 impl Store {
     /// Opens (creating if missing) the database at `path`, migrates it, and
-    /// gives running trials a fresh lease deadline.
+    /// gives running trials a fresh lease deadline. Refused while another
+    /// store holds the database for writing (its lock file, `sweep.db.lock`).
     pub fn open(path: &Path, options: StoreOptions) -> StoreResult<Store> {
-        let conn = Self::connect(path).map_err(|source| StoreError::Open {
+        let opened = WriterLock::acquire(path).and_then(|lock| Ok((Self::connect(path)?, lock)));
+        let (conn, writer) = opened.map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,
         })?;
@@ -135,6 +143,7 @@ impl Store {
             policy: options.policy,
             feed: ChangeFeed::default(),
             commit_observer: OnceLock::new(),
+            _writer: Some(writer),
         };
         let renewed =
             store.write(|tx, now, _| expiry::renew_all(tx, now.monotonic_ms + store.lease_ms))?;
@@ -148,9 +157,10 @@ impl Store {
 
     /// Opens an existing database only to read it (`SQLITE_OPEN_READ_ONLY`,
     /// `query_only`): no migration, no lease renewal, every write refused.
-    /// For `sweep leaderboard|status|report --db`. A running coordinator
-    /// holds its file exclusively, so this waits a second and then fails
-    /// with "database is locked" rather than read under it.
+    /// For `sweep leaderboard|status|report --db`, also while a coordinator
+    /// runs: WAL readers see its last commit and never block it. It needs no
+    /// write access to the database file, but SQLite's WAL readers need the
+    /// `-shm` beside it: made if missing, which needs a writable folder.
     pub fn open_read_only(path: &Path) -> StoreResult<Store> {
         let open = || -> Result<Connection, OpenError> {
             let conn = Connection::open_with_flags(
@@ -160,10 +170,12 @@ impl Store {
             schema::configure_read_only(&conn)?;
             Ok(conn)
         };
-        let conn = open().map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let conn = open()
+            .map_err(|e| schema::explain_read_only_failure(path, e))
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let options = StoreOptions::default();
         Ok(Store {
             conn: Mutex::new(conn),
@@ -173,6 +185,7 @@ impl Store {
             policy: options.policy,
             feed: ChangeFeed::default(),
             commit_observer: OnceLock::new(),
+            _writer: None,
         })
     }
 

@@ -4,6 +4,7 @@
 
 use super::error::OpenError;
 use rusqlite::Connection;
+use std::path::{Path, PathBuf};
 
 /// The layout this code writes.
 pub const VERSION: i64 = 4;
@@ -197,11 +198,11 @@ ALTER TABLE sweeps ADD COLUMN tpe_json TEXT;
 UPDATE sweeps SET planned = (SELECT count(*) FROM trials t WHERE t.sweep_id = sweeps.id);
 "#;
 
-/// Connection settings: every commit is durable before it returns, and the
-/// database belongs to this process alone (a second coordinator on the same
-/// file is refused with "database is locked" instead of double-leasing).
+/// Connection settings: every commit is durable before it returns. Locking
+/// stays NORMAL so that read-only readers (`--db`) can read while the
+/// coordinator runs; one writer per file is `writer_lock`'s job.
 pub fn configure(conn: &Connection) -> Result<(), OpenError> {
-    conn.execute_batch("PRAGMA busy_timeout = 1000; PRAGMA locking_mode = EXCLUSIVE;")?;
+    conn.execute_batch("PRAGMA busy_timeout = 1000; PRAGMA locking_mode = NORMAL;")?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(OpenError::NotWal(mode));
@@ -220,6 +221,41 @@ pub fn configure_read_only(conn: &Connection) -> Result<(), OpenError> {
         0 => Err(OpenError::Foreign),
         v => Err(OpenError::UnknownVersion(v)),
     }
+}
+
+/// A read-only open that failed because the WAL's `-shm` is missing and the
+/// folder is not writable becomes [`OpenError::NoShm`]; others pass.
+pub fn explain_read_only_failure(db: &Path, err: OpenError) -> OpenError {
+    let cannot_open = matches!(
+        &err,
+        OpenError::Sql(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
+            )
+    );
+    let mut shm = db.as_os_str().to_owned();
+    shm.push("-shm");
+    let shm = PathBuf::from(shm);
+    let dir = match db.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if cannot_open && !shm.exists() && !folder_writable(&dir) {
+        return OpenError::NoShm { shm, dir };
+    }
+    err
+}
+
+/// Whether this process may create files in `dir`: a probe file, made and
+/// removed (only after an open already failed).
+fn folder_writable(dir: &Path) -> bool {
+    let probe = dir.join(format!(".sweep-probe-{}", std::process::id()));
+    let made = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe);
+    made.is_ok() && std::fs::remove_file(&probe).is_ok()
 }
 
 /// Creates the tables on an empty database, brings an older layout up

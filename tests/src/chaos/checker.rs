@@ -1,5 +1,5 @@
 //! The checker, Jepsen-style: reads the database (after the coordinator
-//! has stopped: it holds the file exclusively while it runs) and the
+//! has stopped, so that nothing changes under it) and the
 //! evidence from the logs, and lists every broken promise:
 //!
 //! - every trial ends in exactly one terminal state (done or failed);

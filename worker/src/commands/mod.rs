@@ -28,7 +28,7 @@ enum Command {
     /// Train the stand-in backbone (ResNet18 on Fashion-MNIST) and write it as safetensors.
     Pretrain(pretrain::Args),
     /// Serve a coordinator: lease trials, run them, report results.
-    Run(run::Args),
+    Run(Box<run::Args>),
     /// One attempt for the daemon, in a process of its own (internal).
     #[command(hide = true)]
     TrialChild(trial_child::Args),
@@ -40,7 +40,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Train(a) => train::execute(a),
         Command::Pretrain(a) => pretrain::execute(a),
-        Command::Run(a) => run::execute(a),
+        Command::Run(a) => run::execute(*a),
         Command::TrialChild(a) => trial_child::execute(a),
     };
     match outcome {

@@ -21,6 +21,7 @@
 //! - [`simulated`]: tensor-free trials (test-only `--simulate`).
 //! - [`trial_process`]: one attempt's process; [`protocol`]: its pipe.
 //! - [`env_backoff`]: the pause after environment failures.
+//! - [`metrics`]: Prometheus metrics at `/metrics` on `metrics_listen`.
 //!
 //! Threads: each leased config's `threads` is overwritten with
 //! [`DaemonConfig::threads_per_trial`] (whatever the sweep said), and the
@@ -30,6 +31,7 @@
 pub mod cause;
 pub mod client;
 pub mod env_backoff;
+pub mod metrics;
 pub mod outbox;
 pub mod paths;
 pub mod protocol;
@@ -70,6 +72,8 @@ pub enum DaemonError {
     Coordinator(#[from] BadUrl),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Metrics(#[from] metrics::serve::ListenError),
 }
 
 /// How one daemon runs.
@@ -94,12 +98,19 @@ pub struct DaemonConfig {
     pub credentials: sweep_runtime::credentials::Credentials,
     /// Where a trial's paths may lead (`--data-root`).
     pub data_roots: paths::DataRoots,
+    /// Where to serve `/metrics` (`--metrics-listen`); `None`: nowhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs the daemon until `shutdown` says stop and every running trial has
 /// been reported (or handed back).
 pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonError> {
     let outbox = Arc::new(Outbox::open(&config.state_dir)?);
+    let metrics = Arc::new(metrics::WorkerMetrics::new());
+    if let Some(addr) = config.metrics_listen {
+        let bound = metrics::serve::spawn(addr, metrics.clone()).await?;
+        tracing::info!("metrics at http://{bound}/metrics");
+    }
     let coordinator = Arc::new(CoordinatorClient::with_credentials(
         &config.coordinator,
         RegisterRequest {
@@ -135,6 +146,7 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
         program: config.program,
         threads: config.threads_per_trial,
         data_roots: config.data_roots,
+        metrics,
     });
     let mut slots = JoinSet::new();
     lease_until_draining(&ctx, config.slots.max(1) as usize, &mut slots).await;

@@ -27,6 +27,7 @@ use super::cause::Cause;
 use super::client::{
     classify, sleep_unless, Backoff, CoordinatorClient, Delivery, Refusal, Session,
 };
+use super::metrics::{TrialOutcome, WorkerMetrics};
 use super::outbox::{Outbox, OutboxError, Outcome, Report};
 use super::paths::DataRoots;
 use super::shutdown::{Level, Shutdown};
@@ -51,6 +52,8 @@ pub struct SlotContext {
     pub threads: u32,
     /// Where a trial's `data.dir` and `backbone.weights` may lead.
     pub data_roots: DataRoots,
+    /// What `/metrics` shows (counted whether or not it is served).
+    pub metrics: Arc<WorkerMetrics>,
 }
 
 /// The most of a coordinator's stop reason a log line repeats.
@@ -88,7 +91,22 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotE
         attempt = lease.attempt,
         worker = %session.worker_id,
     );
-    run_attempt(ctx, session, lease).instrument(span).await
+    let metrics = ctx.metrics.clone();
+    metrics.trial_started();
+    let end = run_attempt(ctx, session, lease).instrument(span).await;
+    metrics.trial_finished(match &end {
+        SlotEnd::Completed => TrialOutcome::Completed,
+        SlotEnd::Failed {
+            cause: Cause::Trial,
+            ..
+        } => TrialOutcome::Failed,
+        SlotEnd::Failed {
+            cause: Cause::Environment,
+            ..
+        } => TrialOutcome::EnvironmentFailure,
+        SlotEnd::Stopped => TrialOutcome::Stopped,
+    });
+    end
 }
 
 async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotEnd {
@@ -203,6 +221,7 @@ impl Attempt {
         let (epoch_tx, mut epochs) = mpsc::unbounded_channel();
         let (done_tx, mut done) = oneshot::channel();
         let total_epochs = cfg.total_epochs();
+        let train_images = cfg.data.train;
         let mut process = match trial_process::spawn(&self.ctx.program, &cfg, epoch_tx, done_tx) {
             Ok(p) => p,
             Err(e) => {
@@ -240,6 +259,7 @@ impl Attempt {
                 Some(m) = epochs.recv() => {
                     let m: EpochMetrics = m;
                     epochs_done = epochs_done.max(m.epoch);
+                    self.ctx.metrics.epoch(m.wall_s, train_images);
                     tracing::info!(
                         trial = %self.trial_id,
                         "trial {} epoch {}/{} (phase {}): train loss {:.4}, val acc {:.4}, val loss {:.4}, {:.1} s",

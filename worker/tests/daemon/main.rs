@@ -73,6 +73,7 @@ pub async fn start_with(
         program,
         credentials: Default::default(),
         data_roots: DataRoots::new([std::path::PathBuf::from(".")]),
+        metrics_listen: None,
     };
     let handle = tokio::spawn(run(config, shutdown));
     Daemon {

@@ -76,6 +76,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         program,
         credentials,
         data_roots: DataRoots::new(settings.data_roots()),
+        metrics_listen: settings.metrics_listen,
     };
 
     let runtime = tokio::runtime::Builder::new_current_thread()

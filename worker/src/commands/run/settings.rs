@@ -10,6 +10,7 @@
 //! `deploy/worker.toml` is a commented example with every key.
 
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use sweep_runtime::layered_settings::{self, LayerError, Layers};
 use sweep_runtime::logging::LogFormat;
@@ -63,6 +64,13 @@ pub struct WorkerSettings {
     pub drain_timeout: Option<u64>,
     /// How log lines are written: `text` or `json`.
     pub log_format: LogFormat,
+    /// Where to serve Prometheus metrics at `/metrics` (plain HTTP, no
+    /// authentication) [default: off]; a loopback address unless
+    /// `metrics_insecure`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Allow `metrics_listen` on a non-loopback address (anyone who can
+    /// reach it reads the worker's counters).
+    pub metrics_insecure: bool,
 }
 
 impl Default for WorkerSettings {
@@ -83,6 +91,8 @@ impl Default for WorkerSettings {
             cache_dir: None,
             drain_timeout: None,
             log_format: LogFormat::Text,
+            metrics_listen: None,
+            metrics_insecure: false,
         }
     }
 }
@@ -159,6 +169,17 @@ pub struct Flags {
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Serve Prometheus metrics (trials, epochs, epoch time, images/s, busy
+    /// slots) at http://ADDR/metrics, plain HTTP without authentication; a
+    /// loopback address unless --metrics-insecure [default: off; key:
+    /// metrics_listen, env: SWEEP_METRICS_LISTEN].
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Allow --metrics-listen on a non-loopback address.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub metrics_insecure: bool,
 }
 
 /// A worker setting that cannot be used, named with where it came from.
@@ -250,6 +271,17 @@ impl WorkerSettings {
         if self.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(invalid("name", "empty"));
         }
+        if let Some(addr) = self.metrics_listen {
+            if !addr.ip().is_loopback() && !self.metrics_insecure {
+                return Err(WorkerSettingsError::Invalid {
+                    setting: "metrics_listen",
+                    problem: format!(
+                        "{addr} is not a loopback address and /metrics has no authentication: \
+                         set metrics_insecure (--metrics-insecure) to serve it there anyway"
+                    ),
+                });
+            }
+        }
         Ok(self)
     }
 
@@ -319,6 +351,8 @@ mod tests {
                 "data_roots",
                 "drain_timeout",
                 "log_format",
+                "metrics_insecure",
+                "metrics_listen",
                 "name",
                 "slots",
                 "state_dir",
@@ -388,6 +422,32 @@ mod tests {
         assert_eq!(s.slots, 5);
         assert_eq!(s.data_roots, [PathBuf::from("/z")]);
         assert_eq!(s.threads, Some(3), "the file's value stands");
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_loopback_unless_insecure() {
+        assert_eq!(load(None, &url(), env(&[])).unwrap().metrics_listen, None);
+        let s = load(
+            None,
+            &url(),
+            env(&[("SWEEP_METRICS_LISTEN", "127.0.0.1:9101")]),
+        )
+        .unwrap();
+        assert_eq!(s.metrics_listen, Some("127.0.0.1:9101".parse().unwrap()));
+        let public = Flags {
+            metrics_listen: Some("0.0.0.0:9101".parse().unwrap()),
+            ..url()
+        };
+        let e = load(None, &public, env(&[])).unwrap_err();
+        assert!(
+            e.to_string().starts_with("metrics_listen: 0.0.0.0:9101"),
+            "{e}"
+        );
+        let allowed = Flags {
+            metrics_insecure: true,
+            ..public
+        };
+        assert!(load(None, &allowed, env(&[])).is_ok());
     }
 
     #[test]
