@@ -16,7 +16,9 @@ BIN=${SWEEP_BIN_DIR:-$REPO/target/debug}
 
 WORK=$(mktemp -d /tmp/sweep-package.XXXXXX)
 COORD_PID=""
+DAEMON=""
 cleanup() {
+    [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
     [ -n "$COORD_PID" ] && kill "$COORD_PID" 2>/dev/null && wait "$COORD_PID" 2>/dev/null
     rm -rf "$WORK"
 }
@@ -91,11 +93,17 @@ state_dir = "$WORK/host/state"
 data_roots = ["$WORK/host/data"]
 cache_dir = "$WORK/host/cache"
 EOF
-isolated "$WORKER" run --config worker.toml 2> "$WORK/daemon.log" &
+# Started directly (not through the shell function, which would run in a subshell): $! is then the process that
+# becomes the worker (unshare, env and sh each exec the next), so the TERM below reaches the daemon itself.
+unshare --mount --propagation private -- env -u LD_LIBRARY_PATH VENV="$VENV" DIR="$WORK/host" sh -c \
+    'mount -t tmpfs -o size=1m none "$VENV" && cd "$DIR" && exec "$@"' isolated "$WORKER" run --config worker.toml \
+    2> "$WORK/daemon.log" &
 DAEMON=$!
 timeout 600 "$BIN/sweep" --coordinator "http://127.0.0.1:$PORT" --token-file "$WORK/client.token" watch "$SWEEP" \
     > "$WORK/watch.log" 2>&1 || { kill "$DAEMON"; fail "the sweep did not finish: $(tail -3 "$WORK/daemon.log")"; }
 kill -TERM "$DAEMON"; wait "$DAEMON" || true
+ps -p "$DAEMON" >/dev/null 2>&1 && fail "the daemon did not stop on SIGTERM"
+DAEMON=""
 cli leaderboard "$SWEEP" --format csv > "$WORK/board.csv"
 done=$(grep -c ',done,' "$WORK/board.csv" || true)
 [ "$done" = 2 ] || fail "expected 2 trials done by the relocated daemon: $(cat "$WORK/board.csv")"
