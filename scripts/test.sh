@@ -21,11 +21,14 @@ gate "cargo deny check licenses bans sources (advisories need the RustSec databa
 gate "cargo test --workspace"
 cargo test --workspace
 
+# The deployment tests start daemons and mount namespaces: root, or sudo for a user who may.
+AS_ROOT=""; [ "$(id -u)" = 0 ] || AS_ROOT=sudo
+
 gate "scripts/test-slurm.sh (a real single-node Slurm: workers by sbatch, scancel and the time-limit signal drain)"
-scripts/test-slurm.sh
+$AS_ROOT scripts/test-slurm.sh
 
 gate "scripts/test-package.sh (the relocatable worker tarball, run with the venv hidden)"
-scripts/test-package.sh
+$AS_ROOT scripts/test-package.sh
 
 gate "deploy/container/test.sh (images from Debian's packages, compose with podman, a real sweep over TLS)"
-deploy/container/test.sh
+$AS_ROOT deploy/container/test.sh

@@ -16,7 +16,14 @@ fail() { say "error: $*"; exit 1; }
 PROFILE=release
 [ "${1:-}" = "-p" ] && PROFILE=$2
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/deploy/container/containers.conf}
-need() { command -v "$1" >/dev/null || { say "installing Debian's $2"; apt-get install -y -qq "$2" >/dev/null; }; }
+# A fresh machine may have no package lists yet: refresh them once, before the first install.
+UPDATED=""
+need() {
+    command -v "$1" >/dev/null && return
+    say "installing Debian's $2"
+    [ -n "$UPDATED" ] || { apt-get update -qq; UPDATED=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
 need podman podman; need runc runc; need debootstrap debootstrap
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 BASE=localhost/sweep-debian:bookworm

@@ -13,7 +13,8 @@ fail() { say "FAILED: $*"; exit 1; }
 PROFILE=debug
 [ "${1:-}" = "-p" ] && PROFILE=$2
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$REPO/deploy/container/containers.conf}
-command -v podman-compose >/dev/null || { say "installing Debian's podman-compose"; apt-get install -y -qq podman-compose >/dev/null; }
+command -v podman-compose >/dev/null || { say "installing Debian's podman-compose"; apt-get update -qq;
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman-compose >/dev/null; }
 
 deploy/container/build.sh -p "$PROFILE"
 
