@@ -9,12 +9,12 @@ Its 1000-class `fc` is dropped by the pipeline, which makes a fresh 10-class hea
 Needs a machine that can download torchvision's weights (the project's CI
 machines cannot; there `sweep-worker pretrain` makes a stand-in backbone).
 
-    python scripts/export_imagenet_resnet18.py data/backbone/resnet18-imagenet.safetensors
+    python scripts/export_imagenet_resnet18.py data/backbone/resnet18-imagenet-224.safetensors
 
 then, in the trial config:
 
     backbone:
-      weights: data/backbone/resnet18-imagenet.safetensors
+      weights: data/backbone/resnet18-imagenet-224.safetensors
     input_size: 224
 """
 import argparse

@@ -406,6 +406,8 @@ fn fake_result(config: &TrialConfig) -> TrialResult {
             confusion: vec![vec![0; 10]; 10],
             reliability: vec![],
         },
+        val: None,
+        calibration: None,
         phases: vec![PhaseTiming {
             phase: 2,
             epochs: config.phase2.epochs,

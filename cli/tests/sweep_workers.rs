@@ -104,6 +104,8 @@ fn result_json() -> String {
             confusion: vec![vec![0; 10]; 10],
             reliability: vec![],
         },
+        val: None,
+        calibration: None,
         phases: vec![PhaseTiming {
             phase: 1,
             epochs: 1,

@@ -405,6 +405,13 @@ async function trialPage(sweepId, trialId, target = main) {
       el("tbody", {}, epochs.map((e) => el("tr", {}, [e.epoch, e.phase, num(e.train_loss), num(e.train_acc), num(e.val_loss), num(e.val_acc), num(e.val_ece), num(e.lr_backbone), num(e.lr_head), duration(e.wall_s)].map((v) => el("td", { class: "num" }, v)))))))),
     section("Per-class accuracy", result ? el("div", { id: "chart-per-class", class: "chart" }) : el("p", { class: "muted" }, "No result yet.")),
     section("Confusion matrix (test)", result ? el("div", { id: "chart-confusion", class: "chart square" }) : el("p", { class: "muted" }, "No result yet.")),
+    result && result.val ? section("Confusion matrix (val, kept weights)", el("div", { id: "chart-confusion-val", class: "chart square" })) : null,
+    result && result.calibration ? section("Calibration: temperature scaling (fitted on val)", el("dl", { class: "facts", id: "calibration" },
+      [["Temperature", num(result.calibration.temperature)],
+        ["Val NLL", `${num(result.calibration.val_nll_before)} → ${num(result.calibration.val_nll_after)}`],
+        ["Test NLL", `${num(result.calibration.test_nll_before)} → ${num(result.calibration.test_nll_after)}`],
+        ["Test ECE", `${num(result.calibration.test_ece_before)} → ${num(result.calibration.test_ece_after)}`]]
+        .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))) : null,
     section("Reliability diagram (test)", result && (result.test.reliability || []).length
       ? el("div", { id: "chart-reliability", class: "chart" })
       : el("p", { class: "muted", id: "reliability" }, result
@@ -432,24 +439,31 @@ async function trialPage(sweepId, trialId, target = main) {
       yAxis: { type: "value", min: 0, max: 1 },
       series: [{ type: "bar", data: result.test.per_class_acc, itemStyle: { color: "#3ba272" } }],
     });
-    const cells = [];
-    let most = 1;
-    result.test.confusion.forEach((row, truth) => row.forEach((n, predicted) => { cells.push([predicted, truth, n]); most = Math.max(most, n); }));
-    chart("chart-confusion", {
-      tooltip: { formatter: (p) => `true ${p.value[1]}, predicted ${p.value[0]}: ${p.value[2]}` },
-      grid: { left: 60, right: 20, top: 10, bottom: 80 },
-      xAxis: { type: "category", data: classes, name: "predicted", nameLocation: "middle", nameGap: 25 },
-      yAxis: { type: "category", data: classes, name: "true", inverse: true },
-      visualMap: { min: 0, max: most, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } },
-      series: [{ type: "heatmap", data: cells, label: { show: true, fontSize: 9 } }],
-    });
+    const confusion = (id, matrix) => {
+      const cells = [];
+      let most = 1;
+      matrix.forEach((row, truth) => row.forEach((n, predicted) => { cells.push([predicted, truth, n]); most = Math.max(most, n); }));
+      chart(id, {
+        tooltip: { formatter: (p) => `true ${p.value[1]}, predicted ${p.value[0]}: ${p.value[2]}` },
+        grid: { left: 60, right: 20, top: 10, bottom: 80 },
+        xAxis: { type: "category", data: classes, name: "predicted", nameLocation: "middle", nameGap: 25 },
+        yAxis: { type: "category", data: classes, name: "true", inverse: true },
+        visualMap: { min: 0, max: most, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } },
+        series: [{ type: "heatmap", data: cells, label: { show: true, fontSize: 9 } }],
+      });
+    };
+    confusion("chart-confusion", result.test.confusion);
+    if (result.val) confusion("chart-confusion-val", result.val.confusion);
     const bins = result.test.reliability || [];
+    const after = (result.calibration || {}).test_reliability_after || [];
     if (bins.length) {
       // Accuracy per confidence bin (bars at the bin's middle) against the diagonal of perfect calibration.
       chart("chart-reliability", {
         tooltip: { trigger: "item", formatter: (p) => p.seriesIndex === 0
           ? `confidence ${num(bins[p.dataIndex].lower)}–${num(bins[p.dataIndex].upper)}: ${bins[p.dataIndex].count} predictions, accuracy ${num(bins[p.dataIndex].accuracy)}, mean confidence ${num(bins[p.dataIndex].confidence)}`
-          : "perfect calibration" },
+          : p.seriesIndex === 2
+            ? `after temperature scaling, confidence ${num(after[p.dataIndex].lower)}–${num(after[p.dataIndex].upper)}: ${after[p.dataIndex].count} predictions, accuracy ${num(after[p.dataIndex].accuracy)}`
+            : "perfect calibration" },
         legend: { top: 0 },
         grid: { left: 50, right: 20, top: 30, bottom: 40 },
         xAxis: { type: "value", min: 0, max: 1, name: "confidence", nameLocation: "middle", nameGap: 25 },
@@ -457,6 +471,7 @@ async function trialPage(sweepId, trialId, target = main) {
         series: [
           { name: "accuracy", type: "bar", barWidth: "5%", data: bins.map((b) => [(b.lower + b.upper) / 2, b.accuracy]), itemStyle: { color: "#5470c6" } },
           { name: "calibrated", type: "line", symbol: "none", data: [[0, 0], [1, 1]], lineStyle: { type: "dashed", color: "#999" } },
+          ...(after.length ? [{ name: "accuracy after temperature scaling", type: "bar", barWidth: "5%", data: after.map((b) => [(b.lower + b.upper) / 2, b.accuracy]), itemStyle: { color: "#fac858" } }] : []),
         ],
       });
     }

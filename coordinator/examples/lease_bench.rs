@@ -257,6 +257,8 @@ fn trivial_result() -> TrialResult {
             confusion: vec![vec![0; 10]; 10],
             reliability: vec![],
         },
+        val: None,
+        calibration: None,
         phases: vec![PhaseTiming {
             phase: 1,
             epochs: 1,

@@ -40,7 +40,37 @@ fn seed_is_the_seed_recipe_on_a_224_px_backbone() {
     assert_eq!(sweep.points.len(), 1);
     let mut expected = TrialConfig::default();
     expected.backbone.weights = "data/backbone/resnet18-fashion-224.safetensors".into();
+    expected.data.split_seed = Some(0);
     assert_eq!(sweep.points[0].config, expected);
+}
+
+#[test]
+fn seed_imagenet_is_the_seed_recipe_exactly() {
+    let sweep = load("seed-imagenet.yaml");
+    assert_eq!(sweep.points.len(), 1);
+    let mut expected = TrialConfig::default();
+    expected.backbone.weights = "data/backbone/resnet18-imagenet-224.safetensors".into();
+    expected.data.split_seed = Some(0);
+    expected.augment.mode = sweep_proto::trial::AugmentMode::Exact;
+    assert_eq!(sweep.points[0].config, expected);
+}
+
+#[test]
+fn every_shipped_sweep_pins_its_split() {
+    for entry in
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sweeps")).unwrap()
+    {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let sweep = load(&name);
+        // A TPE sweep proposes later; its base holds the split.
+        let mut configs: Vec<&TrialConfig> = sweep.points.iter().map(|p| &p.config).collect();
+        configs.extend(sweep.tpe.as_ref().map(|plan| &plan.space.base));
+        assert!(!configs.is_empty(), "{name}");
+        assert!(
+            configs.iter().all(|c| c.data.split_seed == Some(0)),
+            "{name} does not pin data.split_seed"
+        );
+    }
 }
 
 #[test]

@@ -118,6 +118,8 @@ pub fn fake_result(val_acc: f64) -> String {
                 .collect(),
             reliability: vec![],
         },
+        val: None,
+        calibration: None,
         phases: vec![PhaseTiming {
             phase: 1,
             epochs: 1,

@@ -6,6 +6,7 @@
 //!   and runs them through [`pipeline::run_trial`]. Knows nothing of tensors.
 //! - [`child`]: the trial process the daemon starts for each attempt (the
 //!   only place the daemon's trials touch libtorch).
+//! - [`figures`]: PNG figures (the Grad-CAM grid), drawn without a plotting library.
 //! - [`commands`]: the `sweep-worker` subcommands.
 //! - [`host`]: the host name results and registrations carry.
 //! - [`error_chain`]: an error and its causes on one line.
@@ -13,6 +14,7 @@
 pub mod child;
 pub mod commands;
 pub mod daemon;
+pub mod figures;
 pub use sweep_runtime::error_chain;
 pub mod host;
 pub mod pipeline;

@@ -13,7 +13,7 @@ pub type Curve = Vec<(u32, f64)>;
 pub fn value(e: &EpochMetrics, name: &str) -> f64 {
     match name {
         "val_acc" => e.val_acc,
-        "val_loss" => e.val_loss,
+        "val_nll" | "val_loss" => e.val_loss,
         "val_ece" => e.val_ece,
         "train_loss" => e.train_loss,
         _ => f64::NAN,

@@ -98,6 +98,8 @@ pub fn result(val_acc: f64, test_acc: f64) -> TrialResult {
             confusion: vec![vec![0; 10]; 10],
             reliability: vec![],
         },
+        val: None,
+        calibration: None,
         phases: vec![PhaseTiming {
             phase: 1,
             epochs: 1,

@@ -117,6 +117,10 @@ pub struct AugmentConfig {
     pub rotation_deg: f64,
     /// Maximum shift as a fraction of width/height.
     pub translate: f64,
+    /// How the transform is sampled. Left out of the canonical JSON when
+    /// `fast`, so configs from before the key existed keep their ids.
+    #[serde(skip_serializing_if = "AugmentMode::is_fast")]
+    pub mode: AugmentMode,
 }
 
 impl Default for AugmentConfig {
@@ -125,7 +129,27 @@ impl Default for AugmentConfig {
             enabled: true,
             rotation_deg: 15.0,
             translate: 0.1,
+            mode: AugmentMode::Fast,
         }
+    }
+}
+
+/// How augmentation samples its transforms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AugmentMode {
+    /// Rotation and a continuous shift in one bilinear pass from the 28 px
+    /// image straight to the input size (one resampling; the default).
+    #[default]
+    Fast,
+    /// As torchvision does it on a PIL image after `Resize`: resize, rotate
+    /// (nearest), shift by whole pixels (nearest): three resamplings.
+    Exact,
+}
+
+impl AugmentMode {
+    pub fn is_fast(&self) -> bool {
+        *self == AugmentMode::Fast
     }
 }
 

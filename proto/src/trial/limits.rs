@@ -29,3 +29,6 @@ pub const MAX_THREADS: u32 = 1_024;
 pub const MAX_PATH_BYTES: usize = 4_096;
 /// Largest trial config file, bytes, refused before parsing (a full one is ~1 KB).
 pub const MAX_TRIAL_YAML_BYTES: usize = 64 * 1024;
+/// The smallest fraction of its starting learning rate a `step` schedule
+/// may decay to within a phase (see `TrialConfig::check_step_schedule`).
+pub const MIN_STEP_LR_FACTOR: f64 = 1e-6;

@@ -19,6 +19,9 @@ pub struct EpochMetrics {
     pub epoch: u32,
     /// 1 or 2.
     pub phase: u32,
+    /// Mean cross-entropy of the epoch's training batches against the true
+    /// labels, without label smoothing (the optimised loss includes it), so
+    /// trials with different smoothing compare fairly.
     #[serde(with = "nonfinite")]
     pub train_loss: f64,
     #[serde(with = "nonfinite")]
@@ -61,8 +64,11 @@ pub struct PhaseTiming {
 }
 
 /// The best-validation weights evaluated on the test split.
+pub type TestMetrics = SplitMetrics;
+
+/// The kept (best-validation) weights evaluated on one split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TestMetrics {
+pub struct SplitMetrics {
     #[serde(with = "nonfinite")]
     pub acc: f64,
     #[serde(with = "nonfinite")]
@@ -97,6 +103,31 @@ pub struct ReliabilityBin {
     pub accuracy: f64,
 }
 
+/// Temperature scaling (Guo et al. 2017): the kept weights' logits divided
+/// by one `temperature` fitted on val (minimum NLL), and what that does on
+/// test. Predictions, hence accuracies, do not change; confidences do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    #[serde(with = "nonfinite")]
+    pub temperature: f64,
+    /// Mean val NLL before (T = 1) and after scaling.
+    #[serde(with = "nonfinite")]
+    pub val_nll_before: f64,
+    #[serde(with = "nonfinite")]
+    pub val_nll_after: f64,
+    #[serde(with = "nonfinite")]
+    pub test_nll_before: f64,
+    #[serde(with = "nonfinite")]
+    pub test_nll_after: f64,
+    /// Test ECE (15 bins) before and after scaling.
+    #[serde(with = "nonfinite")]
+    pub test_ece_before: f64,
+    #[serde(with = "nonfinite")]
+    pub test_ece_after: f64,
+    /// The test reliability diagram after scaling.
+    pub test_reliability_after: Vec<ReliabilityBin>,
+}
+
 /// Everything a finished trial reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialResult {
@@ -111,6 +142,14 @@ pub struct TrialResult {
     #[serde(with = "nonfinite")]
     pub best_val_ece: f64,
     pub test: TestMetrics,
+    /// The same measures on the validation split, for the kept weights (the
+    /// best epoch's). Absent in results from before they were recorded and
+    /// for a trial that diverged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val: Option<SplitMetrics>,
+    /// Temperature scaling fitted on val, reported on test. Absent as `val`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     pub phases: Vec<PhaseTiming>,
     #[serde(with = "nonfinite")]
     pub wall_s: f64,
@@ -176,8 +215,9 @@ impl fmt::Display for Divergence {
 }
 
 /// Names a sweep may rank by, with their natural goal.
-pub const RANKING_METRICS: [(&str, &str); 4] = [
+pub const RANKING_METRICS: [(&str, &str); 5] = [
     ("val_acc", "maximize"),
+    ("val_nll", "minimize"),
     ("val_loss", "minimize"),
     ("val_ece", "minimize"),
     ("train_loss", "minimize"),
@@ -192,7 +232,9 @@ impl TrialResult {
         let best = self.epochs.iter().find(|e| e.epoch == self.best_epoch);
         match name {
             "val_acc" => Some(self.best_val_acc),
-            "val_loss" => Some(self.best_val_loss),
+            // The val loss is the mean negative log-likelihood (cross-entropy
+            // without label smoothing): `val_nll` says so, `val_loss` stays.
+            "val_nll" | "val_loss" => Some(self.best_val_loss),
             "val_ece" => Some(self.best_val_ece),
             "train_loss" => match best {
                 Some(e) => Some(e.train_loss),
@@ -253,6 +295,8 @@ mod tests {
                 confusion: vec![],
                 reliability: vec![],
             },
+            val: None,
+            calibration: None,
             phases: vec![],
             wall_s: 1.0,
             threads: 1,

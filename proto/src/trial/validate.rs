@@ -3,7 +3,7 @@
 //! ([`super::limits`]) and every sum is computed with checked arithmetic.
 
 use super::limits::*;
-use super::{ConfigError, PhaseConfig, SchedulerKind, TrialConfig};
+use super::{ConfigError, PhaseConfig, SchedulerKind, StepUnit, TrialConfig};
 use std::path::Path;
 
 fn check(ok: bool, field: &str, message: impl FnOnce() -> String) -> Result<(), ConfigError> {
@@ -106,6 +106,9 @@ impl TrialConfig {
                 format!("must be within (0, 1], got {v}")
             })?;
         }
+        if s.kind == SchedulerKind::Step {
+            self.check_step_schedule()?;
+        }
         check(
             s.min_lr_factor.is_finite() && (0.0..=1.0).contains(&s.min_lr_factor),
             "scheduler.min_lr_factor",
@@ -115,6 +118,42 @@ impl TrialConfig {
             format!("must be at most {MAX_THREADS}, got {}", self.threads)
         })?;
         Ok(())
+    }
+
+    /// A `step` schedule must not decay the learning rate below
+    /// [`MIN_STEP_LR_FACTOR`] of its start within a scheduled phase. The
+    /// mistake this catches: `step_size` counts `step_per` units, so a
+    /// `step_size` meant in epochs (the default 3) with `step_per: batch`
+    /// decays every 3 batches — 0.1^26 within one epoch of 79 batches.
+    fn check_step_schedule(&self) -> Result<(), ConfigError> {
+        let s = &self.scheduler;
+        let n = self.data.train as u64;
+        let bs = self.batch_size.max(1) as u64;
+        // As the worker cuts an epoch: a last batch of one image joins the one before.
+        let batches = n.div_ceil(bs) - u64::from(n > bs && n % bs == 1);
+        let mut phases = vec![&self.phase2];
+        if s.phase1 {
+            phases.push(&self.phase1);
+        }
+        let epochs = phases.iter().map(|p| p.epochs as u64).max().unwrap_or(0);
+        let (steps, unit) = match s.step_per {
+            StepUnit::Batch => (epochs * batches, "batches"),
+            StepUnit::Epoch => (epochs, "epochs"),
+        };
+        let decays = steps / s.step_size.max(1) as u64;
+        let end = s.gamma.powf(decays as f64);
+        check(
+            s.gamma == 1.0 || end >= MIN_STEP_LR_FACTOR,
+            "scheduler.step_size",
+            || {
+                format!(
+                    "{} {unit} with gamma {} decays the learning rate {decays} times in a phase of {steps} {unit} \
+                     (to {end:.1e} of its start, below {MIN_STEP_LR_FACTOR:e}); step_size counts step_per units — \
+                     raise it, or step per epoch",
+                    s.step_size, s.gamma
+                )
+            },
+        )
     }
 
     /// The split sizes: each a positive multiple of 10 within MNIST's size,
@@ -199,6 +238,38 @@ mod tests {
         assert_eq!((c.phase1.epochs, c.phase1.unfreeze.len()), (1, 0));
         let round_trip: TrialConfig = serde_json::from_str(&c.canonical_json()).unwrap();
         assert_eq!(round_trip, c);
+    }
+
+    /// A `step` schedule may not decay the LR to nothing within a phase; its
+    /// refusal shows the arithmetic. Sensible ones pass in either unit.
+    #[test]
+    fn a_step_schedule_that_decays_to_nothing_is_refused() {
+        let e = err("scheduler: {kind: step, step_per: batch}");
+        assert!(
+            e.contains("scheduler.step_size")
+                && e.contains("184 times")
+                && e.contains("553 batches"),
+            "{e}"
+        );
+        parse_trial_yaml("scheduler: {kind: step}").unwrap();
+        parse_trial_yaml("scheduler: {kind: step, step_per: batch, step_size: 158}").unwrap();
+        // gamma 1 never decays; phase 1 counts when scheduled.
+        parse_trial_yaml("scheduler: {kind: step, step_per: batch, step_size: 1, gamma: 1.0}")
+            .unwrap();
+        let e = err("scheduler: {kind: step, step_size: 1, phase1: true}\nphase1: {epochs: 20}");
+        assert!(e.contains("20 epochs"), "{e}");
+    }
+
+    /// The augmentation mode is new: `fast` stays out of the canonical JSON
+    /// (so earlier trial ids hold), `exact` goes in.
+    #[test]
+    fn the_fast_augmentation_mode_keeps_the_old_ids() {
+        let fast = parse_trial_yaml("augment: {mode: fast}").unwrap();
+        assert_eq!(fast.content_id(), TrialConfig::default().content_id());
+        assert!(!fast.canonical_json().contains("mode"));
+        let exact = parse_trial_yaml("augment: {mode: exact}").unwrap();
+        assert!(exact.canonical_json().contains(r#""mode":"exact""#));
+        assert_ne!(exact.content_id(), fast.content_id());
     }
 
     #[test]

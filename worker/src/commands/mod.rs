@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod gradcam;
 pub mod pretrain;
 mod progress;
 pub mod run;
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Run one trial on its own and print its result as JSON.
     Train(train::Args),
+    /// Draw Grad-CAM heat-maps of trained weights on test images (PNG).
+    Gradcam(gradcam::Args),
     /// Train the stand-in backbone (ResNet18 on Fashion-MNIST) and write it as safetensors.
     Pretrain(pretrain::Args),
     /// Serve a coordinator: lease trials, run them, report results.
@@ -39,6 +42,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Train(a) => train::execute(a),
+        Command::Gradcam(a) => gradcam::execute(a),
         Command::Pretrain(a) => pretrain::execute(a),
         Command::Run(a) => run::execute(*a),
         Command::TrialChild(a) => trial_child::execute(a),

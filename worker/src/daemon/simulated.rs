@@ -155,6 +155,8 @@ pub fn run_trial(
             },
         },
         epochs,
+        val: None,
+        calibration: None,
         phases,
         wall_s: started.elapsed().as_secs_f64(),
         threads: cfg.threads,

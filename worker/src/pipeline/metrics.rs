@@ -1,9 +1,11 @@
 //! Classification metrics: accuracy, mean cross-entropy, expected calibration
 //! error (15 equal-width confidence bins), per-class accuracy and the
-//! confusion matrix; and the evaluation pass that produces them.
+//! confusion matrix; and the evaluation pass that produces them (keeping the
+//! logits for temperature scaling).
 
+use super::calibration::Logits;
 use super::resnet::ResNet18;
-use sweep_proto::trial::ReliabilityBin;
+use sweep_proto::trial::{ReliabilityBin, SplitMetrics};
 use tch::{Kind, Reduction, Tensor};
 
 /// Confidence bins of the ECE.
@@ -17,6 +19,8 @@ pub struct Predictions {
     /// Softmax probability of the predicted class.
     pub confidence: Vec<f64>,
     pub loss_sum: f64,
+    /// The logits, row-major `[n, classes]` (temperature scaling fits on them).
+    pub logits: Vec<f32>,
 }
 
 impl Predictions {
@@ -67,6 +71,27 @@ impl Predictions {
             m[t as usize][p as usize] += 1;
         }
         m
+    }
+
+    /// Every measure of the split, as a result reports it.
+    pub fn split_metrics(&self, classes: usize) -> SplitMetrics {
+        SplitMetrics {
+            acc: self.accuracy(),
+            loss: self.loss(),
+            ece: self.ece(),
+            per_class_acc: self.per_class_accuracy(classes),
+            confusion: self.confusion(classes),
+            reliability: self.reliability(),
+        }
+    }
+
+    /// The logits with their labels, for [`super::calibration`].
+    pub fn logits(&self, classes: usize) -> Logits<'_> {
+        Logits {
+            values: &self.logits,
+            labels: &self.labels,
+            classes,
+        }
     }
 
     /// Accuracy of each true class (0 for a class with no images).
@@ -149,6 +174,8 @@ pub fn evaluate(model: &ResNet18, inputs: &Tensor, labels: &Tensor, batch: usize
             );
             out.predicted.extend(Vec::<i64>::try_from(&pred).unwrap());
             out.labels.extend(Vec::<i64>::try_from(&y).unwrap());
+            out.logits
+                .extend(Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap());
             start += len;
         }
     });
@@ -198,6 +225,7 @@ mod tests {
             predicted: vec![0, 1, 1, 1],
             confidence: vec![0.9; 4],
             loss_sum: 2.0,
+            logits: Vec::new(),
         };
         assert_eq!(p.confusion(2), vec![vec![1, 1], vec![0, 2]]);
         assert_eq!(p.per_class_accuracy(2), vec![0.5, 1.0]);

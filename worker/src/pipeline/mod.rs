@@ -5,18 +5,24 @@
 //! cancellation flag checked between batches.
 //!
 //! - [`idx`], [`mnist`]: reading the data; [`split`]: the stratified split;
-//!   [`transform`]: eval transform and batched augmentation; [`data`]: the
-//!   tensors a trial keeps.
+//!   [`transform`]: eval transform and batched augmentation (fast), and
+//!   [`augment_exact`] (torchvision's exact one); [`batches`]: how an epoch is
+//!   cut; [`data`]: the tensors a trial keeps.
 //! - [`resnet`]: ResNet18 by stages; [`weights`]: safetensors in and out.
 //! - [`optim`]: the phase's optimizer groups; [`adamw`]: fused AdamW; [`schedule`]: LR schedules; [`metrics`]:
-//!   accuracy, ECE, confusion; [`trial`]: the two phases.
+//!   accuracy, ECE, confusion; [`calibration`]: temperature scaling;
+//!   [`gradcam`]: Grad-CAM maps; [`trial`]: the two phases.
 //!
 //! Threads: libtorch's intra-op thread count is process-global
 //! ([`trial::apply_threads`]); trials that must not share cores have to run in
 //! separate processes, each with its own `threads`.
 
 pub mod adamw;
+pub mod augment_exact;
+pub mod batches;
+pub mod calibration;
 pub mod data;
+pub mod gradcam;
 pub mod idx;
 pub mod metrics;
 pub mod mnist;

@@ -91,7 +91,8 @@ pub fn pretrain(
     model.set_trainable(&Stage::BACKBONE);
     let optim = OptimizerConfig::default();
     let mut opt = PhaseOptimizer::new(&model, &Stage::BACKBONE, cfg.lr, cfg.lr, &optim)?;
-    let batches = train_idx.len().div_ceil(cfg.batch_size);
+    let ranges = super::batches::batch_ranges(train_idx.len(), cfg.batch_size);
+    let batches = ranges.len();
     let cosine = SchedulerConfig {
         kind: SchedulerKind::Cosine,
         step_per: StepUnit::Batch,
@@ -105,7 +106,8 @@ pub fn pretrain(
         let t0 = Instant::now();
         order.shuffle(&mut rng);
         let mut loss_sum = 0.0;
-        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+        for (b, range) in ranges.iter().enumerate() {
+            let chunk = &order[range.clone()];
             let idx = Tensor::from_slice(chunk);
             let x = tch::no_grad(|| eval_transform(&train_unit.index_select(0, &idx), size));
             let y = train_labels.index_select(0, &idx);

@@ -137,6 +137,40 @@ mod tests {
         assert!(!s.after_batch());
     }
 
+    /// The seed report's open point C-2 (per batch or per epoch): a `step`
+    /// schedule stepped per batch with `step_size` = k epochs' batches gives,
+    /// at every epoch boundary, the factor of the per-epoch schedule with
+    /// `step_size` = k; in between it changes only at those boundaries.
+    #[test]
+    fn step_per_batch_agrees_with_step_per_epoch_at_epoch_ends() {
+        let batches = 7;
+        let mut by_epoch = cfg(SchedulerKind::Step, StepUnit::Epoch);
+        by_epoch.step_size = 2;
+        by_epoch.gamma = 0.5;
+        let mut by_batch = by_epoch.clone();
+        by_batch.step_per = StepUnit::Batch;
+        by_batch.step_size = 2 * batches as u32;
+        let mut e = Schedule::new(&by_epoch, true, 6, batches);
+        let mut b = Schedule::new(&by_batch, true, 6, batches);
+        for epoch in 1..=6 {
+            for batch in 1..=batches {
+                let changed = b.after_batch();
+                assert_eq!(
+                    changed,
+                    batch == batches && epoch % 2 == 0,
+                    "epoch {epoch} batch {batch}"
+                );
+            }
+            assert!(
+                !b.after_epoch(0.0),
+                "a batch-stepped step schedule ignores epochs"
+            );
+            e.after_epoch(0.0);
+            assert_eq!(b.factor(), e.factor(), "after epoch {epoch}");
+        }
+        assert_eq!(b.factor(), 0.125);
+    }
+
     #[test]
     fn plateau_waits_patience_epochs() {
         let mut c = cfg(SchedulerKind::Plateau, StepUnit::Batch);

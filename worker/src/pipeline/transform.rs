@@ -68,6 +68,15 @@ pub fn eval_inputs(unit: &Tensor, size: i64) -> Tensor {
     })
 }
 
+/// A draw uniform in [−half, half]; 0 (and no draw) when `half` is 0.
+pub fn symmetric_uniform(rng: &mut impl Rng, half: f64) -> f64 {
+    if half > 0.0 {
+        rng.random_range(-half..=half)
+    } else {
+        0.0
+    }
+}
+
 /// One image's random transform: rotation in degrees and shift as a fraction
 /// of width (`dx`) and height (`dy`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,18 +102,11 @@ impl Augmenter {
     pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Vec<Affine> {
         let r = self.rotation_deg;
         let t = self.translate;
-        let mut uniform = |half: f64| {
-            if half > 0.0 {
-                rng.random_range(-half..=half)
-            } else {
-                0.0
-            }
-        };
         (0..n)
             .map(|_| {
-                let angle_deg = uniform(r);
-                let dx = uniform(t);
-                let dy = uniform(t);
+                let angle_deg = symmetric_uniform(rng, r);
+                let dx = symmetric_uniform(rng, t);
+                let dy = symmetric_uniform(rng, t);
                 Affine { angle_deg, dx, dy }
             })
             .collect()

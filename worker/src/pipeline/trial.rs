@@ -1,7 +1,8 @@
 //! The trial itself: phase 1 (head, plus `phase1.unfreeze`) then phase 2
 //! (`phase2.unfreeze` + head), each with a fresh AdamW and its schedule; val
 //! after every epoch, the best-val weights kept in memory, and those weights
-//! evaluated on test at the end.
+//! evaluated on test at the end, with val's confusion and reliability kept
+//! too and a temperature fitted on val and reported on test.
 //!
 //! Divergence: a training batch whose loss is not finite, or a validation
 //! loss that is not finite, ends the trial at once (nothing more is trained
@@ -9,13 +10,18 @@
 //! set: the epochs so far, the one that diverged last (its missing values
 //! NaN), the best finite epoch before it, and no test metrics (NaN).
 
+use super::augment_exact::TrainAugment;
+use super::batches::batch_ranges;
+use super::calibration::fit_temperature;
 use super::data::{prepare_data, TrialData};
-use super::metrics::{evaluate, Predictions};
+use super::metrics::{
+    evaluate, expected_calibration_error, reliability_bins, Predictions, ECE_BINS,
+};
 use super::optim::PhaseOptimizer;
 use super::resnet::{Head, ResNet18, Snapshot};
 use super::rng::{stream, Stream};
 use super::schedule::Schedule;
-use super::transform::{eval_transform, Augmenter};
+use super::transform::eval_transform;
 use super::weights::{check_weights_exist, read_state_dict, write_state_dict};
 use super::{TrialError, TrialObserver};
 use rand::rngs::StdRng;
@@ -24,8 +30,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use sweep_proto::trial::{
-    DivergedLoss, Divergence, EpochMetrics, PhaseConfig, PhaseTiming, TestMetrics, TrialConfig,
-    TrialResult,
+    Calibration, DivergedLoss, Divergence, EpochMetrics, PhaseConfig, PhaseTiming, TestMetrics,
+    TrialConfig, TrialResult,
 };
 use tch::{Reduction, Tensor};
 
@@ -68,7 +74,7 @@ struct Run<'a> {
     cfg: &'a TrialConfig,
     data: &'a TrialData,
     model: ResNet18,
-    augmenter: Option<Augmenter>,
+    augmenter: Option<TrainAugment>,
     shuffle_rng: StdRng,
     augment_rng: StdRng,
     observer: &'a mut dyn TrialObserver,
@@ -95,8 +101,7 @@ struct TrainStats {
 
 impl Run<'_> {
     fn batches(&self) -> usize {
-        let n = self.data.split.train.len();
-        n.div_ceil(self.cfg.batch_size as usize)
+        batch_ranges(self.data.split.train.len(), self.cfg.batch_size as usize).len()
     }
 
     fn train_epoch(
@@ -115,7 +120,8 @@ impl Run<'_> {
         let smoothing = self.cfg.loss.label_smoothing;
         let (mut loss_sum, mut right) = (0.0, 0i64);
         let mut lrs = opt.lrs();
-        for (b, chunk) in order.chunks(bs).enumerate() {
+        for (b, range) in batch_ranges(n, bs).into_iter().enumerate() {
+            let chunk = &order[range.clone()];
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(TrialError::Cancelled);
             }
@@ -134,17 +140,28 @@ impl Run<'_> {
                 return Ok(TrainStats {
                     loss: loss_value,
                     acc: f64::NAN,
-                    images: b * bs,
+                    images: range.start,
                     seconds: start.elapsed().as_secs_f64(),
                     lrs,
                     diverged: Some((b as u32 + 1, loss_value)),
                 });
             }
+            // What is reported: cross-entropy against the true labels, without
+            // the smoothing the optimised loss has (the same when it has none).
+            let ce = if smoothing > 0.0 {
+                tch::no_grad(|| {
+                    logits
+                        .cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, 0.0)
+                        .double_value(&[])
+                })
+            } else {
+                loss_value
+            };
             opt.zero_grad()?;
             loss.backward();
             opt.step()?;
             lrs = opt.lrs();
-            loss_sum += loss_value * chunk.len() as f64;
+            loss_sum += ce * chunk.len() as f64;
             right += tch::no_grad(|| {
                 logits
                     .argmax(1, false)
@@ -309,12 +326,7 @@ pub fn run(
         source,
     })?;
     model.hold_frozen_bn = cfg.backbone.hold_frozen_bn;
-    let a = &cfg.augment;
-    let augmenter = a.enabled.then_some(Augmenter {
-        rotation_deg: a.rotation_deg,
-        translate: a.translate,
-        size: cfg.input_size as i64,
-    });
+    let augmenter = TrainAugment::new(&cfg.augment, cfg.input_size as i64);
     let mut run = Run {
         cfg,
         data: &data,
@@ -350,6 +362,7 @@ pub fn run(
     }
     let test = evaluate(&run.model, &data.test_inputs, &data.test_labels, EVAL_BATCH);
     let classes = CLASSES as usize;
+    let calibration = calibrate(&best.val, &test, classes);
     Ok(TrialResult {
         backbone,
         epochs: run.epochs,
@@ -357,14 +370,9 @@ pub fn run(
         best_val_acc: best.val.accuracy(),
         best_val_loss: best.val.loss(),
         best_val_ece: best.val.ece(),
-        test: TestMetrics {
-            acc: test.accuracy(),
-            loss: test.loss(),
-            ece: test.ece(),
-            per_class_acc: test.per_class_accuracy(classes),
-            confusion: test.confusion(classes),
-            reliability: test.reliability(),
-        },
+        test: test.split_metrics(classes),
+        val: Some(best.val.split_metrics(classes)),
+        calibration: Some(calibration),
         phases,
         wall_s: start.elapsed().as_secs_f64(),
         threads,
@@ -372,6 +380,26 @@ pub fn run(
         diverged: None,
         simulated: false,
     })
+}
+
+/// Temperature scaling of the kept weights: T fitted on `val`'s logits,
+/// NLL and ECE before and after on val and test.
+fn calibrate(val: &Predictions, test: &Predictions, classes: usize) -> Calibration {
+    let (v, t) = (val.logits(classes), test.logits(classes));
+    let temperature = fit_temperature(&v);
+    let beta = 1.0 / temperature;
+    let correct = t.correct();
+    let scaled = t.confidence(beta);
+    Calibration {
+        temperature,
+        val_nll_before: v.nll(1.0),
+        val_nll_after: v.nll(beta),
+        test_nll_before: t.nll(1.0),
+        test_nll_after: t.nll(beta),
+        test_ece_before: expected_calibration_error(&t.confidence(1.0), &correct, ECE_BINS),
+        test_ece_after: expected_calibration_error(&scaled, &correct, ECE_BINS),
+        test_reliability_after: reliability_bins(&scaled, &correct, ECE_BINS),
+    }
 }
 
 /// The result of a trial that diverged: its epochs, the best finite epoch
@@ -401,6 +429,8 @@ fn diverged_result(
             confusion: Vec::new(),
             reliability: Vec::new(),
         },
+        val: None,
+        calibration: None,
         phases,
         wall_s: start.elapsed().as_secs_f64(),
         threads,

@@ -75,6 +75,12 @@ const BAD: &[(&str, &str)] = &[
     ("loss: {label_smoothing: -0.1}\n", "loss.label_smoothing"),
     ("phase2: {lr_backbone: 0}\n", "phase2.lr_backbone"),
     ("scheduler: {kind: exponential}\n", "exponential"),
+    // step_size counts batches here: 0.1 every 3 batches would end near 0.
+    (
+        "scheduler: {kind: step, step_per: batch}\n",
+        "scheduler.step_size",
+    ),
+    ("augment: {mode: bilinear}\n", "bilinear"),
 ];
 
 #[test]
@@ -247,4 +253,40 @@ fn a_tiny_trial_writes_its_result_json() {
         "{e2:?}"
     );
     assert!(dir.path().join("res/best.safetensors").is_file());
+
+    // Grad-CAM of the saved weights on the trial's test images: a PNG.
+    let cam = Command::new(env!("CARGO_BIN_EXE_sweep-worker"))
+        .args([
+            "gradcam",
+            "--weights",
+            "res/best.safetensors",
+            "--config",
+            "trial.yaml",
+        ])
+        .args(["--images", "5", "-o", "res/cam.png"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(cam.status.success(), "{}", stderr(&cam));
+    let png = std::fs::read(dir.path().join("res/cam.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // Weights that are not there are named.
+    let missing = Command::new(env!("CARGO_BIN_EXE_sweep-worker"))
+        .args([
+            "gradcam",
+            "--weights",
+            "res/nothing.safetensors",
+            "--config",
+            "trial.yaml",
+        ])
+        .args(["-o", "res/cam2.png"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("nothing.safetensors"),
+        "{}",
+        stderr(&missing)
+    );
 }

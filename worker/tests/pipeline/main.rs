@@ -7,4 +7,5 @@ mod end_to_end;
 mod freezing;
 mod lr_groups;
 mod parity;
+mod seed_fixes;
 mod split;
