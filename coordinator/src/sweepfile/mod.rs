@@ -35,6 +35,10 @@ pub use sweep_proto::yaml::YamlBudget;
 
 use crate::search::tpe::{TpeSettings, DEFAULT_STARTUP_TRIALS};
 use crate::search::EarlyStop;
+
+/// The generator stream that orders a grid with early stopping (TPE's
+/// proposals use streams 0, 1, 2, … of the same seed).
+const GRID_ORDER_STREAM: u64 = u64::MAX;
 use serde_json::Value;
 use sweep_proto::trial::TrialConfig;
 
@@ -50,8 +54,9 @@ pub struct Sweep {
     pub parallelism: u32,
     /// Attempts a trial gets before it is failed for good (≥ 1).
     pub max_attempts: u32,
-    /// The unique points, in expansion order (none for TPE: its points
-    /// are proposed one at a time, see [`Sweep::tpe`]).
+    /// The unique points, in expansion order — in a seeded random order
+    /// for a grid with ASHA — (none for TPE: its points are proposed one at
+    /// a time, see [`Sweep::tpe`]).
     pub points: Vec<Point>,
     /// `early_stop:`, checked.
     pub early_stop: Option<EarlyStop>,
@@ -160,7 +165,22 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
         .transpose()?;
     let seed = file.random_seed.unwrap_or(0);
     let (points, tpe) = match file.method {
-        Method::Grid => (expand::grid(&base, &domains, max_grid)?, None),
+        Method::Grid => {
+            let mut points = expand::grid(&base, &domains, max_grid)?;
+            if matches!(early_stop, Some(EarlyStop::Asha(_))) {
+                // Trials are leased in point order, and ASHA lets the first
+                // trials at a rung continue and judges each later one against
+                // those before it: in expansion order (the first parameter
+                // slowest) each rung would see one corner of the grid first
+                // (measured: on the design grid, lr_backbone ascending, it
+                // stopped nothing). Seeded random order instead, as Optuna's
+                // GridSampler draws grid points; the same file gives the same
+                // order. (Median stopping keeps the file's order.)
+                use rand::seq::SliceRandom;
+                points.shuffle(&mut crate::search::tpe::generator(seed, GRID_ORDER_STREAM));
+            }
+            (points, None)
+        }
         Method::Random => (
             expand::random(&base, &domains, count, seed, max_grid)?,
             None,
