@@ -9,6 +9,7 @@
 //! Results and epoch metrics travel as JSON in which a non-finite `f64` (a
 //! diverged loss) is the string `"NaN"`, `"inf"` or `"-inf"` ([`nonfinite`]).
 
+mod batches;
 mod config;
 mod error;
 pub mod limits;
@@ -16,6 +17,7 @@ pub mod nonfinite;
 mod result;
 mod validate;
 
+pub use batches::batch_ranges;
 pub use config::*;
 pub use error::ConfigError;
 pub use limits::{MAX_TRIAL_YAML_BYTES, MNIST_TEST_CLASS_MIN, MNIST_TRAIN_CLASS_MIN};

@@ -127,10 +127,9 @@ impl TrialConfig {
     /// decays every 3 batches — 0.1^26 within one epoch of 79 batches.
     fn check_step_schedule(&self) -> Result<(), ConfigError> {
         let s = &self.scheduler;
-        let n = self.data.train as u64;
-        let bs = self.batch_size.max(1) as u64;
-        // As the worker cuts an epoch: a last batch of one image joins the one before.
-        let batches = n.div_ceil(bs) - u64::from(n > bs && n % bs == 1);
+        // As the worker cuts an epoch.
+        let batches = super::batch_ranges(self.data.train as usize, self.batch_size.max(1) as usize)
+            .len() as u64;
         let mut phases = vec![&self.phase2];
         if s.phase1 {
             phases.push(&self.phase1);

@@ -26,18 +26,9 @@ const TEXT_SCALE: usize = 2;
 /// Heat-map opacity over the image.
 const ALPHA: f32 = 0.5;
 
-/// Misclassified first (most confident first), then right ones (least
-/// confident first, the hard cases); ties keep their order (stable sort).
-pub fn order(cells: &mut [Cell]) {
-    cells.sort_by(|a, b| {
-        compare(
-            (a.truth, a.predicted, a.confidence),
-            (b.truth, b.predicted, b.confidence),
-        )
-    })
-}
-
-/// The order of [`order`] on (truth, predicted, confidence).
+/// The grid's order on (truth, predicted, confidence): misclassified first
+/// (most confident first), then right ones (least confident first, the hard
+/// cases).
 pub fn compare(a: (i64, i64, f64), b: (i64, i64, f64)) -> std::cmp::Ordering {
     let wrong = |c: (i64, i64, f64)| c.0 != c.1;
     wrong(b).cmp(&wrong(a)).then_with(|| {
@@ -101,14 +92,9 @@ mod tests {
 
     #[test]
     fn misclassified_come_first_most_confident_first() {
-        let mut cells = vec![
-            cell(1, 1, 0.9),
-            cell(2, 3, 0.6),
-            cell(4, 4, 0.7),
-            cell(5, 6, 0.8),
-        ];
-        order(&mut cells);
-        let got: Vec<(i64, i64)> = cells.iter().map(|c| (c.truth, c.predicted)).collect();
+        let mut cells = [(1, 1, 0.9), (2, 3, 0.6), (4, 4, 0.7), (5, 6, 0.8)];
+        cells.sort_by(|&a, &b| compare(a, b));
+        let got: Vec<(i64, i64)> = cells.iter().map(|c| (c.0, c.1)).collect();
         assert_eq!(got, [(5, 6), (2, 3), (4, 4), (1, 1)]);
     }
 

@@ -6,8 +6,7 @@
 //!
 //! - [`idx`], [`mnist`]: reading the data; [`split`]: the stratified split;
 //!   [`transform`]: eval transform and batched augmentation (fast), and
-//!   [`augment_exact`] (torchvision's exact one); [`batches`]: how an epoch is
-//!   cut; [`data`]: the tensors a trial keeps.
+//!   [`augment_exact`] (torchvision's exact one); [`data`]: the tensors a trial keeps.
 //! - [`resnet`]: ResNet18 by stages; [`weights`]: safetensors in and out.
 //! - [`optim`]: the phase's optimizer groups; [`adamw`]: fused AdamW; [`schedule`]: LR schedules; [`metrics`]:
 //!   accuracy, ECE, confusion; [`calibration`]: temperature scaling;
@@ -19,7 +18,6 @@
 
 pub mod adamw;
 pub mod augment_exact;
-pub mod batches;
 pub mod calibration;
 pub mod data;
 pub mod gradcam;

@@ -91,7 +91,7 @@ pub fn pretrain(
     model.set_trainable(&Stage::BACKBONE);
     let optim = OptimizerConfig::default();
     let mut opt = PhaseOptimizer::new(&model, &Stage::BACKBONE, cfg.lr, cfg.lr, &optim)?;
-    let ranges = super::batches::batch_ranges(train_idx.len(), cfg.batch_size);
+    let ranges = sweep_proto::trial::batch_ranges(train_idx.len(), cfg.batch_size);
     let batches = ranges.len();
     let cosine = SchedulerConfig {
         kind: SchedulerKind::Cosine,

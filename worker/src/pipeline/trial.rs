@@ -11,7 +11,6 @@
 //! NaN), the best finite epoch before it, and no test metrics (NaN).
 
 use super::augment_exact::TrainAugment;
-use super::batches::batch_ranges;
 use super::calibration::fit_temperature;
 use super::data::{prepare_data, TrialData};
 use super::metrics::{
@@ -30,8 +29,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use sweep_proto::trial::{
-    Calibration, DivergedLoss, Divergence, EpochMetrics, PhaseConfig, PhaseTiming, TestMetrics,
-    TrialConfig, TrialResult,
+    batch_ranges, Calibration, DivergedLoss, Divergence, EpochMetrics, PhaseConfig, PhaseTiming,
+    TestMetrics, TrialConfig, TrialResult,
 };
 use tch::{Reduction, Tensor};
 

@@ -1,9 +1,13 @@
 //! Where the pipeline tests find what scripts/setup.sh makes (MNIST, the
-//! stand-in backbone, the venv's python), and a tiny trial config. A missing
+//! stand-in backbone, the venv's python), a tiny trial config and the
+//! untrained model it starts from (what "it learns" is judged against). A missing
 //! piece fails the test with the command that makes it; nothing is skipped.
 
 use std::path::{Path, PathBuf};
 use sweep_proto::trial::TrialConfig;
+use sweep_worker::pipeline::data::prepare_data;
+use sweep_worker::pipeline::metrics::{evaluate, Predictions};
+use sweep_worker::pipeline::resnet::{Head, ResNet18};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -60,4 +64,20 @@ pub fn tiny_config() -> TrialConfig {
     c.backbone.weights = backbone();
     c.threads = 2;
     c
+}
+
+/// The model the trial starts from, never trained: the backbone with a fresh
+/// head, evaluated on the trial's test images.
+pub fn untrained_on_test(cfg: &TrialConfig) -> Predictions {
+    let sd = tch::Tensor::read_safetensors(&cfg.backbone.weights)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let head = Head::Fresh {
+        classes: 10,
+        seed: cfg.seed,
+    };
+    let model = ResNet18::from_state_dict(sd, head).unwrap();
+    let data = prepare_data(cfg).unwrap();
+    evaluate(&model, &data.test_inputs, &data.test_labels, 100)
 }

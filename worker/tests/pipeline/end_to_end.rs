@@ -11,11 +11,11 @@
 //! one CPU model to another (seed 0 measured 0.645 test accuracy on an Intel
 //! Xeon and 0.495 on an AMD EPYC, both far above the untrained ~0.1).
 
-use super::common::tiny_config;
+use super::common::{tiny_config, untrained_on_test};
 use std::sync::atomic::{AtomicBool, Ordering};
 use sweep_proto::trial::{EpochMetrics, Stage, TrialResult};
 use sweep_worker::pipeline::data::prepare_data;
-use sweep_worker::pipeline::metrics::{evaluate, Predictions};
+use sweep_worker::pipeline::metrics::evaluate;
 use sweep_worker::pipeline::resnet::{Head, ResNet18};
 use sweep_worker::pipeline::{
     run_trial, run_trial_with_options, NoObserver, TrialError, TrialObserver, TrialOptions,
@@ -52,22 +52,6 @@ fn fingerprint(r: &TrialResult) -> Vec<(u32, f64, f64, f64, f64)> {
         r.best_val_acc,
     ));
     v
-}
-
-/// The model the trial starts from, never trained: the backbone with a fresh
-/// head, evaluated on the trial's test images.
-fn untrained_on_test(cfg: &sweep_proto::trial::TrialConfig) -> Predictions {
-    let sd = tch::Tensor::read_safetensors(&cfg.backbone.weights)
-        .unwrap()
-        .into_iter()
-        .collect();
-    let head = Head::Fresh {
-        classes: 10,
-        seed: cfg.seed,
-    };
-    let model = ResNet18::from_state_dict(sd, head).unwrap();
-    let data = prepare_data(cfg).unwrap();
-    evaluate(&model, &data.test_inputs, &data.test_labels, 100)
 }
 
 #[test]

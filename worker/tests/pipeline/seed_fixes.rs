@@ -4,11 +4,10 @@
 //! torchvision augmentation trains, temperature scaling and val's confusion
 //! come with every result, and Grad-CAM draws the test images.
 
-use super::common::tiny_config;
+use super::common::{tiny_config, untrained_on_test};
 use std::sync::atomic::AtomicBool;
 use sweep_proto::trial::{AugmentMode, Stage};
 use sweep_worker::pipeline::data::prepare_data;
-use sweep_worker::pipeline::metrics::evaluate;
 use sweep_worker::pipeline::resnet::{Head, ResNet18};
 use sweep_worker::pipeline::{run_trial, NoObserver};
 
@@ -85,17 +84,7 @@ fn the_exact_augmentation_trains() {
     // "Learns" as end_to_end.rs judges it: against the untrained model (the
     // backbone with the trial's fresh head) in the same run, never a figure
     // from another CPU.
-    let sd = tch::Tensor::read_safetensors(&cfg.backbone.weights)
-        .unwrap()
-        .into_iter()
-        .collect();
-    let head = Head::Fresh {
-        classes: 10,
-        seed: cfg.seed,
-    };
-    let untrained = ResNet18::from_state_dict(sd, head).unwrap();
-    let data = prepare_data(&cfg).unwrap();
-    let before = evaluate(&untrained, &data.test_inputs, &data.test_labels, 100).accuracy();
+    let before = untrained_on_test(&cfg).accuracy();
     eprintln!(
         "untrained {before:.3}; fast {:.3}; exact {:.3}",
         fast.test.acc, exact.test.acc

@@ -10,6 +10,9 @@
 //! (PyTorch's Python API refuses such a batch; libtorch computes it). Merging
 //! keeps every image in the epoch (dropping it, as `drop_last` would, loses
 //! one image an epoch) and changes nothing when the split leaves no lone image.
+//!
+//! It lives here, beside the config it reads, so the worker's training loops
+//! and the config's checks (a `step` schedule's batch count) count alike.
 
 use std::ops::Range;
 
