@@ -18,7 +18,9 @@
 use crate::auth::Gate;
 use crate::security::{self, Security, SecurityError};
 use crate::server::ServerConfig;
-use crate::service::{ServiceLimits, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WATCHERS};
+use crate::service::{
+    ServiceLimits, DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WATCHERS,
+};
 use crate::store::{WorkerPolicy, DEFAULT_LEASE};
 use crate::sweepfile::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_GRID};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -58,6 +60,8 @@ pub struct Settings {
     pub max_sweep_file_bytes: usize,
     /// Most `WatchSweep` streams open at once.
     pub max_watchers: usize,
+    /// Largest artifact (best weights, a figure) a worker may upload, bytes.
+    pub max_artifact_bytes: u64,
     /// Tokens of the client role (`SweepService`), one per line; re-read on
     /// SIGHUP. With `worker_tokens_file` (both or neither; the same file may
     /// serve both roles). Neither: no tokens required (loopback only).
@@ -99,6 +103,7 @@ impl Default for Settings {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_sweep_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_watchers: DEFAULT_MAX_WATCHERS,
+            max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
             client_tokens_file: None,
             worker_tokens_file: None,
             tls_cert: None,
@@ -128,6 +133,7 @@ impl Settings {
                 max_message_bytes: self.max_message_bytes,
                 max_sweep_file_bytes: self.max_sweep_file_bytes,
                 max_watchers: self.max_watchers,
+                max_artifact_bytes: self.max_artifact_bytes,
             },
         }
     }
@@ -226,6 +232,9 @@ impl Settings {
                 ),
             ));
         }
+        if self.max_artifact_bytes == 0 {
+            return Err(invalid("max_artifact_bytes", "must be at least 1".into()));
+        }
         if self.max_watchers == 0 {
             return Err(invalid("max_watchers", "must be at least 1".into()));
         }
@@ -316,6 +325,10 @@ pub struct SharedFlags {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_watchers: Option<usize>,
+    /// Largest artifact a worker may upload, bytes [default: 268435456].
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_artifact_bytes: Option<u64>,
 }
 
 /// Every settings flag: the shared ones, and where to serve and store.
@@ -449,6 +462,7 @@ mod tests {
                 "insecure",
                 "lease_ms",
                 "listen",
+                "max_artifact_bytes",
                 "max_grid",
                 "max_handbacks",
                 "max_message_bytes",

@@ -3,6 +3,7 @@
 //!
 //! - [`sweepfile`]: parse a sweep file, validate it, expand it into trial configs.
 //! - [`search`]: early stopping (ASHA, median) and TPE proposals, as pure functions.
+//! - [`artifacts`]: the files trials leave (weights, figures) beside the database.
 //! - [`store`]: the SQLite database; every state change is a committed transaction.
 //! - [`service`]: the `sweep.v1` gRPC services over the store.
 //! - [`server`]: binds, serves, shuts down.
@@ -13,6 +14,7 @@
 //! - [`security`]: the gate and TLS a coordinator serves with, from its files.
 //! - [`config`]: the coordinator's settings (defaults, file, `SWEEP_*` environment, flags).
 
+pub mod artifacts;
 pub mod auth;
 pub mod config;
 pub mod dashboard;

@@ -9,6 +9,7 @@
 //! reflection (v1 and v1alpha) is for the client role too. Both decode and
 //! encode messages up to the configured [`ServiceLimits::max_message_bytes`].
 
+use crate::artifacts::{self, ArtifactFiles};
 use crate::auth::Role;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
@@ -48,6 +49,12 @@ pub struct ServerConfig {
 pub enum ServerError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot open the artifacts folder {}", path.display())]
+    Artifacts {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("opening the store panicked: {0}")]
     OpenPanicked(tokio::task::JoinError),
     #[error("listener has no local address: {0}")]
@@ -72,10 +79,14 @@ pub struct CoordinatorServer {
     security: Security,
     metrics: Arc<Metrics>,
     http: Option<TcpListener>,
+    artifacts: Arc<ArtifactFiles>,
 }
 
 impl CoordinatorServer {
-    /// Opens (creating or migrating) the database; fails naming its path.
+    /// Opens (creating or migrating) the database, then the artifacts
+    /// folder beside it (`artifacts/`, see [`crate::artifacts`]: temp files
+    /// and files without a row, left by a kill, are removed); fails naming
+    /// the path.
     pub fn open(config: ServerConfig) -> Result<Self, ServerError> {
         let store = Store::open(
             &config.db_path,
@@ -87,12 +98,29 @@ impl CoordinatorServer {
         )?;
         let metrics = Arc::new(Metrics::new());
         store.observe_commits(metrics.commit_observer());
+        let root = artifacts::dir_beside(&config.db_path);
+        let (files, swept) =
+            ArtifactFiles::open(&root, &store.artifact_keys()?).map_err(|source| {
+                ServerError::Artifacts {
+                    path: root.clone(),
+                    source,
+                }
+            })?;
+        if swept.temp_files + swept.orphans > 0 {
+            tracing::info!(
+                "artifacts: removed {} unfinished upload(s) and {} file(s) without a row in {}",
+                swept.temp_files,
+                swept.orphans,
+                root.display()
+            );
+        }
         Ok(Self {
             store: Arc::new(store),
             config,
             security: Security::open(),
             metrics,
             http: None,
+            artifacts: Arc::new(files),
         })
     }
 
@@ -186,9 +214,12 @@ impl CoordinatorServer {
             conn.set_nodelay(true)?;
             Ok::<_, std::io::Error>(conn)
         });
-        let sweeps =
-            SweepApi::new(self.store.clone(), self.config.max_grid, stop_rx).with_limits(&limits);
-        let workers = WorkerApi::new(self.store.clone()).with_metrics(self.metrics.clone());
+        let sweeps = SweepApi::new(self.store.clone(), self.config.max_grid, stop_rx)
+            .with_limits(&limits)
+            .with_artifacts(self.artifacts.clone());
+        let workers = WorkerApi::new(self.store.clone())
+            .with_metrics(self.metrics.clone())
+            .with_artifacts(self.artifacts.clone(), limits.max_artifact_bytes);
         let stop_signal = stop_tx.clone();
         let stopping = async move {
             shutdown.await;

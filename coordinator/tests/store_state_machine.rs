@@ -569,6 +569,7 @@ fn a_version_1_database_is_brought_up_to_date() {
         (s, worker(&store, "a"))
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V5).unwrap();
     conn.execute_batch(UNDO_V4).unwrap();
     conn.execute_batch(UNDO_V3).unwrap();
     conn.execute_batch("DROP TABLE lease_requests; PRAGMA user_version = 1;")
@@ -578,6 +579,30 @@ fn a_version_1_database_is_brought_up_to_date() {
     let l = store.lease(&w, "req-1").unwrap().unwrap();
     assert_eq!(l.sweep_id, s);
     assert_eq!(store.lease(&w, "req-1").unwrap().unwrap(), l);
+}
+
+/// What version 5 added (artifacts), taken away again: a version 4 database.
+const UNDO_V5: &str = "DROP TABLE artifacts;
+    ALTER TABLE sweeps DROP COLUMN artifacts_json;
+    PRAGMA user_version = 4;";
+
+#[test]
+fn a_version_4_database_gains_artifacts_with_the_default_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(0));
+    let (s, w) = {
+        let store = open_store(dir.path(), &clock);
+        let s = submit(&store, "v4", 1, "");
+        (s, worker(&store, "a"))
+    };
+    let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V5).unwrap();
+    drop(conn);
+    let store = open_store(dir.path(), &clock);
+    let l = store.lease(&w, "req-1").unwrap().unwrap();
+    assert_eq!(l.sweep_id, s);
+    assert_eq!(l.artifacts, ["best_weights", "gradcam", "confusion"]);
+    assert_eq!(store.list_artifacts(&s, None).unwrap(), (vec![], false));
 }
 
 /// What version 4 added, taken away again (a version 3 database, but for
@@ -602,6 +627,7 @@ fn a_version_3_database_keeps_its_trials_and_leases_through_the_rebuild() {
         (s, w, l)
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V5).unwrap();
     conn.execute_batch(UNDO_V4).unwrap();
     drop(conn);
     let store = open_store(dir.path(), &clock);
@@ -642,6 +668,7 @@ fn a_version_2_database_gains_secrets_and_its_workers_register_again() {
         worker(&store, "old")
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V5).unwrap();
     conn.execute_batch(UNDO_V4).unwrap();
     conn.execute_batch(UNDO_V3).unwrap();
     drop(conn);

@@ -5,9 +5,12 @@
 //! - [`trial`]: the trial configuration a sweep file's points resolve to, the
 //!   result a worker sends back, and their validation. Coordinator and worker
 //!   both depend on this crate; it never links `tch`.
+//! - [`artifacts`]: what a trial leaves with the coordinator (kinds, file
+//!   names, which names are allowed, the chunk size).
 //! - [`yaml`]: the one way user-written YAML is read (budgets, duplicate keys
 //!   refused, errors with path, line and column).
 
+pub mod artifacts;
 pub mod trial;
 pub mod yaml;
 

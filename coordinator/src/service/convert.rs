@@ -134,5 +134,18 @@ pub fn lease(l: store::LeaseGrant) -> v1::Lease {
         attempt: l.attempt,
         config_json: l.config_json,
         lease_ms: l.lease_ms,
+        artifacts: l.artifacts,
+    }
+}
+
+pub fn artifact(a: store::ArtifactRow) -> v1::ArtifactInfo {
+    v1::ArtifactInfo {
+        sweep_id: a.sweep_id,
+        trial_id: a.trial_id,
+        attempt: a.attempt,
+        name: a.name,
+        size: a.size,
+        sha256: a.sha256,
+        created_unix_ms: a.created_ms,
     }
 }

@@ -1,12 +1,15 @@
 //! What one coordinator lets its callers spend, from its settings
 //! ([`crate::config::Settings`]): the largest gRPC message either way, the
 //! largest sweep file (checked before parsing) and how many `WatchSweep`
-//! streams may be open at once. The fixed caps on each field of a request
+//! streams may be open at once, and the largest artifact upload. The fixed caps on each field of a request
 //! are in `bounds`.
 
 /// The default cap on one gRPC message (either way): a sweep file at its
 /// cap, a result with every epoch, or a page of trials fits with room to spare.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// The default cap on one uploaded artifact: the ResNet18 best weights are
+/// about 45 MB; room for a larger model.
+pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 256 * 1024 * 1024;
 /// The default number of `WatchSweep` streams open at once.
 pub const DEFAULT_MAX_WATCHERS: usize = 256;
 
@@ -21,6 +24,10 @@ pub struct ServiceLimits {
     /// Most `WatchSweep` streams open at once; one more is refused
     /// (`RESOURCE_EXHAUSTED`) until one closes.
     pub max_watchers: usize,
+    /// Largest artifact a worker may upload, bytes: a larger declared size
+    /// is refused before a byte is written, a stream longer than its header
+    /// as soon as it is (`UploadArtifact`).
+    pub max_artifact_bytes: u64,
 }
 
 impl Default for ServiceLimits {
@@ -29,6 +36,7 @@ impl Default for ServiceLimits {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_sweep_file_bytes: crate::sweepfile::DEFAULT_MAX_FILE_BYTES,
             max_watchers: DEFAULT_MAX_WATCHERS,
+            max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
         }
     }
 }

@@ -21,10 +21,12 @@ pub use bounds::{
     MAX_EPOCHS_PER_HEARTBEAT, MAX_EPOCH_JSON_BYTES, MAX_ERROR_BYTES, MAX_HOSTNAME_BYTES,
     MAX_ID_BYTES, MAX_RESULT_JSON_BYTES, MAX_SOURCE_NAME_BYTES, MAX_VERSION_BYTES,
 };
-pub use limits::{ServiceLimits, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WATCHERS};
+pub use limits::{
+    ServiceLimits, DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_WATCHERS,
+};
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use reflection::{reflection_v1, reflection_v1alpha};
-pub use sweep_service::SweepApi;
+pub use sweep_service::{ArtifactStream, SweepApi};
 pub use worker_service::WorkerApi;
 
 use crate::store::{Store, StoreResult};

@@ -24,7 +24,8 @@ pub fn from_store(err: StoreError) -> Status {
         StoreError::BadEpoch { .. }
         | StoreError::EpochOutOfRange { .. }
         | StoreError::BadResult(_)
-        | StoreError::NoMetric { .. } => Status::invalid_argument(text),
+        | StoreError::NoMetric { .. }
+        | StoreError::NotKept { .. } => Status::invalid_argument(text),
         StoreError::Open { .. }
         | StoreError::NoEntropy(_)
         | StoreError::Sql(_)

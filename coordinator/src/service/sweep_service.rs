@@ -3,15 +3,21 @@
 //! refused), then stored with all its trials in one transaction. Every id
 //! is checked against its cap (`bounds`) first; `ListTrials` is paged
 //! (`paging`); `WatchSweep` streams are capped ([`ServiceLimits`]).
+//! `ListArtifacts` and `GetArtifact` read what trials left
+//! ([`crate::artifacts`]): a download streams the file in 1 MiB chunks.
 
 use super::limits::ServiceLimits;
 use super::watch::{watch_sweep, SummaryStream};
 use super::{bounds, convert, on_store, paging, required};
+use crate::artifacts::ArtifactFiles;
 use crate::store::Store;
 use crate::sweepfile;
+use std::pin::Pin;
 use std::sync::Arc;
+use sweep_proto::artifacts::CHUNK_BYTES;
 use sweep_proto::v1;
 use sweep_proto::v1::sweep_service_server::SweepService;
+use tokio::io::AsyncReadExt;
 use tokio::sync::{watch, Semaphore};
 use tonic::{Request, Response, Status};
 
@@ -25,7 +31,13 @@ pub struct SweepApi {
     page_bytes: usize,
     /// One permit per `WatchSweep` stream that may be open.
     watchers: Arc<Semaphore>,
+    /// Where artifacts lie; `None`: none are kept.
+    artifacts: Option<Arc<ArtifactFiles>>,
 }
+
+/// A download's messages.
+pub type ArtifactStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::ArtifactData, Status>> + Send>>;
 
 impl SweepApi {
     /// `shutdown` turning true ends every open `WatchSweep` stream.
@@ -37,7 +49,14 @@ impl SweepApi {
             max_file_bytes: crate::sweepfile::DEFAULT_MAX_FILE_BYTES,
             page_bytes: ServiceLimits::default().page_bytes(),
             watchers: Arc::new(Semaphore::new(ServiceLimits::default().max_watchers)),
+            artifacts: None,
         }
+    }
+
+    /// Serves the artifacts in `files`.
+    pub fn with_artifacts(mut self, files: Arc<ArtifactFiles>) -> Self {
+        self.artifacts = Some(files);
+        self
     }
 
     /// Serves under `limits` (sweep file size, page bytes, watchers).
@@ -161,6 +180,62 @@ impl SweepService for SweepApi {
         }))
     }
 
+    async fn list_artifacts(
+        &self,
+        request: Request<v1::ListArtifactsRequest>,
+    ) -> Result<Response<v1::ListArtifactsResponse>, Status> {
+        let r = request.into_inner();
+        bounds::id("sweep_id", &r.sweep_id)?;
+        bounds::id("trial_id", &r.trial_id)?;
+        required("sweep_id", &r.sweep_id)?;
+        let (rows, truncated) = on_store(&self.store, move |s| {
+            let trial = (!r.trial_id.is_empty()).then_some(r.trial_id.as_str());
+            s.list_artifacts(&r.sweep_id, trial)
+        })
+        .await?;
+        Ok(Response::new(v1::ListArtifactsResponse {
+            artifacts: rows.into_iter().map(convert::artifact).collect(),
+            truncated,
+        }))
+    }
+
+    type GetArtifactStream = ArtifactStream;
+
+    async fn get_artifact(
+        &self,
+        request: Request<v1::GetArtifactRequest>,
+    ) -> Result<Response<ArtifactStream>, Status> {
+        let r = request.into_inner();
+        bounds::id("sweep_id", &r.sweep_id)?;
+        bounds::id("trial_id", &r.trial_id)?;
+        required("sweep_id", &r.sweep_id)?;
+        required("trial_id", &r.trial_id)?;
+        sweep_proto::artifacts::check_name(&r.name).map_err(|e| {
+            Status::invalid_argument(format!("`name` {:?}: {e}", bounds::shown(&r.name)))
+        })?;
+        let Some(files) = self.artifacts.clone() else {
+            return Err(Status::unimplemented("this coordinator keeps no artifacts"));
+        };
+        let (sweep, trial, name) = (r.sweep_id.clone(), r.trial_id.clone(), r.name.clone());
+        let row = on_store(&self.store, move |s| s.find_artifact(&sweep, &trial, &name))
+            .await?
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "no artifact `{}` of trial {} in sweep {}",
+                    r.name, r.trial_id, r.sweep_id
+                ))
+            })?;
+        // Opened now: a file pruned while it is read stays readable.
+        let file = tokio::fs::File::open(files.path_of(&row))
+            .await
+            .map_err(|e| Status::internal(format!("cannot open the artifact: {e}")))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(send_file(file, row, tx));
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
     type WatchSweepStream = SummaryStream;
 
     async fn watch_sweep(
@@ -177,5 +252,48 @@ impl SweepService for SweepApi {
         })?;
         let stream = watch_sweep(self.store.clone(), id, self.shutdown.clone(), permit).await?;
         Ok(Response::new(stream))
+    }
+}
+
+/// Sends `row`'s file in chunks of [`CHUNK_BYTES`], `info` with the first;
+/// a file whose length differs from its row ends the stream with DATA_LOSS.
+async fn send_file(
+    mut file: tokio::fs::File,
+    row: crate::store::ArtifactRow,
+    tx: tokio::sync::mpsc::Sender<Result<v1::ArtifactData, Status>>,
+) {
+    let size = row.size;
+    let mut info = Some(convert::artifact(row));
+    let mut sent: u64 = 0;
+    loop {
+        let mut buf = Vec::with_capacity(CHUNK_BYTES);
+        let read = (&mut file)
+            .take(CHUNK_BYTES as u64)
+            .read_to_end(&mut buf)
+            .await;
+        let message = match read {
+            Err(e) => Err(Status::internal(format!("cannot read the artifact: {e}"))),
+            Ok(0) if sent != size => Err(Status::data_loss(format!(
+                "the artifact's file has {sent} of its {size} bytes"
+            ))),
+            Ok(0) if info.is_none() => return,
+            Ok(n) => {
+                sent += n as u64;
+                Ok(v1::ArtifactData {
+                    info: info.take(),
+                    data: buf,
+                })
+            }
+        };
+        let last = message.is_err();
+        if tx.send(message).await.is_err() || last {
+            return;
+        }
+        if sent > size {
+            let _ = tx
+                .send(Err(Status::data_loss("the artifact's file grew")))
+                .await;
+            return;
+        }
     }
 }

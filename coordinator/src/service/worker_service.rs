@@ -2,16 +2,21 @@
 //! worker's id and secret; every later call must carry both (a wrong or
 //! missing secret: PERMISSION_DENIED, nothing changes). Leases, heartbeats
 //! and reports go to the store, which fences them by attempt number and
-//! owner.
+//! owner. `UploadArtifact` streams a file of an attempt into the
+//! artifacts folder (see [`crate::artifacts`]), fenced like a heartbeat.
 
 use super::{bounds, convert, on_store, required};
+use crate::artifacts::receive::{self, Expected};
+use crate::artifacts::ArtifactFiles;
 use crate::metrics::{Metrics, ReportOutcome};
 use crate::store::{
-    CompletionReport, FailureCause, FailureReport, HeartbeatReport, Store, WorkerInfo,
+    ArtifactUpload, CompletionReport, FailureCause, FailureReport, HeartbeatReport, Store,
+    WorkerInfo,
 };
 use std::sync::Arc;
 use sweep_proto::v1;
 use sweep_proto::v1::worker_service_server::WorkerService;
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
 
 /// The worker-facing service.
@@ -19,6 +24,8 @@ use tonic::{Request, Response, Status};
 pub struct WorkerApi {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
+    /// Where uploads go, and the largest one kept; `None`: uploads refused.
+    artifacts: Option<(Arc<ArtifactFiles>, u64)>,
 }
 
 impl WorkerApi {
@@ -26,6 +33,43 @@ impl WorkerApi {
         Self {
             store,
             metrics: Arc::default(),
+            artifacts: None,
+        }
+    }
+
+    /// Accepts uploads into `files`, each at most `max_bytes`.
+    pub fn with_artifacts(mut self, files: Arc<ArtifactFiles>, max_bytes: u64) -> Self {
+        self.artifacts = Some((files, max_bytes));
+        self
+    }
+
+    /// After a stored result: deletes the best weights the sweep no longer
+    /// keeps (rows first, then files; a failure is logged, the result stays).
+    async fn prune_weights(&self, sweep_id: String) {
+        // A report without its sweep (an older worker) uploaded nothing.
+        let Some((files, _)) = self.artifacts.clone().filter(|_| !sweep_id.is_empty()) else {
+            return;
+        };
+        let pruned = match on_store(&self.store, move |s| s.prune_weights(&sweep_id)).await {
+            Ok(p) => p,
+            Err(status) => {
+                tracing::error!("pruning best weights: {}", status.message());
+                return;
+            }
+        };
+        for row in pruned {
+            let shown = format!(
+                "{}/{}/{}/{}",
+                row.sweep_id, row.trial_id, row.attempt, row.name
+            );
+            let f = files.clone();
+            match tokio::task::spawn_blocking(move || f.remove(&row)).await {
+                Ok(Ok(())) => {
+                    tracing::info!("artifact {shown} pruned (not among the sweep's top weights)")
+                }
+                Ok(Err(e)) => tracing::error!("cannot delete the pruned artifact {shown}: {e}"),
+                Err(e) => tracing::error!("pruning task: {e}"),
+            }
         }
     }
 
@@ -172,6 +216,7 @@ impl WorkerService for WorkerApi {
             result_json: r.result_json,
         };
         let (trial, attempt) = (report.trial_id.clone(), report.attempt);
+        let sweep_id = report.sweep_id.clone();
         let stored = on_store(&self.store, move |s| {
             s.authenticate_worker(&report.worker_id, &secret)?;
             s.complete(&report)
@@ -179,6 +224,7 @@ impl WorkerService for WorkerApi {
         .await?;
         if stored {
             self.metrics.report(ReportOutcome::Completed);
+            self.prune_weights(sweep_id).await;
         }
         tracing::info!(trial = %trial, "trial {trial} attempt {attempt} done{}", if stored { "" } else { " (repeat, already stored)" });
         Ok(Response::new(v1::ReportResponse { stored }))
@@ -237,6 +283,114 @@ impl WorkerService for WorkerApi {
             tracing::warn!(trial = %trial, "trial {trial} attempt {attempt} failed: {error}");
         }
         Ok(Response::new(v1::ReportResponse { stored }))
+    }
+
+    #[tracing::instrument(name = "upload", skip_all, fields(
+        sweep = tracing::field::Empty, trial = tracing::field::Empty,
+        attempt = tracing::field::Empty, worker = tracing::field::Empty,
+    ))]
+    async fn upload_artifact(
+        &self,
+        request: Request<tonic::Streaming<v1::ArtifactChunk>>,
+    ) -> Result<Response<v1::UploadArtifactResponse>, Status> {
+        let Some((files, max_bytes)) = self.artifacts.clone() else {
+            return Err(Status::unimplemented("this coordinator keeps no artifacts"));
+        };
+        let mut stream = request.into_inner();
+        let first = stream
+            .next()
+            .await
+            .ok_or_else(|| Status::invalid_argument("an upload without a header"))??;
+        let v1::ArtifactChunk { header, data } = first;
+        let h = header.ok_or_else(|| Status::invalid_argument("the first chunk has no header"))?;
+        for (field, value) in [
+            ("worker_id", &h.worker_id),
+            ("worker_secret", &h.worker_secret),
+            ("sweep_id", &h.sweep_id),
+            ("trial_id", &h.trial_id),
+        ] {
+            bounds::id(field, value)?;
+        }
+        required("worker_id", &h.worker_id)?;
+        required("trial_id", &h.trial_id)?;
+        let span = tracing::Span::current();
+        span.record("sweep", h.sweep_id.as_str());
+        span.record("trial", h.trial_id.as_str());
+        span.record("attempt", h.attempt);
+        span.record("worker", h.worker_id.as_str());
+        sweep_proto::artifacts::check_name(&h.name).map_err(|e| {
+            Status::invalid_argument(format!("`name` {:?}: {e}", bounds::shown(&h.name)))
+        })?;
+        let expected = Expected {
+            size: h.size,
+            sha256: h.sha256,
+        };
+        receive::check_header(&expected, max_bytes)?;
+        let upload = ArtifactUpload {
+            worker_id: h.worker_id,
+            sweep_id: h.sweep_id,
+            trial_id: h.trial_id,
+            attempt: h.attempt,
+            name: h.name,
+        };
+        let (u, secret) = (upload.clone(), h.worker_secret);
+        let target = on_store(&self.store, move |s| {
+            s.authenticate_worker(&u.worker_id, &secret)?;
+            s.check_artifact_upload(&u)
+        })
+        .await?;
+        let f = files.clone();
+        let (temp, file) = tokio::task::spawn_blocking(move || f.temp_file())
+            .await
+            .map_err(|e| Status::internal(format!("temp file task: {e}")))?
+            .map_err(|e| Status::internal(format!("cannot make a temp file: {e}")))?;
+        receive::receive(temp.clone(), file, data, &mut stream, &expected).await?;
+        let dest = files.path(
+            &target.sweep_id,
+            &target.trial_id,
+            target.attempt,
+            &upload.name,
+        );
+        let f = files.clone();
+        let (t, d) = (temp.clone(), dest.clone());
+        let placed = tokio::task::spawn_blocking(move || f.place(&t, &d))
+            .await
+            .map_err(|e| Status::internal(format!("placing task: {e}")))?;
+        if let Err(e) = placed {
+            let _ = std::fs::remove_file(&temp);
+            return Err(Status::internal(format!("cannot place the artifact: {e}")));
+        }
+        let (u, sha) = (upload.clone(), expected.sha256.clone());
+        let recorded = on_store(&self.store, move |s| {
+            s.record_artifact(&u, expected.size, &sha)
+        })
+        .await;
+        let row = match recorded {
+            Ok(row) => row,
+            Err(status) => {
+                // Fenced out meanwhile: the placed file goes unless an
+                // earlier upload's row names it.
+                let t = target.clone();
+                let name = upload.name.clone();
+                let named = on_store(&self.store, move |s| {
+                    s.has_artifact(&t.sweep_id, &t.trial_id, t.attempt, &name)
+                })
+                .await
+                .unwrap_or(true);
+                if !named {
+                    let _ = std::fs::remove_file(&dest);
+                }
+                return Err(status);
+            }
+        };
+        tracing::info!(
+            trial = %row.trial_id,
+            "artifact {} of trial {} attempt {} stored ({} bytes)",
+            row.name, row.trial_id, row.attempt, row.size
+        );
+        Ok(Response::new(v1::UploadArtifactResponse {
+            artifact: Some(convert::artifact(row)),
+        }))
     }
 
     #[tracing::instrument(name = "drain", skip_all, fields(

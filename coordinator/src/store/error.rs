@@ -73,6 +73,13 @@ pub enum StoreError {
     /// A result without the sweep's metric.
     #[error("result_json: no `{metric}` at best_epoch {best_epoch} (not among its epochs)")]
     NoMetric { metric: String, best_epoch: u32 },
+    /// An upload of a file the sweep does not keep (`artifacts:`).
+    #[error("sweep {sweep_id} keeps no artifact `{name}` (it keeps: {kept})")]
+    NotKept {
+        sweep_id: String,
+        name: String,
+        kept: String,
+    },
     #[error("database error")]
     Sql(#[from] rusqlite::Error),
     /// A row that this code never writes (hand-edited database?).

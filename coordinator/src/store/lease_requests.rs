@@ -39,11 +39,14 @@ pub(super) fn answered(
                     attempt: r.get(2)?,
                     config_json: r.get(3)?,
                     lease_ms,
+                    artifacts: Vec::new(),
                 })
             },
         )
         .optional()?;
-    if let Some(grant) = &earlier {
+    let mut earlier = earlier;
+    if let Some(grant) = &mut earlier {
+        grant.artifacts = super::artifacts::policy_of(tx, &grant.sweep_id)?.kind_names();
         tx.execute(
             "UPDATE trials SET lease_deadline_ms = ?5
              WHERE sweep_id = ?1 AND trial_id = ?2 AND attempt = ?3 AND worker_id = ?4

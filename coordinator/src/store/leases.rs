@@ -60,7 +60,9 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             changed.push(sweep_id.clone());
+            let artifacts = super::artifacts::policy_of(tx, &sweep_id)?.kind_names();
             let grant = LeaseGrant {
+                artifacts,
                 sweep_id,
                 trial_id,
                 attempt,

@@ -18,6 +18,9 @@
 //!   attempt number; `early_stopping` stops trials on a heartbeat's epochs.
 //! - `proposals`: a TPE sweep's next trial, made and stored when a worker
 //!   asks for work.
+//! - [`artifacts`](Store::record_artifact): files kept with a trial (rows
+//!   that make them visible, upload fencing, pruning of best weights to the
+//!   sweep's top k).
 //! - [`dashboard_reads`](Store::sweep_curves): every trial's learning curve,
 //!   one trial's documents and reported outcomes, for the dashboard.
 //! - [`resume`](Store::latest_sweep_from): find the sweep a file started, and
@@ -28,6 +31,7 @@
 //! trial a fresh deadline: the old clock measured nothing while the
 //! coordinator was down, and its origin was the old process's.
 
+mod artifacts;
 mod clock;
 mod dashboard_reads;
 mod early_stopping;
@@ -52,6 +56,7 @@ mod worker_health;
 mod worker_registry;
 mod writer_lock;
 
+pub use artifacts::{ArtifactRow, ArtifactUpload, UploadTarget, MAX_LISTED_ARTIFACTS};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dashboard_reads::TrialOutcome;
 pub use error::{chain_text, OpenError, StoreError, StoreResult};

@@ -169,6 +169,9 @@ pub struct LeaseGrant {
     /// The resolved `TrialConfig`, canonical JSON.
     pub config_json: String,
     pub lease_ms: u64,
+    /// The artifact kinds the sweep keeps (`best_weights`, `gradcam`,
+    /// `confusion`), for the worker to make and upload.
+    pub artifacts: Vec<String>,
 }
 
 /// A running trial's sign of life.

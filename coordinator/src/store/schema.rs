@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 /// The layout this code writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE sweeps (
@@ -198,6 +198,28 @@ ALTER TABLE sweeps ADD COLUMN tpe_json TEXT;
 UPDATE sweeps SET planned = (SELECT count(*) FROM trials t WHERE t.sweep_id = sweeps.id);
 "#;
 
+/// Version 5: artifacts kept with the trial (issue 13).
+/// - `sweeps.artifacts_json`: the checked `artifacts:` policy (kinds, how
+///   many trials keep their best weights); `NULL` for the default.
+/// - `artifacts`: one row per stored file of an attempt. The file lies at
+///   `<artifacts dir>/<sweep>/<trial>/<attempt>/<name>`; the row is
+///   written after the file is renamed into place and fsynced, and is what
+///   makes it visible.
+const V5: &str = r#"
+ALTER TABLE sweeps ADD COLUMN artifacts_json TEXT;
+CREATE TABLE artifacts (
+    sweep_id   TEXT    NOT NULL,
+    trial_id   TEXT    NOT NULL,
+    attempt    INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    size       INTEGER NOT NULL,
+    sha256     TEXT    NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (sweep_id, trial_id, attempt, name),
+    FOREIGN KEY (sweep_id, trial_id) REFERENCES trials(sweep_id, trial_id)
+) WITHOUT ROWID;
+"#;
+
 /// Connection settings: every commit is durable before it returns. Locking
 /// stays NORMAL so that read-only readers (`--db`) can read while the
 /// coordinator runs; one writer per file is `writer_lock`'s job.
@@ -291,17 +313,24 @@ fn migrate_from(conn: &mut Connection, version: i64) -> Result<(), OpenError> {
             tx.execute_batch(V2)?;
             tx.execute_batch(V3)?;
             tx.execute_batch(V4)?;
+            tx.execute_batch(V5)?;
         }
         1 => {
             tx.execute_batch(V2)?;
             tx.execute_batch(V3)?;
             tx.execute_batch(V4)?;
+            tx.execute_batch(V5)?;
         }
         2 => {
             tx.execute_batch(V3)?;
             tx.execute_batch(V4)?;
+            tx.execute_batch(V5)?;
         }
-        3 => tx.execute_batch(V4)?,
+        3 => {
+            tx.execute_batch(V4)?;
+            tx.execute_batch(V5)?;
+        }
+        4 => tx.execute_batch(V5)?,
         v => return Err(OpenError::UnknownVersion(v)),
     }
     let dangling: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {

@@ -27,8 +27,8 @@ impl Store {
             tx.execute(
                 "INSERT INTO sweeps (id, name, source_name, yaml, metric_name, goal, method,
                                      parallelism, max_attempts, state, created_ms, planned,
-                                     early_stop_json, tpe_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10, ?11, ?12, ?13)",
+                                     early_stop_json, tpe_json, artifacts_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10, ?11, ?12, ?13, ?14)",
                 params![
                     id,
                     sweep.name,
@@ -49,6 +49,7 @@ impl Store {
                         .tpe
                         .as_ref()
                         .map(|t| serde_json::to_string(t).expect("a TPE plan serialises")),
+                    serde_json::to_string(&sweep.artifacts).expect("an artifact policy serialises"),
                 ],
             )?;
             let mut insert = tx.prepare(

@@ -13,6 +13,7 @@
 //! naming the source and the line/column, parameter or field at fault.
 
 mod apply;
+mod artifacts;
 mod domain;
 mod early_stop;
 mod error;
@@ -23,6 +24,7 @@ mod paths;
 mod space;
 mod spec;
 
+pub use artifacts::{ArtifactPolicy, DEFAULT_WEIGHTS_TOP_K, MAX_WEIGHTS_TOP_K};
 pub use domain::Domain;
 pub use error::{Problem, SweepFileError};
 pub use limits::{
@@ -62,6 +64,8 @@ pub struct Sweep {
     pub early_stop: Option<EarlyStop>,
     /// `method: tpe`: its settings and the space it proposes from.
     pub tpe: Option<TpePlan>,
+    /// `artifacts:`, checked (the default policy when absent).
+    pub artifacts: ArtifactPolicy,
 }
 
 /// What a TPE sweep needs to propose its points later.
@@ -163,6 +167,7 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
         .as_ref()
         .map(|spec| early_stop::check(spec, &header.metric_name, header.goal))
         .transpose()?;
+    let artifacts = artifacts::check(file.artifacts.as_ref())?;
     let seed = file.random_seed.unwrap_or(0);
     let (points, tpe) = match file.method {
         Method::Grid => {
@@ -217,5 +222,6 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
         points,
         early_stop,
         tpe,
+        artifacts,
     })
 }

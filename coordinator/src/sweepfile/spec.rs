@@ -30,6 +30,9 @@ pub struct SweepFile {
     /// `{kind: asha, ...}` or `{kind: median, ...}`.
     #[serde(default)]
     pub early_stop: Option<EarlyStopSpec>,
+    /// `{kinds: [gradcam, confusion, best_weights], weights_top_k: 3}`.
+    #[serde(default)]
+    pub artifacts: Option<ArtifactsSpec>,
     #[serde(default)]
     pub base: TrialConfig,
     #[serde(default)]
@@ -128,6 +131,15 @@ pub struct EarlyStopSpec {
     pub after_epochs: Option<u32>,
     #[serde(default)]
     pub min_trials: Option<u32>,
+}
+
+/// `artifacts:` as written; checked in `artifacts.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactsSpec {
+    pub kinds: Vec<sweep_proto::artifacts::ArtifactKind>,
+    #[serde(default)]
+    pub weights_top_k: Option<u32>,
 }
 
 /// One parameter's domain as written: exactly one of the four keys.
