@@ -16,13 +16,15 @@
 //! that prints (libtorch's C++ included) ends up in the log, not the pipe.
 //!
 //! - [`classify`]: whose fault a failure is (trial or environment).
+//! - [`artifacts`]: the files a successful trial leaves in its attempt's
+//!   folder for the daemon to upload (best weights, Grad-CAM, confusion).
 
+pub mod artifacts;
 pub mod classify;
 
 use crate::daemon::protocol::{ChildMessage, CANCEL, MAX_CONFIG_LINE};
-use crate::daemon::TrialFn;
 use crate::error_chain::error_chain;
-use crate::pipeline::{TrialError, TrialObserver};
+use crate::pipeline::{TrialError, TrialObserver, TrialOptions};
 use classify::{cause_of, cause_of_panic};
 use std::io::{BufRead, Read, Write};
 use std::os::fd::FromRawFd;
@@ -45,8 +47,23 @@ pub enum ChildError {
     Write(#[source] std::io::Error),
 }
 
-/// Runs one trial with `trial_fn` as described in the module doc.
-pub fn run(trial_fn: TrialFn) -> Result<(), ChildError> {
+/// How the trial process runs its trial: the pipeline's
+/// `run_trial_with_options`, or the simulated trial.
+pub type ChildTrialFn = fn(
+    &TrialConfig,
+    &mut dyn TrialObserver,
+    &AtomicBool,
+    &TrialOptions,
+) -> Result<sweep_proto::trial::TrialResult, TrialError>;
+
+/// Runs one trial with `trial_fn` as described in the module doc; after a
+/// result, leaves the files `artifacts` asks for (`simulated`: stand-ins
+/// for weights and Grad-CAM, see [`artifacts`]).
+pub fn run(
+    trial_fn: ChildTrialFn,
+    artifacts: Option<artifacts::Request>,
+    simulated: bool,
+) -> Result<(), ChildError> {
     ignore_stop_signals();
     let out = protocol_output().map_err(ChildError::Descriptor)?;
     let out = Arc::new(std::sync::Mutex::new(std::io::LineWriter::new(out)));
@@ -70,8 +87,21 @@ pub fn run(trial_fn: TrialFn) -> Result<(), ChildError> {
         .map_err(ChildError::ReadConfig)?;
 
     let mut observer = PipeObserver { out: out.clone() };
+    let options = TrialOptions {
+        save_best: if simulated {
+            None
+        } else {
+            artifacts
+                .as_ref()
+                .and_then(artifacts::Request::weights_path)
+        },
+    };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        trial_fn(&cfg, &mut observer, &cancel)
+        let result = trial_fn(&cfg, &mut observer, &cancel, &options)?;
+        if let Some(a) = &artifacts {
+            a.make(&cfg, &result, simulated);
+        }
+        Ok(result)
     }));
     let message = match run {
         Ok(Ok(result)) => ChildMessage::Result(Box::new(result)),

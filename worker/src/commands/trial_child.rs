@@ -2,7 +2,11 @@
 //! started by the daemon for every trial it leases (see [`crate::child`]).
 //! Not for people: its stdin and stdout are the daemon's pipe.
 
-use crate::daemon::{simulated, TrialFn};
+use crate::child::artifacts::Request;
+use crate::child::ChildTrialFn;
+use crate::daemon::simulated;
+use std::path::PathBuf;
+use sweep_proto::artifacts::ArtifactKind;
 use sweep_runtime::logging::{self, LogFormat};
 
 /// Command-line arguments of `sweep-worker trial-child`.
@@ -14,14 +18,29 @@ pub struct Args {
     /// How log lines (to stderr, the daemon's log) are written.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// The attempt's private folder, where a successful trial leaves the
+    /// files `--artifacts` names for the daemon to upload.
+    #[arg(long, requires = "artifacts")]
+    pub artifacts_dir: Option<PathBuf>,
+    /// Comma-separated kinds: best_weights, gradcam, confusion.
+    #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
+    pub artifacts: Vec<ArtifactKind>,
+}
+
+fn parse_kind(s: &str) -> Result<ArtifactKind, String> {
+    ArtifactKind::parse(s).ok_or_else(|| format!("unknown artifact kind `{s}`"))
 }
 
 pub fn execute(args: Args) -> anyhow::Result<()> {
     logging::init(args.log_format);
-    let trial_fn: TrialFn = if args.simulate {
-        simulated::run_trial
+    let trial_fn: ChildTrialFn = if args.simulate {
+        |cfg, observer, cancel, _| simulated::run_trial(cfg, observer, cancel)
     } else {
-        crate::pipeline::run_trial
+        crate::pipeline::run_trial_with_options
     };
-    Ok(crate::child::run(trial_fn)?)
+    let artifacts = args.artifacts_dir.map(|dir| Request {
+        dir,
+        kinds: args.artifacts,
+    });
+    Ok(crate::child::run(trial_fn, artifacts, args.simulate)?)
 }

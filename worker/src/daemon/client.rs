@@ -8,17 +8,25 @@
 //! - `NOT_FOUND`: the coordinator does not know this worker id; register again.
 //! - `INVALID_ARGUMENT` and the like: refused for good; logged, dropped.
 //!
+//! Uploads (`UploadArtifact`) go over a connection of their own without the
+//! per-call timeout: a 45 MB file may take longer than a heartbeat should,
+//! and must not hold heartbeats up behind it.
+//!
 //! Every call after `Register` carries the secret the coordinator handed out
 //! with the worker id (kept in memory only; a new registration gets a new one).
 
 use super::outbox::{Outcome, Report};
 use super::shutdown::{Level, Shutdown};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
 use sweep_proto::v1::worker_service_client::WorkerServiceClient;
 use sweep_proto::v1::{
-    CompleteTrialRequest, DrainRequest, FailTrialRequest, HeartbeatRequest, HeartbeatResponse,
-    LeaseTrialRequest, LeaseTrialResponse, RegisterRequest,
+    ArtifactChunk, ArtifactHeader, ArtifactInfo, CompleteTrialRequest, DrainRequest,
+    FailTrialRequest, HeartbeatRequest, HeartbeatResponse, LeaseTrialRequest, LeaseTrialResponse,
+    RegisterRequest,
 };
 use sweep_runtime::credentials::{Bearer, Credentials};
 use tokio::sync::Mutex;
@@ -29,6 +37,8 @@ use tonic::{Code, Status};
 /// Longest any single call may take before it counts as a transient failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest one upload may take (45 MB at 1 Mbit/s fits).
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 /// Re-registrations one report may cause before it is given up as refused.
 const MAX_REREGISTER_PER_REPORT: u32 = 3;
 
@@ -128,6 +138,8 @@ pub enum Delivery {
 #[derive(Debug)]
 pub struct CoordinatorClient {
     rpc: WorkerServiceClient<InterceptedService<Channel, Bearer>>,
+    /// For uploads: its own connection, [`UPLOAD_TIMEOUT`] per call.
+    upload_rpc: WorkerServiceClient<InterceptedService<Channel, Bearer>>,
     registration: RegisterRequest,
     session: Mutex<Option<Session>>,
     /// The secret of every worker id this process registered as (reports
@@ -149,18 +161,24 @@ impl CoordinatorClient {
         registration: RegisterRequest,
         credentials: &Credentials,
     ) -> Result<Self, BadUrl> {
-        let endpoint = credentials
-            .endpoint(url)
-            .map_err(|source| BadUrl {
-                url: url.to_string(),
-                source,
-            })?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(CALL_TIMEOUT)
-            .tcp_nodelay(true);
+        let endpoint = |timeout: Duration| {
+            Ok(credentials
+                .endpoint(url)
+                .map_err(|source| BadUrl {
+                    url: url.to_string(),
+                    source,
+                })?
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(timeout)
+                .tcp_nodelay(true))
+        };
         Ok(Self {
             rpc: WorkerServiceClient::with_interceptor(
-                endpoint.connect_lazy(),
+                endpoint(CALL_TIMEOUT)?.connect_lazy(),
+                credentials.bearer.clone(),
+            ),
+            upload_rpc: WorkerServiceClient::with_interceptor(
+                endpoint(UPLOAD_TIMEOUT)?.connect_lazy(),
                 credentials.bearer.clone(),
             ),
             registration,
@@ -289,6 +307,63 @@ impl CoordinatorClient {
         Ok(self.rpc.clone().heartbeat(req).await?.into_inner())
     }
 
+    /// Uploads the file at `path` once, as `header` says (its size, SHA-256
+    /// and secret are filled in here): the file is read twice, once for its
+    /// digest and once in chunks of at most 1 MiB as the stream is sent,
+    /// never whole into memory.
+    pub async fn upload_artifact(
+        &self,
+        mut header: ArtifactHeader,
+        path: &Path,
+    ) -> Result<ArtifactInfo, UploadError> {
+        header.worker_secret = self.secret(&header.worker_id);
+        let p = path.to_path_buf();
+        let (size, sha256) = tokio::task::spawn_blocking(move || digest_file(&p))
+            .await
+            .map_err(|e| UploadError::Local(std::io::Error::other(e)))?
+            .map_err(UploadError::Local)?;
+        header.size = size;
+        header.sha256 = sha256;
+        let mut file = std::fs::File::open(path).map_err(UploadError::Local)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<ArtifactChunk>(2);
+        let first = ArtifactChunk {
+            header: Some(header),
+            data: Vec::new(),
+        };
+        tokio::task::spawn_blocking(move || {
+            if tx.blocking_send(first).is_err() {
+                return;
+            }
+            loop {
+                let mut data = Vec::with_capacity(sweep_proto::artifacts::CHUNK_BYTES);
+                match (&mut file)
+                    .take(sweep_proto::artifacts::CHUNK_BYTES as u64)
+                    .read_to_end(&mut data)
+                {
+                    // A read error ends the stream short: the coordinator
+                    // refuses it (DATA_LOSS) and stores nothing.
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        let chunk = ArtifactChunk { header: None, data };
+                        if tx.blocking_send(chunk).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let answer = self
+            .upload_rpc
+            .clone()
+            .upload_artifact(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .map_err(UploadError::Rpc)?;
+        answer
+            .into_inner()
+            .artifact
+            .ok_or_else(|| UploadError::Rpc(Status::internal("an answer without the artifact")))
+    }
+
     /// Sends `report` once; `Ok(stored)` when answered.
     pub async fn send_report(&self, report: &Report) -> Result<bool, Status> {
         let mut rpc = self.rpc.clone();
@@ -389,6 +464,35 @@ impl CoordinatorClient {
             }
         }
     }
+}
+
+/// Why an upload did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The file cannot be read here.
+    #[error("cannot read the file")]
+    Local(#[source] std::io::Error),
+    /// The coordinator refused it, or could not be reached.
+    #[error("{}: {}", .0.code(), .0.message())]
+    Rpc(Status),
+}
+
+/// The length and lowercase hex SHA-256 of the file at `path`, read in
+/// chunks.
+fn digest_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((size, hex::encode(hasher.finalize())))
 }
 
 /// Sleeps `delay`; false (early) when `shutdown` reaches `level` first.

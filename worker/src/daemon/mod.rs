@@ -14,6 +14,8 @@
 //! - [`client`]: the gRPC calls, registration, retry with backoff.
 //! - [`slot`]: one trial's thread, its heartbeats, its report.
 //! - [`outbox`]: reports spooled durably to disk until acknowledged.
+//! - [`artifacts`]: an attempt's private folder, and the upload of what its
+//!   trial left there (best weights, figures) before its result.
 //! - [`paths`]: the roots a trial's `data.dir` and `backbone.weights` must
 //!   resolve under.
 //! - [`cause`]: what a failure is blamed on (the trial, or this worker).
@@ -28,6 +30,7 @@
 //! trial's own process applies it: libtorch's count is process-global, and
 //! each trial now has a process to itself.
 
+pub mod artifacts;
 pub mod cause;
 pub mod client;
 pub mod env_backoff;
@@ -139,7 +142,10 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
 
     resend_spooled(&coordinator, &outbox, &shutdown).await?;
 
+    let attempts_root = artifacts::attempts_root(&config.state_dir);
+    artifacts::clear_leftovers(&attempts_root);
     let ctx = Arc::new(SlotContext {
+        attempts_root,
         coordinator: coordinator.clone(),
         outbox,
         shutdown: shutdown.clone(),

@@ -17,12 +17,17 @@
 //!   lease went to someone else): cancel at once, report nothing.
 //! - Second shutdown signal: cancel, hand the trial back
 //!   (`FailTrial { handed_back: true }`), one try.
+//! - A result: first the files the sweep keeps ([`super::artifacts`]: best
+//!   weights, figures, left by the trial process in the attempt's folder)
+//!   are uploaded while the lease is still held (a failed upload is logged,
+//!   the result is reported all the same).
 //! - Otherwise: `CompleteTrial` or `FailTrial`, spooled durably to the
 //!   outbox first and retried until the coordinator answers. An outbox that
 //!   cannot be written is an error line; the report then goes out from
 //!   memory while the write is retried with backoff, and the slot takes no
 //!   new work until the outbox can be written again.
 
+use super::artifacts::AttemptArtifacts;
 use super::cause::Cause;
 use super::client::{
     classify, sleep_unless, Backoff, CoordinatorClient, Delivery, Refusal, Session,
@@ -42,6 +47,8 @@ use tracing::Instrument;
 
 /// Everything the slots of one daemon share.
 pub struct SlotContext {
+    /// Where each attempt's artifacts folder is made.
+    pub attempts_root: std::path::PathBuf,
     pub coordinator: Arc<CoordinatorClient>,
     pub outbox: Arc<Outbox>,
     pub shutdown: Shutdown,
@@ -134,7 +141,13 @@ async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> S
         cfg.total_epochs(),
         cfg.threads
     );
-    let (stop, outcome) = attempt.train(cfg).await;
+    let artifacts = AttemptArtifacts::prepare(&ctx.attempts_root, &lease);
+    let (stop, outcome) = attempt.train(cfg, artifacts.as_ref()).await;
+    if let (None, ChildOutcome::Result(_), Some(a)) = (&stop, &outcome, &artifacts) {
+        a.upload_all(&ctx.coordinator, &ctx.shutdown, &lease, &attempt.worker_id)
+            .await;
+    }
+    drop(artifacts);
     match (stop, outcome) {
         (Some(Stop::Told(why)), _) => {
             tracing::info!(trial = %attempt.trial_id, "trial {} stopped: {why}; reporting nothing", attempt.trial_id);
@@ -217,23 +230,28 @@ struct Attempt {
 impl Attempt {
     /// Trains in a process of its own while heartbeating; returns why it
     /// was stopped early (if it was) and how the process ended.
-    async fn train(&mut self, cfg: TrialConfig) -> (Option<Stop>, ChildOutcome) {
+    async fn train(
+        &mut self,
+        cfg: TrialConfig,
+        artifacts: Option<&AttemptArtifacts>,
+    ) -> (Option<Stop>, ChildOutcome) {
         let (epoch_tx, mut epochs) = mpsc::unbounded_channel();
         let (done_tx, mut done) = oneshot::channel();
         let total_epochs = cfg.total_epochs();
         let train_images = cfg.data.train;
-        let mut process = match trial_process::spawn(&self.ctx.program, &cfg, epoch_tx, done_tx) {
-            Ok(p) => p,
-            Err(e) => {
-                return (
-                    None,
-                    ChildOutcome::Crashed(format!(
-                        "cannot start the trial process {}: {e}",
-                        self.ctx.program.exe.display()
-                    )),
-                )
-            }
-        };
+        let mut process =
+            match trial_process::spawn(&self.ctx.program, &cfg, artifacts, epoch_tx, done_tx) {
+                Ok(p) => p,
+                Err(e) => {
+                    return (
+                        None,
+                        ChildOutcome::Crashed(format!(
+                            "cannot start the trial process {}: {e}",
+                            self.ctx.program.exe.display()
+                        )),
+                    )
+                }
+            };
         tracing::debug!(trial = %self.trial_id, "trial process {:?} started", process.pid());
 
         let mut shutdown = self.ctx.shutdown.clone();

@@ -10,6 +10,7 @@
 //! Cancelling writes [`CANCEL`] to the child's stdin; a child that has not
 //! ended [`CANCEL_GRACE`] later is killed.
 
+use super::artifacts::AttemptArtifacts;
 use super::cause::Cause;
 use super::protocol::{ChildMessage, CANCEL, MAX_MESSAGE_LINE};
 use std::os::unix::process::ExitStatusExt;
@@ -70,10 +71,13 @@ impl TrialProcess {
 }
 
 /// Starts `cfg` in a child process. Each finished epoch goes to `epochs`;
-/// how the child ended goes to `done` once it has exited.
+/// how the child ended goes to `done` once it has exited. With `artifacts`,
+/// a successful trial leaves its files in that attempt's folder
+/// (`--artifacts-dir`, `--artifacts`).
 pub fn spawn(
     program: &TrialProgram,
     cfg: &TrialConfig,
+    artifacts: Option<&AttemptArtifacts>,
     epochs: mpsc::UnboundedSender<EpochMetrics>,
     done: oneshot::Sender<ChildOutcome>,
 ) -> std::io::Result<TrialProcess> {
@@ -90,6 +94,12 @@ pub fn spawn(
         .kill_on_drop(true);
     if program.simulate {
         cmd.arg("--simulate");
+    }
+    if let Some(a) = artifacts {
+        cmd.arg("--artifacts-dir")
+            .arg(&a.dir)
+            .arg("--artifacts")
+            .arg(a.kinds_arg());
     }
     // SAFETY: only async-signal-safe calls between fork and exec. Ignored
     // signals stay ignored across exec, so the child is deaf to SIGINT and

@@ -1,16 +1,18 @@
 //! A scripted in-process `WorkerService` for the daemon's tests: it hands
 //! out the leases it is given, fails calls on cue (UNAVAILABLE, NOT_FOUND,
 //! FAILED_PRECONDITION), says `stop` (or `stopped_early`) when told to, and records every request
-//! (lease calls and failures with the time they came).
+//! (lease calls and failures with the time they came). Uploads are read
+//! whole, checked against their header's size and SHA-256, and kept.
 
+use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use sweep_proto::v1::worker_service_server::{WorkerService, WorkerServiceServer};
 use sweep_proto::v1::{
-    CompleteTrialRequest, DrainRequest, DrainResponse, FailTrialRequest, HeartbeatRequest,
-    HeartbeatResponse, Lease, LeaseTrialRequest, LeaseTrialResponse, RegisterRequest,
-    RegisterResponse, ReportResponse,
+    ArtifactChunk, ArtifactHeader, ArtifactInfo, CompleteTrialRequest, DrainRequest, DrainResponse,
+    FailTrialRequest, HeartbeatRequest, HeartbeatResponse, Lease, LeaseTrialRequest,
+    LeaseTrialResponse, RegisterRequest, RegisterResponse, ReportResponse, UploadArtifactResponse,
 };
 use tonic::{Code, Request, Response, Status};
 
@@ -24,6 +26,8 @@ pub struct Script {
     pub lease_errors: VecDeque<Code>,
     /// Errors the next CompleteTrial calls get, one each.
     pub complete_errors: VecDeque<Code>,
+    /// Errors the next UploadArtifact calls get (after reading the stream).
+    pub upload_errors: VecDeque<Code>,
     /// Answer every heartbeat with `stop = true`.
     pub stop: bool,
     /// Answer every heartbeat that carries an epoch with `stopped_early`
@@ -47,6 +51,12 @@ pub struct Seen {
     /// When each FailTrial came.
     pub fail_times: Vec<Instant>,
     pub drains: Vec<DrainRequest>,
+    /// Every upload stored: its header and bytes.
+    pub uploads: Vec<(ArtifactHeader, Vec<u8>)>,
+    /// UploadArtifact calls, answered or not.
+    pub upload_calls: usize,
+    /// How many uploads were stored when each CompleteTrial came.
+    pub uploads_at_complete: Vec<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +145,8 @@ impl WorkerService for Fake {
         let mut s = self.state.lock().unwrap();
         let req = req.into_inner();
         s.1.completes.push(req.clone());
+        let uploaded = s.1.uploads.len();
+        s.1.uploads_at_complete.push(uploaded);
         if let Some(code) = s.0.complete_errors.pop_front() {
             return Err(Status::new(code, "scripted report error"));
         }
@@ -155,6 +167,49 @@ impl WorkerService for Fake {
         s.1.fails.push(req.into_inner());
         s.1.fail_times.push(Instant::now());
         Ok(Response::new(ReportResponse { stored: true }))
+    }
+
+    async fn upload_artifact(
+        &self,
+        req: Request<tonic::Streaming<ArtifactChunk>>,
+    ) -> Result<Response<UploadArtifactResponse>, Status> {
+        let mut stream = req.into_inner();
+        let mut header = None;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            assert!(
+                chunk.data.len() <= sweep_proto::artifacts::CHUNK_BYTES,
+                "a chunk over 1 MiB"
+            );
+            if let Some(h) = chunk.header {
+                assert!(header.is_none(), "a second header");
+                header = Some(h);
+            }
+            bytes.extend_from_slice(&chunk.data);
+        }
+        let header = header.ok_or_else(|| Status::invalid_argument("no header"))?;
+        let mut s = self.state.lock().unwrap();
+        s.1.upload_calls += 1;
+        if let Some(code) = s.0.upload_errors.pop_front() {
+            return Err(Status::new(code, "scripted upload error"));
+        }
+        if bytes.len() as u64 != header.size || hex::encode(Sha256::digest(&bytes)) != header.sha256
+        {
+            return Err(Status::data_loss("size or digest differs from the header"));
+        }
+        let info = ArtifactInfo {
+            sweep_id: header.sweep_id.clone(),
+            trial_id: header.trial_id.clone(),
+            attempt: header.attempt,
+            name: header.name.clone(),
+            size: header.size,
+            sha256: header.sha256.clone(),
+            created_unix_ms: 0,
+        };
+        s.1.uploads.push((header, bytes));
+        Ok(Response::new(UploadArtifactResponse {
+            artifact: Some(info),
+        }))
     }
 
     async fn drain(&self, req: Request<DrainRequest>) -> Result<Response<DrainResponse>, Status> {

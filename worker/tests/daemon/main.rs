@@ -6,9 +6,12 @@
 //! - [`scenarios`]: the happy path, a coordinator that is away, stop
 //!   answers, stale and unknown-worker refusals, a trial that diverges, the
 //!   two shutdown steps, the outbox, refused paths.
+//! - [`artifacts`]: the files a trial leaves, uploaded before its result,
+//!   retried when the coordinator is away, skipped when refused.
 //! - [`isolation`]: a trial process that aborts beside one that completes;
 //!   the pause after environment failures; `Drain` on shutdown.
 
+mod artifacts;
 mod fake_coordinator;
 mod isolation;
 mod scenarios;
@@ -148,6 +151,7 @@ pub fn lease(trial_id: &str, seed: u64, epochs: (u32, u32)) -> Lease {
         attempt: 1,
         config_json: cfg.canonical_json(),
         lease_ms: 1000,
+        artifacts: Vec::new(),
     }
 }
 
