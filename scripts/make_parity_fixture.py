@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the parity fixture for the worker's hand-written ResNet18.
+"""Writes the parity fixture for the worker's hand-written networks.
 
-Builds torchvision.models.resnet18() with seeded random weights, randomises every
+Builds torchvision.models.resnet18() (or mobilenet_v2() with --model) with
+seeded random weights, randomises every
 BatchNorm's weight, bias, running_mean and running_var (so that eval-mode
 BatchNorm is far from the identity and a mix-up of buffers shows), and writes:
 
@@ -10,7 +11,7 @@ BatchNorm is far from the identity and a mix-up of buffers shows), and writes:
   OUT_DIR/io.safetensors        `input` (2x3x64x64, seeded) and `logits`
                                 (torchvision's eval-mode output, 2x1000)
 
-    python scripts/make_parity_fixture.py OUT_DIR [--seed 0] [--size 64]
+    python scripts/make_parity_fixture.py OUT_DIR [--seed 0] [--size 64] [--model resnet18|mobilenet_v2]
 
 Needs the project venv's torch + torchvision + safetensors.
 """
@@ -27,10 +28,11 @@ def main():
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=int, default=64, help="input side in pixels")
+    ap.add_argument("--model", choices=["resnet18", "mobilenet_v2"], default="resnet18")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
-    model = torchvision.models.resnet18()
+    model = getattr(torchvision.models, a.model)()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):

@@ -116,3 +116,42 @@ fn tpe_proposes_24_trials_later() {
     assert_eq!(sweep.planned(), 24);
     assert!(sweep.early_stop.is_some());
 }
+
+/// `models.yaml` sweeps the architecture; `{model}` in the backbone path
+/// resolves per trial, and the stored configs hold the resolved paths.
+#[test]
+fn models_sweeps_both_architectures_with_their_own_backbones() {
+    use sweep_proto::trial::Model;
+    let sweep = load("models.yaml");
+    assert_eq!(sweep.points.len(), 2);
+    let mut seen = Vec::new();
+    for p in &sweep.points {
+        let c = &p.config;
+        let expected = format!("data/backbone/{}-fashion-32.safetensors", c.model);
+        assert_eq!(c.backbone.weights, PathBuf::from(expected));
+        assert_eq!(c.phase2.unfreeze, vec![Stage::All]);
+        seen.push(c.model);
+    }
+    seen.sort_by_key(|m| m.name());
+    assert_eq!(seen, vec![Model::MobilenetV2, Model::Resnet18]);
+    // The two trials differ, so they have different ids.
+    assert_ne!(
+        sweep.points[0].config.content_id(),
+        sweep.points[1].config.content_id()
+    );
+}
+
+/// A ResNet stage named for a MobileNetV2 trial is refused at submit time,
+/// naming the point and the field.
+#[test]
+fn a_stage_of_the_other_model_is_refused_with_the_field() {
+    let text = "name: bad\nmetric: {name: val_acc, goal: maximize}\nmethod: grid\nbase: {input_size: 32}\nparameters:\n  model: {values: [resnet18, mobilenet_v2]}\n";
+    let err = sweepfile::load(text, "bad.yaml", &LoadLimits::default())
+        .err()
+        .expect("layer4 is not a MobileNetV2 block")
+        .to_string();
+    assert!(
+        err.contains("phase2.unfreeze") && err.contains("mobilenet_v2"),
+        "{err}"
+    );
+}

@@ -15,9 +15,31 @@ pub struct Base {
 
 impl Base {
     pub fn new(base: &TrialConfig) -> Self {
-        Self {
-            json: serde_json::to_value(base).expect("a TrialConfig always serialises"),
+        let mut json = serde_json::to_value(base).expect("a TrialConfig always serialises");
+        // Fields the canonical JSON leaves out at their default are still
+        // fields a parameter may set.
+        let defaults = [
+            ("/model", base.model.name()),
+            (
+                "/augment/mode",
+                if base.augment.mode.is_fast() {
+                    "fast"
+                } else {
+                    "exact"
+                },
+            ),
+        ];
+        for (pointer, value) in defaults {
+            if json.pointer(pointer).is_none() {
+                let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+                if let Some(Value::Object(m)) =
+                    json.pointer_mut(if parent.is_empty() { "" } else { parent })
+                {
+                    m.insert(key.to_string(), Value::String(value.to_string()));
+                }
+            }
         }
+        Self { json }
     }
 
     /// Refuses a parameter whose path the config does not have, listing the
@@ -69,6 +91,7 @@ impl Base {
                 message: "no such field in the trial config".into(),
             })?;
         }
+        fill_model_placeholder(&mut json);
         serde_json::from_value(json).map_err(|source| {
             // Name the parameter: the first one that fails on its own.
             let culprit = point.iter().find(|(n, v)| {
@@ -83,6 +106,23 @@ impl Base {
                 source,
             }
         })
+    }
+}
+
+/// `backbone.weights` may say `{model}`, replaced by the point's model
+/// (`resnet18` when unset), so one file can sweep `model` over
+/// `data/backbone/{model}-fashion-32.safetensors`. Stored trials hold the
+/// resolved path.
+fn fill_model_placeholder(json: &mut Value) {
+    let model = json
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(sweep_proto::trial::Model::Resnet18.name())
+        .to_string();
+    if let Some(Value::String(w)) = json.pointer_mut("/backbone/weights") {
+        if w.contains("{model}") {
+            *w = w.replace("{model}", &model);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! (`layer4` + head, 7 epochs), AdamW, LR 1e-5 backbone / 1e-3 head, batch 128,
 //! no label smoothing, no scheduler.
 
+pub use super::model::{Model, Stage};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -11,6 +12,11 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrialConfig {
+    /// The architecture (`resnet18`, the default, or `mobilenet_v2`); its
+    /// backbone file must hold that architecture. Left out of the canonical
+    /// JSON when `resnet18`, so the ids of older trials hold.
+    #[serde(skip_serializing_if = "Model::is_resnet18")]
+    pub model: Model,
     /// Fixes head init, shuffling and augmentation (and the split unless
     /// `data.split_seed` is set).
     pub seed: u64,
@@ -36,6 +42,7 @@ pub struct TrialConfig {
 impl Default for TrialConfig {
     fn default() -> Self {
         Self {
+            model: Model::Resnet18,
             seed: 0,
             data: DataConfig::default(),
             input_size: 224,
@@ -88,11 +95,11 @@ impl Default for DataConfig {
     }
 }
 
-/// The pretrained ResNet18 to start from.
+/// The pretrained backbone to start from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackboneConfig {
-    /// A torchvision-format ResNet18 state dict as `.safetensors`.
+    /// A torchvision-format state dict of `model` as `.safetensors`.
     pub weights: PathBuf,
     /// Keep BatchNorm of frozen stages in eval mode (running statistics held).
     pub hold_frozen_bn: bool,
@@ -153,43 +160,7 @@ impl AugmentMode {
     }
 }
 
-/// A ResNet18 stage that can be frozen or unfrozen as a unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// conv1 + bn1.
-    Stem,
-    Layer1,
-    Layer2,
-    Layer3,
-    Layer4,
-    /// Shorthand for every backbone stage.
-    All,
-}
-
-impl Stage {
-    /// The backbone stages in forward order (without `All`).
-    pub const BACKBONE: [Stage; 5] = [
-        Stage::Stem,
-        Stage::Layer1,
-        Stage::Layer2,
-        Stage::Layer3,
-        Stage::Layer4,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Stem => "stem",
-            Stage::Layer1 => "layer1",
-            Stage::Layer2 => "layer2",
-            Stage::Layer3 => "layer3",
-            Stage::Layer4 => "layer4",
-            Stage::All => "all",
-        }
-    }
-}
-
-/// One training phase. The head (`fc`) always trains; `unfreeze` names the
+/// One training phase. The head (`fc`, `classifier.1`) always trains; `unfreeze` names the
 /// backbone stages that train too. Read through [`PhasePatch`] (keys left out
 /// keep the seed's values for that phase).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -241,14 +212,15 @@ impl PhaseConfig {
         }
     }
 
-    /// The backbone stages this phase trains, `all` expanded, in forward order.
-    pub fn unfrozen_stages(&self) -> Vec<Stage> {
-        if self.unfreeze.contains(&Stage::All) {
-            return Stage::BACKBONE.to_vec();
-        }
-        Stage::BACKBONE
-            .into_iter()
-            .filter(|s| self.unfreeze.contains(s))
+    /// The backbone stages of `model` this phase trains, `all` expanded, in
+    /// forward order.
+    pub fn unfrozen_stages(&self, model: Model) -> Vec<Stage> {
+        let all = self.unfreeze.contains(&Stage::All);
+        model
+            .stages()
+            .iter()
+            .copied()
+            .filter(|s| all || self.unfreeze.contains(s))
             .collect()
     }
 }

@@ -13,6 +13,7 @@ mod batches;
 mod config;
 mod error;
 pub mod limits;
+mod model;
 pub mod nonfinite;
 mod result;
 mod validate;

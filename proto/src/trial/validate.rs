@@ -20,6 +20,27 @@ fn finite_positive(v: f64, field: &str) -> Result<(), ConfigError> {
     })
 }
 
+impl TrialConfig {
+    /// Every unfrozen block must be one of the model's (a ResNet stage names
+    /// nothing in a MobileNetV2, and the reverse).
+    fn check_stages(&self) -> Result<(), ConfigError> {
+        let m = self.model;
+        for (p, name) in [(&self.phase1, "phase1"), (&self.phase2, "phase2")] {
+            for &s in &p.unfreeze {
+                check(m.has(s), &format!("{name}.unfreeze"), || {
+                    let blocks = m.stages();
+                    format!(
+                        "`{s}` is not a block of {m} (its blocks: {} .. {}, or all)",
+                        blocks[0],
+                        blocks[blocks.len() - 1]
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn check_phase(p: &PhaseConfig, name: &str) -> Result<(), ConfigError> {
     check(
         p.epochs <= MAX_PHASE_EPOCHS,
@@ -66,6 +87,7 @@ impl TrialConfig {
         )?;
         check_phase(&self.phase1, "phase1")?;
         check_phase(&self.phase2, "phase2")?;
+        self.check_stages()?;
         let total = self.phase1.epochs.checked_add(self.phase2.epochs);
         check(
             total.is_some_and(|t| (1..=MAX_TRIAL_EPOCHS).contains(&t)),
@@ -269,6 +291,32 @@ mod tests {
         let exact = parse_trial_yaml("augment: {mode: exact}").unwrap();
         assert!(exact.canonical_json().contains(r#""mode":"exact""#));
         assert_ne!(exact.content_id(), fast.content_id());
+    }
+
+    #[test]
+    fn a_model_unfreezes_only_its_own_blocks() {
+        let m =
+            parse_trial_yaml("model: mobilenet_v2\nphase2: {unfreeze: [features.17, features.18]}")
+                .unwrap();
+        assert_eq!(
+            m.phase2.unfrozen_stages(m.model),
+            vec![
+                super::super::Stage::Features(17),
+                super::super::Stage::Features(18)
+            ]
+        );
+        assert!(m.canonical_json().contains(r#""model":"mobilenet_v2""#));
+        assert!(m.canonical_json().contains(r#""features.17""#));
+        // The seed's phase 2 unfreezes layer4, which MobileNetV2 lacks.
+        let e = err("model: mobilenet_v2");
+        assert!(e.contains("phase2.unfreeze") && e.contains("layer4"), "{e}");
+        let e = err("phase2: {unfreeze: [features.3]}");
+        assert!(e.contains("not a block of resnet18"), "{e}");
+        assert!(err("model: vgg16").contains("vgg16"));
+        // resnet18 stays out of the canonical JSON: old ids hold.
+        let r = parse_trial_yaml("model: resnet18").unwrap();
+        assert!(!r.canonical_json().contains("model"));
+        assert_eq!(r.content_id(), parse_trial_yaml("{}").unwrap().content_id());
     }
 
     #[test]

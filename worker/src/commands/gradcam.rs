@@ -3,13 +3,14 @@
 //! best weights) on the test split the trial config draws: the test images
 //! are classified, misclassified ones come first (most confident first),
 //! then right ones (least confident first), and the first N are drawn with
-//! their `layer4` heat-map for the predicted class.
+//! their heat-map (last stage: `layer4`, `features.18`) for the predicted
+//! class.
 
 use super::train::load_config;
 use crate::figures::gradcam_grid::{self, Cell};
 use crate::figures::png;
 use crate::pipeline::data::prepare_data;
-use crate::pipeline::resnet::{Head, ResNet18};
+use crate::pipeline::net::{Head, Net};
 use crate::pipeline::trial::apply_threads;
 use crate::pipeline::weights::read_state_dict;
 use anyhow::{Context, Result};
@@ -19,7 +20,7 @@ use tch::{Kind, Tensor};
 /// Command-line arguments of `sweep-worker gradcam`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Trained weights (safetensors, torchvision names, with their `fc`).
+    /// Trained weights (safetensors, torchvision names, with their head).
     #[arg(long)]
     pub weights: PathBuf,
     /// The trial config the weights were trained with (its data and input size).
@@ -53,7 +54,7 @@ pub fn render(
     images: usize,
 ) -> Result<Vec<u8>> {
     let (sd, _) = read_state_dict(weights, cfg.input_size)?;
-    let model = ResNet18::from_state_dict(sd, Head::Keep)
+    let model = Net::from_state_dict(cfg.model, sd, Head::Keep)
         .with_context(|| format!("--weights {}", weights.display()))?;
     let data = prepare_data(cfg)?;
     let x = &data.test_inputs;

@@ -1,5 +1,6 @@
-//! `sweep-worker pretrain`: trains the stand-in backbone (ResNet18 from
-//! scratch on Fashion-MNIST at the trials' input size) and writes it as a
+//! `sweep-worker pretrain`: trains the stand-in backbone (ResNet18, or
+//! MobileNetV2 with `--model mobilenet_v2`, from scratch on Fashion-MNIST at
+//! the trials' input size) and writes it as a
 //! torchvision-format `.safetensors` state dict. The defaults finish in a few
 //! minutes on 2 cores; scripts/setup.sh runs it once and keeps the file.
 
@@ -7,6 +8,20 @@ use super::progress::Progress;
 use crate::pipeline::pretrain::{pretrain, PretrainConfig, PretrainObserver};
 use anyhow::Result;
 use std::path::PathBuf;
+use sweep_proto::trial::Model;
+
+fn parse_model(s: &str) -> Result<Model, String> {
+    [Model::Resnet18, Model::MobilenetV2]
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| format!("`{s}` is not a model: resnet18 or mobilenet_v2"))
+}
+
+/// Where the stand-in backbone of `model` at `size` px lives by default (the
+/// path sweep files name).
+pub fn default_backbone_path(model: Model, size: u32) -> PathBuf {
+    PathBuf::from(format!("data/backbone/{model}-fashion-{size}.safetensors"))
+}
 
 /// Command-line arguments of `sweep-worker pretrain`.
 #[derive(clap::Args)]
@@ -19,9 +34,12 @@ pub struct Args {
     pub input_size: u32,
     #[arg(long, default_value_t = 2)]
     pub epochs: u32,
-    /// Where to write the weights.
-    #[arg(long, default_value = "data/backbone/resnet18-fashion-32.safetensors")]
-    pub out: PathBuf,
+    /// The architecture: resnet18 or mobilenet_v2.
+    #[arg(long, default_value = "resnet18", value_parser = parse_model)]
+    pub model: Model,
+    /// Where to write the weights [default: data/backbone/MODEL-fashion-SIZE.safetensors].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Train on the first N images only (0 = all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
@@ -57,7 +75,11 @@ impl PretrainObserver for Observer {
 }
 
 pub fn execute(a: Args) -> Result<()> {
+    let out = a
+        .out
+        .unwrap_or_else(|| default_backbone_path(a.model, a.input_size));
     let cfg = PretrainConfig {
+        model: a.model,
         data: a.data,
         input_size: a.input_size,
         epochs: a.epochs,
@@ -66,7 +88,7 @@ pub fn execute(a: Args) -> Result<()> {
         lr: a.lr,
         threads: a.threads,
         seed: a.seed,
-        out: a.out,
+        out,
     };
     let images = if cfg.limit == 0 {
         60_000

@@ -5,10 +5,9 @@
 //! image. It shows where the features that raise class c's score are.
 //!
 //! [`grad_cam`] is the method on any (features → logits) function;
-//! [`ResNet18::grad_cam`] applies it to `layer4` of the network in eval mode.
+//! [`Net::grad_cam`] applies it to the last stage of the network in eval mode.
 
-use super::resnet::ResNet18;
-use sweep_proto::trial::Stage;
+use super::net::Net;
 use tch::{Kind, Tensor};
 
 /// Heat-maps `[B, size, size]` in [0, 1] of `head`'s logit for `classes[i]`
@@ -50,23 +49,18 @@ pub fn grad_cam(
     })
 }
 
-impl ResNet18 {
-    /// `layer4`'s feature maps of `x` in eval mode (no graph).
-    pub fn last_features(&self, x: &Tensor) -> Tensor {
-        tch::no_grad(|| {
-            let mut h = x.shallow_clone();
-            for stage in Stage::BACKBONE {
-                h = self.stage(stage).forward(&h, false);
-            }
-            h
-        })
-    }
-
-    /// Grad-CAM maps of `x` (normalised network inputs) on `layer4` for
-    /// `classes` (e.g. the predicted ones), at the input's size.
+impl Net {
+    /// Grad-CAM maps of `x` (normalised network inputs) on the last stage
+    /// (`layer4`, `features.18`) for `classes` (e.g. the predicted ones), at
+    /// the input's size.
     pub fn grad_cam(&self, x: &Tensor, classes: &[i64]) -> Tensor {
         let features = self.last_features(x);
-        grad_cam(&features, |a| self.fc.forward(a), classes, x.size()[2])
+        grad_cam(
+            &features,
+            |a| self.head_forward(a, false),
+            classes,
+            x.size()[2],
+        )
     }
 }
 

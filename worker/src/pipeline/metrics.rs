@@ -4,7 +4,7 @@
 //! logits for temperature scaling).
 
 use super::calibration::Logits;
-use super::resnet::ResNet18;
+use super::net::Net;
 use sweep_proto::trial::{ReliabilityBin, SplitMetrics};
 use tch::{Kind, Reduction, Tensor};
 
@@ -152,7 +152,7 @@ pub fn reliability_bins(confidence: &[f64], correct: &[bool], bins: usize) -> Ve
 }
 
 /// Runs `model` in eval mode over kept `inputs` / `labels` in batches.
-pub fn evaluate(model: &ResNet18, inputs: &Tensor, labels: &Tensor, batch: usize) -> Predictions {
+pub fn evaluate(model: &Net, inputs: &Tensor, labels: &Tensor, batch: usize) -> Predictions {
     let n = inputs.size()[0];
     let mut out = Predictions::default();
     tch::no_grad(|| {

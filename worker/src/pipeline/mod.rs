@@ -1,4 +1,4 @@
-//! One trial: data split, augmentation, ResNet18 with per-stage freezing, two
+//! One trial: data split, augmentation, ResNet18 or MobileNetV2 with per-block freezing, two
 //! training phases, best-val checkpoint, test evaluation. Knows nothing of gRPC.
 //!
 //! The API the daemon uses is [`run_trial`] with a [`TrialObserver`] and a
@@ -7,7 +7,7 @@
 //! - [`idx`], [`mnist`]: reading the data; [`split`]: the stratified split;
 //!   [`transform`]: eval transform and batched augmentation (fast), and
 //!   [`augment_exact`] (torchvision's exact one); [`data`]: the tensors a trial keeps.
-//! - [`resnet`]: ResNet18 by stages; [`weights`]: safetensors in and out.
+//! - [`net`]: ResNet18 and MobileNetV2 by freezable blocks; [`weights`]: safetensors in and out.
 //! - [`optim`]: the phase's optimizer groups; [`adamw`]: fused AdamW; [`schedule`]: LR schedules; [`metrics`]:
 //!   accuracy, ECE, confusion; [`calibration`]: temperature scaling;
 //!   [`gradcam`]: Grad-CAM maps; [`trial`]: the two phases.
@@ -24,9 +24,9 @@ pub mod gradcam;
 pub mod idx;
 pub mod metrics;
 pub mod mnist;
+pub mod net;
 pub mod optim;
 pub mod pretrain;
-pub mod resnet;
 pub mod rng;
 pub mod schedule;
 pub mod split;
@@ -73,7 +73,7 @@ pub enum TrialError {
     Backbone {
         path: std::path::PathBuf,
         #[source]
-        source: resnet::StateDictError,
+        source: net::StateDictError,
     },
     /// libtorch refused an optimizer step.
     #[error(transparent)]

@@ -5,7 +5,7 @@
 //! what every scheduler produces.
 
 use super::adamw::{AdamWHyper, FusedAdamW, StepError};
-use super::resnet::ResNet18;
+use super::net::Net;
 use sweep_proto::trial::{OptimizerConfig, Stage};
 
 /// What one optimizer group holds.
@@ -26,9 +26,9 @@ pub struct PhaseOptimizer {
 
 impl PhaseOptimizer {
     /// Groups the head and `stages` (each its own group) of `model`. Stages
-    /// must already be trainable ([`ResNet18::set_trainable`]).
+    /// must already be trainable ([`Net::set_trainable`]).
     pub fn new(
-        model: &ResNet18,
+        model: &Net,
         stages: &[Stage],
         lr_backbone: f64,
         lr_head: f64,

@@ -1,4 +1,4 @@
-//! The stand-in backbone: ResNet18 trained from scratch on another 28×28
+//! The stand-in backbone: ResNet18 or MobileNetV2 trained from scratch on another 28×28
 //! domain (Fashion-MNIST) at a trial's input size, with the trials' own
 //! preprocessing (3 channels, ImageNet mean/std), so it can be loaded like
 //! torchvision's ImageNet weights where those cannot be downloaded.
@@ -6,8 +6,8 @@
 use super::adamw::StepError;
 use super::idx::{read_idx_dataset, DatasetError};
 use super::metrics::evaluate;
+use super::net::Net;
 use super::optim::PhaseOptimizer;
-use super::resnet::ResNet18;
 use super::rng::{stream, Stream};
 use super::schedule::Schedule;
 use super::transform::{eval_inputs, eval_transform, label_tensor, unit_images};
@@ -16,7 +16,7 @@ use super::weights::{write_state_dict, WeightsError};
 use rand::seq::SliceRandom;
 use std::path::PathBuf;
 use std::time::Instant;
-use sweep_proto::trial::{OptimizerConfig, SchedulerConfig, SchedulerKind, Stage, StepUnit};
+use sweep_proto::trial::{Model, OptimizerConfig, SchedulerConfig, SchedulerKind, StepUnit};
 use tch::{Reduction, Tensor};
 
 /// Why pretraining stopped.
@@ -35,6 +35,8 @@ pub enum PretrainError {
 /// What to pretrain on and how.
 #[derive(Debug, Clone)]
 pub struct PretrainConfig {
+    /// The architecture to train.
+    pub model: Model,
     /// An IDX folder (`train-*`, `t10k-*`, plain or .gz).
     pub data: PathBuf,
     pub input_size: u32,
@@ -65,7 +67,7 @@ pub trait PretrainObserver {
     fn on_epoch(&mut self, epoch: u32, train_loss: f64, seconds: f64);
 }
 
-/// Trains ResNet18 from scratch on `cfg.data` and writes it to `cfg.out`.
+/// Trains `cfg.model` from scratch on `cfg.data` and writes it to `cfg.out`.
 pub fn pretrain(
     cfg: &PretrainConfig,
     observer: &mut dyn PretrainObserver,
@@ -87,10 +89,10 @@ pub fn pretrain(
     let train_labels = label_tensor(&ds.train.labels, &train_idx);
     let size = cfg.input_size as i64;
 
-    let model = ResNet18::random(10, cfg.seed);
-    model.set_trainable(&Stage::BACKBONE);
+    let model = Net::random(cfg.model, 10, cfg.seed);
     let optim = OptimizerConfig::default();
-    let mut opt = PhaseOptimizer::new(&model, &Stage::BACKBONE, cfg.lr, cfg.lr, &optim)?;
+    let stages = cfg.model.stages();
+    let mut opt = PhaseOptimizer::new(&model, stages, cfg.lr, cfg.lr, &optim)?;
     let ranges = sweep_proto::trial::batch_ranges(train_idx.len(), cfg.batch_size);
     let batches = ranges.len();
     let cosine = SchedulerConfig {

@@ -16,8 +16,8 @@ use super::data::{prepare_data, TrialData};
 use super::metrics::{
     evaluate, expected_calibration_error, reliability_bins, Predictions, ECE_BINS,
 };
+use super::net::{Head, Net, Snapshot};
 use super::optim::PhaseOptimizer;
-use super::resnet::{Head, ResNet18, Snapshot};
 use super::rng::{stream, Stream};
 use super::schedule::Schedule;
 use super::transform::eval_transform;
@@ -72,7 +72,7 @@ struct Best {
 struct Run<'a> {
     cfg: &'a TrialConfig,
     data: &'a TrialData,
-    model: ResNet18,
+    model: Net,
     augmenter: Option<TrainAugment>,
     shuffle_rng: StdRng,
     augment_rng: StdRng,
@@ -190,7 +190,7 @@ impl Run<'_> {
             return Ok(None);
         }
         let start = Instant::now();
-        let stages = pc.unfrozen_stages();
+        let stages = pc.unfrozen_stages(self.cfg.model);
         self.model.set_trainable(&stages);
         let mut opt = PhaseOptimizer::new(
             &self.model,
@@ -313,7 +313,8 @@ pub fn run(
     tch::manual_seed(cfg.seed as i64);
     let data = prepare_data(cfg)?;
     let (sd, backbone) = read_state_dict(&cfg.backbone.weights, cfg.input_size)?;
-    let mut model = ResNet18::from_state_dict(
+    let mut model = Net::from_state_dict(
+        cfg.model,
         sd,
         Head::Fresh {
             classes: CLASSES,

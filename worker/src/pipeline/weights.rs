@@ -1,7 +1,7 @@
-//! Backbone weights on disk: torchvision-format ResNet18 state dicts stored as
+//! Backbone weights on disk: torchvision-format state dicts stored as
 //! `.safetensors`, read in, identified by name + sha256, and written back out.
 
-use super::resnet::ResNet18;
+use super::net::Net;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
@@ -45,10 +45,18 @@ pub enum WeightsError {
 type Result<T, E = WeightsError> = std::result::Result<T, E>;
 
 /// The command that makes a stand-in backbone for `input_size`, quoted when a
-/// weights file is missing.
+/// weights file is missing (a file named for MobileNetV2 gets `--model`).
 pub fn pretrain_command(path: &Path, input_size: u32) -> String {
+    let mobilenet = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().contains("mobilenet"));
+    let model = if mobilenet {
+        " --model mobilenet_v2"
+    } else {
+        ""
+    };
     format!(
-        "`sweep-worker pretrain --out {} --input-size {input_size}` (or run scripts/setup.sh)",
+        "`sweep-worker pretrain{model} --out {} --input-size {input_size}` (or run scripts/setup.sh)",
         path.display()
     )
 }
@@ -187,7 +195,7 @@ fn check_header(path: &Path) -> Result<()> {
 
 /// Writes the model's state dict (torchvision names, running statistics and
 /// `num_batches_tracked` included) to `path`, creating its folder.
-pub fn write_state_dict(model: &ResNet18, path: &Path) -> Result<()> {
+pub fn write_state_dict(model: &Net, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| WeightsError::CreateDir {
             path: dir.to_path_buf(),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sweep_proto::trial::TrialConfig;
 use sweep_worker::pipeline::data::prepare_data;
 use sweep_worker::pipeline::metrics::{evaluate, Predictions};
-use sweep_worker::pipeline::resnet::{Head, ResNet18};
+use sweep_worker::pipeline::net::{Head, Net};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -77,7 +77,7 @@ pub fn untrained_on_test(cfg: &TrialConfig) -> Predictions {
         classes: 10,
         seed: cfg.seed,
     };
-    let model = ResNet18::from_state_dict(sd, head).unwrap();
+    let model = Net::from_state_dict(cfg.model, sd, head).unwrap();
     let data = prepare_data(cfg).unwrap();
     evaluate(&model, &data.test_inputs, &data.test_labels, 100)
 }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sweep_proto::trial::{EpochMetrics, Stage, TrialResult};
 use sweep_worker::pipeline::data::prepare_data;
 use sweep_worker::pipeline::metrics::evaluate;
-use sweep_worker::pipeline::resnet::{Head, ResNet18};
+use sweep_worker::pipeline::net::{Head, Net};
 use sweep_worker::pipeline::{
     run_trial, run_trial_with_options, NoObserver, TrialError, TrialObserver, TrialOptions,
 };
@@ -125,7 +125,7 @@ fn tiny_trial_learns_and_repeats() {
         .unwrap()
         .into_iter()
         .collect();
-    let model = ResNet18::from_state_dict(sd, Head::Keep).unwrap();
+    let model = Net::from_state_dict(sweep_proto::trial::Model::Resnet18, sd, Head::Keep).unwrap();
     let data = prepare_data(&cfg).unwrap();
     let test = evaluate(&model, &data.test_inputs, &data.test_labels, 100);
     assert_eq!(test.accuracy(), r.test.acc);

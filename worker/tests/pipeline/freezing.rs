@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 use sweep_proto::trial::{OptimizerConfig, Stage};
+use sweep_worker::pipeline::net::Net;
 use sweep_worker::pipeline::optim::PhaseOptimizer;
-use sweep_worker::pipeline::resnet::ResNet18;
 use tch::{Kind, Reduction, Tensor};
 
-fn params(m: &ResNet18, s: Stage) -> Vec<Tensor> {
+fn params(m: &Net, s: Stage) -> Vec<Tensor> {
     m.stage(s)
         .parameters()
         .iter()
@@ -16,7 +16,7 @@ fn params(m: &ResNet18, s: Stage) -> Vec<Tensor> {
         .collect()
 }
 
-fn stats(m: &ResNet18, s: Stage) -> Vec<Tensor> {
+fn stats(m: &Net, s: Stage) -> Vec<Tensor> {
     m.bn_stats(s)
         .into_iter()
         .map(|(_, statistic)| statistic.copy())
@@ -28,7 +28,7 @@ fn same(a: &[Tensor], b: &[Tensor]) -> bool {
 }
 
 /// One training step on a random batch, returns nothing; the model changes.
-fn step(model: &ResNet18, stages: &[Stage]) {
+fn step(model: &Net, stages: &[Stage]) {
     let mut opt =
         PhaseOptimizer::new(model, stages, 1e-2, 1e-2, &OptimizerConfig::default()).unwrap();
     tch::manual_seed(3);
@@ -46,7 +46,7 @@ fn step(model: &ResNet18, stages: &[Stage]) {
 #[test]
 fn frozen_stages_and_held_batchnorm_do_not_move() {
     tch::manual_seed(0);
-    let mut model = ResNet18::random(10, 0);
+    let mut model = Net::random(sweep_proto::trial::Model::Resnet18, 10, 0);
     model.set_trainable(&[Stage::Layer4]);
     model.hold_frozen_bn = true;
     let before_p: HashMap<Stage, Vec<Tensor>> = Stage::BACKBONE
@@ -57,7 +57,7 @@ fn frozen_stages_and_held_batchnorm_do_not_move() {
         .iter()
         .map(|&s| (s, stats(&model, s)))
         .collect();
-    let fc_before = model.fc.weight.detach().copy();
+    let fc_before = model.head.weight.detach().copy();
     step(&model, &[Stage::Layer4]);
     for s in [Stage::Stem, Stage::Layer1, Stage::Layer2, Stage::Layer3] {
         assert!(
@@ -88,7 +88,10 @@ fn frozen_stages_and_held_batchnorm_do_not_move() {
         !same(&before_s[&Stage::Layer4], &stats(&model, Stage::Layer4)),
         "layer4's BN stats should update"
     );
-    assert!(!fc_before.equal(&model.fc.weight), "the head should train");
+    assert!(
+        !fc_before.equal(&model.head.weight),
+        "the head should train"
+    );
 
     // Not held: frozen stages' BatchNorm statistics follow the batches (as
     // torch's model.train()), while their weights still do not move.
@@ -109,7 +112,7 @@ fn frozen_stages_and_held_batchnorm_do_not_move() {
 #[test]
 fn unfreezing_all_trains_every_stage() {
     tch::manual_seed(1);
-    let model = ResNet18::random(10, 1);
+    let model = Net::random(sweep_proto::trial::Model::Resnet18, 10, 1);
     model.set_trainable(&[Stage::All]);
     let before: Vec<Vec<Tensor>> = Stage::BACKBONE.iter().map(|&s| params(&model, s)).collect();
     step(&model, &Stage::BACKBONE);
@@ -132,4 +135,38 @@ fn unfreezing_all_trains_every_stage() {
             s.name()
         );
     }
+}
+
+/// MobileNetV2 freezes by torchvision's block names: unfreezing
+/// `features.17` and `features.18` trains exactly those (and the head);
+/// every other block, with its held BatchNorm statistics, stays put.
+#[test]
+fn mobilenet_v2_freezes_by_named_blocks() {
+    use sweep_proto::trial::Model;
+    tch::manual_seed(2);
+    let mut model = Net::random(Model::MobilenetV2, 10, 2);
+    let train = [Stage::Features(17), Stage::Features(18)];
+    model.set_trainable(&train);
+    model.hold_frozen_bn = true;
+    let blocks = Model::MobilenetV2.stages();
+    let before: Vec<(Vec<Tensor>, Vec<Tensor>)> = blocks
+        .iter()
+        .map(|&s| (params(&model, s), stats(&model, s)))
+        .collect();
+    let head_before = model.head.weight.detach().copy();
+    step(&model, &train);
+    for (i, &s) in blocks.iter().enumerate() {
+        let moved = !same(&before[i].0, &params(&model, s));
+        assert_eq!(moved, train.contains(&s), "{s}: moved = {moved}");
+        if !train.contains(&s) {
+            assert!(
+                same(&before[i].1, &stats(&model, s)),
+                "{s}'s held statistics moved"
+            );
+        }
+    }
+    assert!(
+        !head_before.equal(&model.head.weight),
+        "the head should train"
+    );
 }

@@ -4,8 +4,8 @@
 //! the head and two backbone stages, before and after scheduler steps.
 
 use sweep_proto::trial::{OptimizerConfig, SchedulerConfig, SchedulerKind, Stage, StepUnit};
+use sweep_worker::pipeline::net::Net;
 use sweep_worker::pipeline::optim::PhaseOptimizer;
-use sweep_worker::pipeline::resnet::ResNet18;
 use sweep_worker::pipeline::schedule::Schedule;
 use tch::Tensor;
 
@@ -25,8 +25,8 @@ fn moved(before: &[Tensor], after: &[Tensor]) -> (f64, f64) {
 }
 
 /// One step with gradient 1 on every trainable element.
-fn unit_step(model: &ResNet18, opt: &mut PhaseOptimizer, stages: &[Stage]) {
-    let mut loss = model.fc.weight.sum(tch::Kind::Float) + model.fc.bias.sum(tch::Kind::Float);
+fn unit_step(model: &Net, opt: &mut PhaseOptimizer, stages: &[Stage]) {
+    let mut loss = model.head.weight.sum(tch::Kind::Float) + model.head.bias.sum(tch::Kind::Float);
     for &s in stages {
         for p in model.stage(s).parameters() {
             loss += p.sum(tch::Kind::Float);
@@ -37,13 +37,7 @@ fn unit_step(model: &ResNet18, opt: &mut PhaseOptimizer, stages: &[Stage]) {
     opt.step().unwrap();
 }
 
-fn check(
-    model: &ResNet18,
-    opt: &mut PhaseOptimizer,
-    stages: &[Stage],
-    head_lr: f64,
-    backbone_lr: f64,
-) {
+fn check(model: &Net, opt: &mut PhaseOptimizer, stages: &[Stage], head_lr: f64, backbone_lr: f64) {
     let head = snapshot(&model.head_parameters());
     let l3 = snapshot(&model.stage(Stage::Layer3).parameters());
     let l4 = snapshot(&model.stage(Stage::Layer4).parameters());
@@ -78,7 +72,7 @@ fn check(
 #[test]
 fn groups_follow_config_and_scheduler() {
     tch::manual_seed(0);
-    let model = ResNet18::random(10, 0);
+    let model = Net::random(sweep_proto::trial::Model::Resnet18, 10, 0);
     let stages = [Stage::Layer3, Stage::Layer4];
     model.set_trainable(&stages);
     let no_decay = OptimizerConfig {

@@ -5,7 +5,7 @@
 use super::common::{python, repo_root};
 use std::collections::HashMap;
 use std::process::Command;
-use sweep_worker::pipeline::resnet::{Head, ResNet18};
+use sweep_worker::pipeline::net::{Head, Net};
 use tch::{Kind, Tensor};
 
 fn read(path: &std::path::Path) -> HashMap<String, Tensor> {
@@ -32,8 +32,12 @@ fn forward_matches_torchvision_and_state_dict_round_trips() {
     let weights = read(&dir.path().join("weights.safetensors"));
     let io = read(&dir.path().join("io.safetensors"));
 
-    let model = ResNet18::from_state_dict(copy(&weights), Head::Keep)
-        .expect("torchvision's state dict loads");
+    let model = Net::from_state_dict(
+        sweep_proto::trial::Model::Resnet18,
+        copy(&weights),
+        Head::Keep,
+    )
+    .expect("torchvision's state dict loads");
     let ours = model.forward_eval(&io["input"]);
     let theirs = &io["logits"];
     assert_eq!(ours.size(), theirs.size());
@@ -73,7 +77,8 @@ fn a_fresh_head_replaces_a_thousand_class_fc() {
     let mut weights = read(&dir.path().join("weights.safetensors"));
     // num_batches_tracked may be absent.
     weights.retain(|k, _| !k.ends_with("num_batches_tracked"));
-    let model = ResNet18::from_state_dict(
+    let model = Net::from_state_dict(
+        sweep_proto::trial::Model::Resnet18,
         copy(&weights),
         Head::Fresh {
             classes: 10,
@@ -81,11 +86,12 @@ fn a_fresh_head_replaces_a_thousand_class_fc() {
         },
     )
     .unwrap();
-    assert_eq!(model.fc.weight.size(), vec![10, 512]);
+    assert_eq!(model.head.weight.size(), vec![10, 512]);
     let bound = 1.0 / 512f64.sqrt();
-    assert!(model.fc.weight.abs().max().double_value(&[]) <= bound);
+    assert!(model.head.weight.abs().max().double_value(&[]) <= bound);
     // The same seed makes the same head; another seed another one.
-    let again = ResNet18::from_state_dict(
+    let again = Net::from_state_dict(
+        sweep_proto::trial::Model::Resnet18,
         copy(&weights),
         Head::Fresh {
             classes: 10,
@@ -93,8 +99,9 @@ fn a_fresh_head_replaces_a_thousand_class_fc() {
         },
     )
     .unwrap();
-    assert!(again.fc.weight.equal(&model.fc.weight));
-    let other = ResNet18::from_state_dict(
+    assert!(again.head.weight.equal(&model.head.weight));
+    let other = Net::from_state_dict(
+        sweep_proto::trial::Model::Resnet18,
         copy(&weights),
         Head::Fresh {
             classes: 10,
@@ -102,23 +109,107 @@ fn a_fresh_head_replaces_a_thousand_class_fc() {
         },
     )
     .unwrap();
-    assert!(!other.fc.weight.equal(&model.fc.weight));
+    assert!(!other.head.weight.equal(&model.head.weight));
     // A tensor of the wrong shape, or a missing one, is refused by name.
     let mut bad = copy(&weights);
     bad.insert(
         "layer3.1.bn2.running_var".into(),
         Tensor::ones([7], (Kind::Float, tch::Device::Cpu)),
     );
-    let err = ResNet18::from_state_dict(bad, Head::Keep)
+    let err = Net::from_state_dict(sweep_proto::trial::Model::Resnet18, bad, Head::Keep)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("layer3.1.bn2.running_var"), "{err}");
     let mut missing = weights;
     missing.remove("layer2.0.downsample.0.weight");
-    let err = ResNet18::from_state_dict(missing, Head::Keep)
+    let err = Net::from_state_dict(sweep_proto::trial::Model::Resnet18, missing, Head::Keep)
         .err()
         .unwrap()
         .to_string();
     assert!(err.contains("layer2.0.downsample.0.weight"), "{err}");
+}
+
+/// MobileNetV2 against torchvision's `mobilenet_v2()`, as the ResNet above:
+/// eval-mode logits within 1e-4 (depthwise convs and ReLU6 included), the
+/// state dict round-trips in torchvision's names, and a ResNet file is
+/// refused with a hint.
+#[test]
+fn mobilenet_v2_matches_torchvision_and_round_trips() {
+    use sweep_proto::trial::{Model, Stage};
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(python())
+        .arg(repo_root().join("scripts/make_parity_fixture.py"))
+        .arg(dir.path())
+        .args(["--model", "mobilenet_v2", "--size", "64", "--seed", "5"])
+        .status()
+        .expect("run make_parity_fixture.py");
+    assert!(status.success(), "make_parity_fixture.py failed");
+    let weights = read(&dir.path().join("weights.safetensors"));
+    let io = read(&dir.path().join("io.safetensors"));
+    let model = Net::from_state_dict(Model::MobilenetV2, copy(&weights), Head::Keep)
+        .expect("torchvision's mobilenet_v2 state dict loads");
+    let ours = model.forward_eval(&io["input"]);
+    let theirs = &io["logits"];
+    assert_eq!(ours.size(), theirs.size());
+    let diff = (&ours - theirs).abs().max().double_value(&[]);
+    let scale = theirs.abs().max().double_value(&[]);
+    assert!(
+        diff < 1e-4,
+        "max |ours - torchvision| = {diff} (logits up to {scale})"
+    );
+    assert!(
+        scale > 0.1,
+        "the fixture's logits should not be trivially small"
+    );
+
+    let ours_sd: HashMap<String, Tensor> = model.state_dict().into_iter().collect();
+    assert_eq!(ours_sd.len(), weights.len());
+    for (name, t) in &weights {
+        let o = ours_sd
+            .get(name)
+            .unwrap_or_else(|| panic!("we lack {name}"));
+        let same = o.to_kind(Kind::Double).equal(&t.to_kind(Kind::Double));
+        assert!(same, "{name} differs after the round trip");
+    }
+
+    // Every named block owns parameters, and `features.17` is what freezing
+    // it names: its parameters are exactly torchvision's `features.17.*`.
+    let mut blocks = 0;
+    for &s in Model::MobilenetV2.stages() {
+        assert!(
+            !model.stage(s).parameters().is_empty(),
+            "{s} has no parameters"
+        );
+        blocks += 1;
+    }
+    assert_eq!(blocks, 19);
+    let in_17 = weights
+        .iter()
+        .filter(|(k, v)| k.starts_with("features.17.") && v.is_floating_point())
+        .filter(|(k, _)| !k.contains("running_"))
+        .count();
+    assert_eq!(model.stage(Stage::Features(17)).parameters().len(), in_17);
+
+    // A fresh 10-class head on 1280 features.
+    let fresh = Net::from_state_dict(
+        Model::MobilenetV2,
+        copy(&weights),
+        Head::Fresh {
+            classes: 10,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(fresh.head.weight.size(), vec![10, 1280]);
+
+    // The wrong architecture is refused, naming what is missing and why.
+    let err = Net::from_state_dict(Model::Resnet18, weights, Head::Keep)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("mobilenet") || err.contains("features"),
+        "{err}"
+    );
 }

@@ -8,15 +8,15 @@ use super::common::{tiny_config, untrained_on_test};
 use std::sync::atomic::AtomicBool;
 use sweep_proto::trial::{AugmentMode, Stage};
 use sweep_worker::pipeline::data::prepare_data;
-use sweep_worker::pipeline::resnet::{Head, ResNet18};
+use sweep_worker::pipeline::net::{Head, Net};
 use sweep_worker::pipeline::{run_trial, NoObserver};
 
-fn backbone_model(cfg: &sweep_proto::trial::TrialConfig) -> ResNet18 {
+fn backbone_model(cfg: &sweep_proto::trial::TrialConfig) -> Net {
     let sd = tch::Tensor::read_safetensors(&cfg.backbone.weights)
         .unwrap()
         .into_iter()
         .collect();
-    ResNet18::from_state_dict(sd, Head::Keep).unwrap()
+    Net::from_state_dict(sweep_proto::trial::Model::Resnet18, sd, Head::Keep).unwrap()
 }
 
 /// Why the merge exists: at 32 px, one image in a train-mode batch makes

@@ -1,67 +1,94 @@
-//! ResNet18 written out by hand, stage by stage (stem, layer1..layer4, fc), with
-//! torchvision's layout and parameter names, so that each stage can be frozen,
-//! a frozen stage's BatchNorm can be held in eval mode, and each stage's
-//! parameters can go into their own optimizer group. (tch's built-in resnet is
-//! one opaque closure and can do none of this.)
+//! The networks a trial trains — ResNet18 (stem, layer1..layer4, `fc`) and
+//! MobileNetV2 (`features.0`..`features.18`, `classifier.1`) — written out by
+//! hand, block by block, with torchvision's layout and parameter names, so
+//! that each block can be frozen, a frozen block's BatchNorm can be held in
+//! eval mode, and each block's parameters can go into their own optimizer
+//! group. (tch's built-in models are opaque closures and can do none of this.)
 //!
-//! - [`layers`]: conv, BatchNorm, `BasicBlock`, the head; forward passes.
-//! - [`stages`]: the layout, built once from shapes.
+//! - [`layers`]: conv, BatchNorm, the head; forward passes.
+//! - [`resnet`], [`mobilenet`]: each architecture's blocks and layout, built
+//!   once from shapes; [`stages`]: a backbone as a list of freezable blocks.
 //! - [`names`]: the one walk that names every tensor as torchvision does.
 //! - [`state_dict`]: torchvision state dicts in and out.
 //!
 //! This file: the model's API (construction, freezing, forward, snapshots).
 
 pub mod layers;
+pub mod mobilenet;
 pub mod names;
+pub mod resnet;
 pub mod stages;
 pub mod state_dict;
 
 use layers::{Init, Linear};
 use names::Entry;
 use stages::StageModule;
-use sweep_proto::trial::Stage;
+use sweep_proto::trial::{Model, Stage};
 use tch::Tensor;
 
-pub use layers::FEATURES;
 pub use state_dict::StateDictError;
 
-/// How the head (`fc`) is made when weights are loaded.
+/// Width of the feature vector that enters `model`'s head.
+pub fn features(model: Model) -> i64 {
+    match model {
+        Model::Resnet18 => resnet::FEATURES,
+        Model::MobilenetV2 => mobilenet::FEATURES,
+    }
+}
+
+/// Dropout before `model`'s head while training (torchvision's).
+fn head_dropout(model: Model) -> f64 {
+    match model {
+        Model::Resnet18 => 0.0,
+        Model::MobilenetV2 => mobilenet::DROPOUT,
+    }
+}
+
+/// How the head (`fc` / `classifier.1`) is made when weights are loaded.
 #[derive(Debug, Clone, Copy)]
 pub enum Head {
-    /// Use the state dict's `fc.*` as it is (any class count).
+    /// Use the state dict's head as it is (any class count).
     Keep,
-    /// Drop any `fc.*` and make a new head of `classes` outputs, initialised
+    /// Drop the state dict's head and make a new one of `classes` outputs, initialised
     /// like torch's `nn.Linear` from `seed`.
     Fresh { classes: i64, seed: u64 },
 }
 
-/// ResNet18 as five backbone stages plus `fc`.
-pub struct ResNet18 {
+/// A network as its backbone stages plus a linear head.
+pub struct Net {
+    model: Model,
     stages: Vec<StageModule>,
-    pub fc: Linear,
+    pub head: Linear,
     /// Frozen stages keep their BatchNorm in eval mode while training.
     pub hold_frozen_bn: bool,
 }
 
-impl ResNet18 {
-    fn assemble(init: Init, fc: Linear) -> Self {
+impl Net {
+    fn assemble(model: Model, init: Init, head: Linear) -> Self {
         Self {
-            stages: stages::backbone(init),
-            fc,
+            model,
+            stages: stages::backbone(model, init),
+            head,
             hold_frozen_bn: false,
         }
     }
 
-    /// torchvision's initialisation (kaiming-normal fan-out convs, BN 1/0,
-    /// nn.Linear head), from tch's global generator (seed it first). Every
-    /// stage trains.
-    pub fn random(classes: i64, seed: u64) -> Self {
-        let model = Self::assemble(Init::Kaiming, Linear::fresh(classes, seed));
-        model.set_trainable(&Stage::BACKBONE);
-        model
+    /// torchvision's initialisation (kaiming-normal fan-out convs, BN 1/0)
+    /// from tch's global generator (seed it first), an `nn.Linear` head from
+    /// `seed`. Every stage trains.
+    pub fn random(model: Model, classes: i64, seed: u64) -> Self {
+        let head = Linear::fresh(classes, features(model), seed);
+        let net = Self::assemble(model, Init::Kaiming, head);
+        net.set_trainable(&[Stage::All]);
+        net
     }
 
-    /// Makes exactly `stages` (plus `fc`, always) trainable; every other
+    /// Which architecture this is.
+    pub fn model(&self) -> Model {
+        self.model
+    }
+
+    /// Makes exactly `stages` (plus the head, always) trainable; every other
     /// backbone stage is frozen (`requires_grad = false`).
     pub fn set_trainable(&self, stages: &[Stage]) {
         let all = stages.contains(&Stage::All);
@@ -91,7 +118,15 @@ impl ResNet18 {
 
     /// The head's parameters (weight, bias).
     pub fn head_parameters(&self) -> Vec<Tensor> {
-        vec![self.fc.weight.shallow_clone(), self.fc.bias.shallow_clone()]
+        vec![
+            self.head.weight.shallow_clone(),
+            self.head.bias.shallow_clone(),
+        ]
+    }
+
+    /// The head on the last stage's features (`train`: with its dropout).
+    pub fn head_forward(&self, features: &Tensor, train: bool) -> Tensor {
+        self.head.forward(features, head_dropout(self.model), train)
     }
 
     /// (name, tensor) of every BatchNorm running statistic in `stage`.
@@ -125,17 +160,20 @@ impl ResNet18 {
         for s in &self.stages[frozen_prefix..] {
             h = s.forward(&h, bn_train(s));
         }
-        self.fc.forward(&h)
+        self.head_forward(&h, true)
     }
 
     /// Eval-mode forward (running statistics everywhere), without a graph.
     pub fn forward_eval(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| self.head_forward(&self.last_features(x), false))
+    }
+
+    /// The last stage's feature maps of `x` in eval mode (no graph).
+    pub fn last_features(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| {
-            let mut h = x.shallow_clone();
-            for s in &self.stages {
-                h = s.forward(&h, false);
-            }
-            self.fc.forward(&h)
+            self.stages
+                .iter()
+                .fold(x.shallow_clone(), |h, s| s.forward(&h, false))
         })
     }
 
@@ -169,7 +207,7 @@ impl ResNet18 {
     }
 }
 
-/// Saved weights and BatchNorm state of a [`ResNet18`].
+/// Saved weights and BatchNorm state of a [`Net`].
 pub struct Snapshot {
     tensors: Vec<Tensor>,
     counts: Vec<i64>,

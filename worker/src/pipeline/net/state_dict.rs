@@ -1,19 +1,20 @@
-//! torchvision-format state dicts in and out of a [`ResNet18`], by the names
+//! torchvision-format state dicts in and out of a [`Net`], by the names
 //! [`super::names`] gives: loading checks every tensor's presence, shape and
-//! kind and refuses keys a ResNet18 does not have.
+//! kind and refuses keys the architecture does not have.
 
-use super::layers::{Init, Linear, FEATURES};
-use super::names::{Entry, HEAD_BIAS, HEAD_WEIGHT};
-use super::{Head, ResNet18};
+use super::layers::{Init, Linear};
+use super::names::{head_names, Entry};
+use super::{features, Head, Net};
 use std::collections::HashMap;
+use sweep_proto::trial::Model;
 use tch::{Kind, Tensor};
 
-/// Why a state dict is not a torchvision ResNet18.
+/// Why a state dict is not a torchvision network of the expected kind.
 #[derive(Debug, thiserror::Error)]
 pub enum StateDictError {
-    #[error("weights lack `{0}`")]
+    #[error("weights lack `{0}`{hint}", hint = hint(.0))]
     Missing(String),
-    #[error("`{name}` has shape {found:?}, ResNet18's is {expected:?}")]
+    #[error("`{name}` has shape {found:?}, the model's is {expected:?}")]
     Shape {
         name: String,
         found: Vec<i64>,
@@ -27,26 +28,44 @@ pub enum StateDictError {
         #[source]
         source: tch::TchError,
     },
-    #[error("weights hold `{0}`, which is not part of a torchvision ResNet18")]
-    Unknown(String),
-    #[error("`{HEAD_WEIGHT}` {weight:?} / `{HEAD_BIAS}` {bias:?} do not fit {FEATURES} features")]
-    Head { weight: Vec<i64>, bias: Vec<i64> },
+    #[error("weights hold `{name}`, which is not part of a torchvision {model}")]
+    Unknown { name: String, model: Model },
+    #[error("the head {weight:?} / {bias:?} does not fit {features} features")]
+    Head {
+        weight: Vec<i64>,
+        bias: Vec<i64>,
+        features: i64,
+    },
 }
 
-/// The head a state dict's `fc.*` describes (any class count), zeros for now.
-fn kept_head(sd: &HashMap<String, Tensor>) -> Result<Linear, StateDictError> {
-    let (w, b) = match (sd.get(HEAD_WEIGHT), sd.get(HEAD_BIAS)) {
+/// A missing tensor often means the file holds the other architecture.
+fn hint(name: &str) -> &'static str {
+    match name.split('.').next() {
+        Some("features" | "classifier") => " (is this a resnet18 file? set `model: resnet18`)",
+        Some("conv1" | "bn1" | "layer1" | "layer2" | "layer3" | "layer4" | "fc") => {
+            " (is this a mobilenet_v2 file? set `model: mobilenet_v2`)"
+        }
+        _ => "",
+    }
+}
+
+/// The head a state dict describes (any class count), zeros for now.
+fn kept_head(model: Model, sd: &HashMap<String, Tensor>) -> Result<Linear, StateDictError> {
+    let (weight, bias) = head_names(model);
+    let (w, b) = match (sd.get(weight), sd.get(bias)) {
         (Some(w), Some(b)) => (w, b),
-        (None, _) => return Err(StateDictError::Missing(HEAD_WEIGHT.into())),
-        (_, None) => return Err(StateDictError::Missing(HEAD_BIAS.into())),
+        (None, _) => return Err(StateDictError::Missing(weight.into())),
+        (_, None) => return Err(StateDictError::Missing(bias.into())),
     };
-    if w.dim() != 2 || w.size()[1] != FEATURES || b.size() != [w.size()[0]] {
+    let n = features(model);
+    if w.dim() != 2 || w.size()[1] != n || b.size() != [w.size()[0]] {
         return Err(StateDictError::Head {
             weight: w.size(),
             bias: b.size(),
+            features: n,
         });
     }
-    Ok(Linear::zeros(w.size()[0]))
+    Ok(Linear::zeros(w.size()[0], n))
 }
 
 /// Takes `name` out of `sd` and copies it into `dst`, checking shape and kind.
@@ -90,29 +109,31 @@ fn load_counter(sd: &mut HashMap<String, Tensor>, name: &str) -> Result<i64, Sta
     }
 }
 
-impl ResNet18 {
-    /// Builds the model from a torchvision-format state dict. Every backbone
+impl Net {
+    /// Builds a `model` from a torchvision-format state dict. Every backbone
     /// tensor must be there with torchvision's shape; `num_batches_tracked` may
     /// be absent (0) or any integer kind; float tensors of another precision
-    /// are converted to f32. Unknown keys are refused (not a ResNet18). All
-    /// stages start frozen.
+    /// are converted to f32. Unknown keys are refused (not that
+    /// architecture). All stages start frozen.
     pub fn from_state_dict(
+        model: Model,
         mut sd: HashMap<String, Tensor>,
         head: Head,
     ) -> Result<Self, StateDictError> {
-        let fc = match head {
-            Head::Keep => kept_head(&sd)?,
+        let (head_weight, head_bias) = head_names(model);
+        let linear = match head {
+            Head::Keep => kept_head(model, &sd)?,
             Head::Fresh { classes, seed } => {
-                sd.remove(HEAD_WEIGHT);
-                sd.remove(HEAD_BIAS);
-                Linear::fresh(classes, seed)
+                sd.remove(head_weight);
+                sd.remove(head_bias);
+                Linear::fresh(classes, features(model), seed)
             }
         };
         let keep_head = matches!(head, Head::Keep);
-        let model = Self::assemble(Init::Zeros, fc);
+        let net = Self::assemble(model, Init::Zeros, linear);
         let mut failed = None;
-        model.visit(&mut |name, entry| {
-            if failed.is_some() || (!keep_head && (name == HEAD_WEIGHT || name == HEAD_BIAS)) {
+        net.visit(&mut |name, entry| {
+            if failed.is_some() || (!keep_head && (name == head_weight || name == head_bias)) {
                 return;
             }
             let loaded = match entry {
@@ -125,10 +146,13 @@ impl ResNet18 {
             return Err(e);
         }
         if let Some(unknown) = sd.keys().min() {
-            return Err(StateDictError::Unknown(unknown.clone()));
+            return Err(StateDictError::Unknown {
+                name: unknown.clone(),
+                model,
+            });
         }
-        model.set_trainable(&[]);
-        Ok(model)
+        net.set_trainable(&[]);
+        Ok(net)
     }
 
     /// The state dict in torchvision's names and order, `num_batches_tracked`

@@ -3,16 +3,22 @@
 //! writing state dicts, freezing, optimizer groups, BatchNorm statistics and
 //! snapshots are all built on it.
 
-use super::layers::{BasicBlock, BatchNorm2d, Conv2d, Linear};
+use super::layers::{BatchNorm2d, Conv2d, Linear};
+use super::mobilenet::{ConvBnAct, InvertedResidual};
+use super::resnet::BasicBlock;
 use super::stages::{Body, StageModule};
-use super::ResNet18;
+use super::Net;
 use std::cell::Cell;
+use sweep_proto::trial::Model;
 use tch::Tensor;
 
-/// The head's weight, as torchvision names it.
-pub const HEAD_WEIGHT: &str = "fc.weight";
-/// The head's bias, as torchvision names it.
-pub const HEAD_BIAS: &str = "fc.bias";
+/// The head's (weight, bias), as torchvision names them in `model`.
+pub fn head_names(model: Model) -> (&'static str, &'static str) {
+    match model {
+        Model::Resnet18 => ("fc.weight", "fc.bias"),
+        Model::MobilenetV2 => ("classifier.1.weight", "classifier.1.bias"),
+    }
+}
 
 /// One named piece of model state.
 #[derive(Clone, Copy)]
@@ -74,6 +80,30 @@ impl BasicBlock {
     }
 }
 
+impl ConvBnAct {
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a>) {
+        self.conv.visit(&join(prefix, "0"), f);
+        self.bn.visit(&join(prefix, "1"), f);
+    }
+}
+
+impl InvertedResidual {
+    /// torchvision's `conv` Sequential: `[expand,] depthwise, project, bn`.
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a>) {
+        let mut i = 0;
+        let mut next = || {
+            i += 1;
+            format!("{prefix}.conv.{}", i - 1)
+        };
+        if let Some(e) = &self.expand {
+            e.visit(&next(), f);
+        }
+        self.depthwise.visit(&next(), f);
+        self.project.visit(&next(), f);
+        self.project_bn.visit(&next(), f);
+    }
+}
+
 impl StageModule {
     /// Every entry of this stage, named as in the whole model's state dict.
     pub fn visit<'a>(&'a self, f: &mut Visitor<'_, 'a>) {
@@ -87,6 +117,8 @@ impl StageModule {
                     block.visit(&format!("{}.{i}", self.stage.name()), f);
                 }
             }
+            Body::ConvBnAct(c) => c.visit(self.stage.name(), f),
+            Body::Inverted(b) => b.visit(self.stage.name(), f),
         }
     }
 
@@ -103,19 +135,20 @@ impl StageModule {
 }
 
 impl Linear {
-    pub fn visit<'a>(&'a self, f: &mut Visitor<'_, 'a>) {
-        f(HEAD_WEIGHT, Entry::Parameter(&self.weight));
-        f(HEAD_BIAS, Entry::Parameter(&self.bias));
+    pub fn visit<'a>(&'a self, model: Model, f: &mut Visitor<'_, 'a>) {
+        let (weight, bias) = head_names(model);
+        f(weight, Entry::Parameter(&self.weight));
+        f(bias, Entry::Parameter(&self.bias));
     }
 }
 
-impl ResNet18 {
+impl Net {
     /// Every entry of the model, backbone then head, in torchvision's
     /// state-dict order.
     pub fn visit<'a>(&'a self, f: &mut Visitor<'_, 'a>) {
         for stage in &self.stages {
             stage.visit(f);
         }
-        self.fc.visit(f);
+        self.head.visit(self.model, f);
     }
 }

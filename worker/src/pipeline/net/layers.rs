@@ -1,6 +1,7 @@
-//! The layers ResNet18 is made of — a bias-free conv, BatchNorm2d,
-//! torchvision's `BasicBlock`, the linear head — each with its forward pass
-//! and a constructor that takes shapes only. Parameter names live in
+//! The layers both networks share — a bias-free conv (grouped for
+//! MobileNetV2's depthwise ones), BatchNorm2d, the linear head — each with its
+//! forward pass and a constructor that takes shapes only. The blocks are in
+//! [`super::resnet`] and [`super::mobilenet`]; parameter names live in
 //! [`super::names`], nowhere here.
 
 use crate::pipeline::rng::{stream, Stream};
@@ -8,8 +9,6 @@ use rand::Rng;
 use std::cell::Cell;
 use tch::{Device, Kind, Tensor};
 
-/// Width of the feature vector that enters the head.
-pub const FEATURES: i64 = 512;
 const BN_MOMENTUM: f64 = 0.1;
 const BN_EPS: f64 = 1e-5;
 const CPU_F32: (Kind, Device) = (Kind::Float, Device::Cpu);
@@ -23,16 +22,23 @@ pub enum Init {
     Zeros,
 }
 
-/// A bias-free 2-D convolution (every conv of ResNet18 is one), padding `k / 2`.
+/// A bias-free 2-D convolution (every conv of both networks is one), padding
+/// `k / 2`.
 pub struct Conv2d {
     pub weight: Tensor,
     stride: i64,
     padding: i64,
+    groups: i64,
 }
 
 impl Conv2d {
     pub fn new(cin: i64, cout: i64, k: i64, stride: i64, init: Init) -> Self {
-        let shape = [cout, cin, k, k];
+        Self::grouped(cin, cout, k, stride, 1, init)
+    }
+
+    /// A conv in `groups` groups (`groups == cin == cout`: depthwise).
+    pub fn grouped(cin: i64, cout: i64, k: i64, stride: i64, groups: i64, init: Init) -> Self {
+        let shape = [cout, cin / groups, k, k];
         let weight = match init {
             Init::Kaiming => {
                 let fan_out = cout * k * k;
@@ -44,6 +50,7 @@ impl Conv2d {
             weight,
             stride,
             padding: k / 2,
+            groups,
         }
     }
 
@@ -54,7 +61,7 @@ impl Conv2d {
             [self.stride, self.stride],
             [self.padding, self.padding],
             [1, 1],
-            1,
+            self.groups,
         )
     }
 }
@@ -101,48 +108,6 @@ impl BatchNorm2d {
     }
 }
 
-/// torchvision's `BasicBlock`: two 3×3 convs and a shortcut, projected by a
-/// 1×1 conv when the shape changes.
-pub struct BasicBlock {
-    pub conv1: Conv2d,
-    pub bn1: BatchNorm2d,
-    pub conv2: Conv2d,
-    pub bn2: BatchNorm2d,
-    pub downsample: Option<(Conv2d, BatchNorm2d)>,
-}
-
-impl BasicBlock {
-    /// Convs are made in torchvision's order (conv1, conv2, downsample), so
-    /// [`Init::Kaiming`] draws the same numbers torchvision's layout would.
-    pub fn new(cin: i64, cout: i64, stride: i64, init: Init) -> Self {
-        Self {
-            conv1: Conv2d::new(cin, cout, 3, stride, init),
-            bn1: BatchNorm2d::new(cout),
-            conv2: Conv2d::new(cout, cout, 3, 1, init),
-            bn2: BatchNorm2d::new(cout),
-            downsample: (stride != 1 || cin != cout).then(|| {
-                (
-                    Conv2d::new(cin, cout, 1, stride, init),
-                    BatchNorm2d::new(cout),
-                )
-            }),
-        }
-    }
-
-    pub fn forward(&self, x: &Tensor, bn_train: bool) -> Tensor {
-        let mut out = self.bn1.forward(&self.conv1.forward(x), bn_train);
-        let _ = out.relu_();
-        let mut out = self.bn2.forward(&self.conv2.forward(&out), bn_train);
-        let identity = match &self.downsample {
-            Some((conv, bn)) => bn.forward(&conv.forward(x), bn_train),
-            None => x.shallow_clone(),
-        };
-        let _ = out.g_add_(&identity);
-        let _ = out.relu_();
-        out
-    }
-}
-
 /// The classifier head.
 pub struct Linear {
     pub weight: Tensor,
@@ -150,34 +115,37 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// A head initialised like torch's `nn.Linear`: weight and bias uniform
-    /// in ±1/√fan_in, drawn from the seed's head-init stream.
-    pub fn fresh(classes: i64, seed: u64) -> Self {
+    /// A head of `features` inputs initialised like torch's `nn.Linear`:
+    /// weight and bias uniform in ±1/√fan_in, drawn from the seed's head-init
+    /// stream.
+    pub fn fresh(classes: i64, features: i64, seed: u64) -> Self {
         let mut rng = stream(seed, Stream::HeadInit);
-        let bound = 1.0 / (FEATURES as f32).sqrt();
+        let bound = 1.0 / (features as f32).sqrt();
         let mut draw =
             |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
-        let w = draw((classes * FEATURES) as usize);
+        let w = draw((classes * features) as usize);
         let b = draw(classes as usize);
         Self {
-            weight: Tensor::from_slice(&w).reshape([classes, FEATURES]),
+            weight: Tensor::from_slice(&w).reshape([classes, features]),
             bias: Tensor::from_slice(&b),
         }
     }
 
     /// A head of `classes` outputs, all zeros (to be overwritten).
-    pub fn zeros(classes: i64) -> Self {
+    pub fn zeros(classes: i64, features: i64) -> Self {
         Self {
-            weight: Tensor::zeros([classes, FEATURES], CPU_F32),
+            weight: Tensor::zeros([classes, features], CPU_F32),
             bias: Tensor::zeros([classes], CPU_F32),
         }
     }
 
-    /// Global average pool, flatten, linear.
-    pub fn forward(&self, features: &Tensor) -> Tensor {
-        features
-            .adaptive_avg_pool2d([1, 1])
-            .flatten(1, -1)
-            .linear(&self.weight, Some(&self.bias))
+    /// Global average pool, flatten, dropout with probability `dropout`
+    /// when training (0: none), linear.
+    pub fn forward(&self, features: &Tensor, dropout: f64, train: bool) -> Tensor {
+        let mut h = features.adaptive_avg_pool2d([1, 1]).flatten(1, -1);
+        if dropout > 0.0 && train {
+            h = h.dropout(dropout, true);
+        }
+        h.linear(&self.weight, Some(&self.bias))
     }
 }
