@@ -8,7 +8,8 @@ use crate::error::{error_chain, CliError};
 use std::time::Duration;
 use sweep_proto::v1::sweep_service_client::SweepServiceClient;
 use sweep_proto::v1::{
-    CancelSweepRequest, GetSweepRequest, ListSweepsRequest, ListTrialsRequest, ListTrialsResponse,
+    ArtifactData, ArtifactInfo, CancelSweepRequest, GetArtifactRequest, GetSweepRequest,
+    ListArtifactsRequest, ListSweepsRequest, ListTrialsRequest, ListTrialsResponse,
     ListWorkersRequest, SubmitSweepRequest, SubmitSweepResponse, SweepSummary, WatchSweepRequest,
     WorkerInfo,
 };
@@ -185,6 +186,46 @@ impl SweepClient {
         }
     }
 
+    /// The artifacts of a sweep (one trial's when `trial_id` is not empty),
+    /// and whether the answer left some out.
+    pub async fn artifacts(
+        &mut self,
+        sweep_id: &str,
+        trial_id: &str,
+    ) -> Result<(Vec<ArtifactInfo>, bool), CliError> {
+        let request = ListArtifactsRequest {
+            sweep_id: sweep_id.to_string(),
+            trial_id: trial_id.to_string(),
+        };
+        match self.client.list_artifacts(request).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                Ok((r.artifacts, r.truncated))
+            }
+            Err(s) => Err(self.error(s, Some(sweep_id))),
+        }
+    }
+
+    /// Opens the download of one artifact.
+    pub async fn artifact(
+        &mut self,
+        sweep_id: &str,
+        trial_id: &str,
+        name: &str,
+    ) -> Result<ArtifactDownload, CliError> {
+        let request = GetArtifactRequest {
+            sweep_id: sweep_id.to_string(),
+            trial_id: trial_id.to_string(),
+            name: name.to_string(),
+        };
+        match self.client.get_artifact(request).await {
+            Ok(r) => Ok(ArtifactDownload {
+                inner: r.into_inner(),
+            }),
+            Err(s) => Err(self.error(s, None)),
+        }
+    }
+
     /// Opens the summary stream of one sweep (ends when the sweep ends).
     pub async fn watch(&mut self, sweep_id: &str) -> Result<SummaryStream, CliError> {
         let request = WatchSweepRequest {
@@ -202,6 +243,21 @@ impl SweepClient {
 }
 
 /// The `WatchSweep` stream of one sweep.
+/// The messages of one `GetArtifact`.
+pub struct ArtifactDownload {
+    inner: tonic::Streaming<ArtifactData>,
+}
+
+impl ArtifactDownload {
+    /// The next message; `None` after the last.
+    pub async fn next(&mut self, client: &SweepClient) -> Result<Option<ArtifactData>, CliError> {
+        self.inner
+            .message()
+            .await
+            .map_err(|s| client.error(s, None))
+    }
+}
+
 pub struct SummaryStream {
     inner: Streaming<SweepSummary>,
     client: SweepClient,

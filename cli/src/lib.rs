@@ -1,5 +1,5 @@
 //! The `sweep` command line: a gRPC client of the coordinator (`submit`,
-//! `list`, `status`, `leaderboard`, `cancel`, `watch`, `workers`, `health`), `report` (and
+//! `list`, `status`, `leaderboard`, `cancel`, `watch`, `workers`, `artifacts`, `health`), `report` (and
 //! `status`/`leaderboard --db`), which read a coordinator's database file
 //! read-only ([`local_db`]), plus `run`, which does
 //! a whole sweep on this machine with an in-process coordinator and local
@@ -10,6 +10,7 @@
 //! Each client command lives in a file of its own, `run` in [`run`];
 //! [`render`] and [`progress`] turn answers into text.
 
+mod artifacts;
 mod cancel;
 mod client;
 mod error;
@@ -95,6 +96,8 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Every worker: host, slots, last seen, state, done/failed/environment failures.
     Workers(workers::WorkersArgs),
+    /// A sweep's kept artifacts (weights, Grad-CAM, confusion), or one downloaded (--get NAME -o FILE).
+    Artifacts(artifacts::ArtifactsArgs),
     /// Run a whole sweep here: in-process coordinator + N local worker processes.
     Run(run::RunArgs),
     /// Ask the coordinator's gRPC health service; prints SERVING (exit 0) or fails.
@@ -125,6 +128,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Cancel { id } => cancel::run(url, id).await,
         Command::Watch(args) => watch::run(url, args).await,
         Command::Workers(args) => workers::run(url, args).await,
+        Command::Artifacts(args) => artifacts::run(url, args).await,
         Command::Health(args) => health::run(url, args).await,
         Command::Report(args) => report::run(url, args).await,
         Command::Run(_) => unreachable!("handled above"),

@@ -160,6 +160,24 @@ impl SweepService for Fake {
         Ok(Response::new(Default::default()))
     }
 
+    async fn list_artifacts(
+        &self,
+        _request: Request<sweep_proto::v1::ListArtifactsRequest>,
+    ) -> Result<Response<sweep_proto::v1::ListArtifactsResponse>, Status> {
+        Ok(Response::new(Default::default()))
+    }
+
+    type GetArtifactStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<sweep_proto::v1::ArtifactData, Status>> + Send>,
+    >;
+
+    async fn get_artifact(
+        &self,
+        _request: Request<sweep_proto::v1::GetArtifactRequest>,
+    ) -> Result<Response<Self::GetArtifactStream>, Status> {
+        Err(Status::not_found("no artifacts here"))
+    }
+
     type WatchSweepStream = SummaryStream;
 
     async fn watch_sweep(

@@ -8,7 +8,9 @@
 //! - [`leaderboard`]: a sweep's ranked trials in all three formats.
 //! - [`sweeps`]: the `list` table and the `status` report.
 //! - [`workers`]: the `workers` listing in all three formats.
+//! - [`artifacts`]: the `artifacts` listing in all three formats.
 
+pub mod artifacts;
 pub mod csv;
 pub mod leaderboard;
 pub mod sweeps;

@@ -15,7 +15,7 @@
 
 pub mod receive;
 
-use crate::store::ArtifactRow;
+use crate::store::{ArtifactKey, ArtifactRow};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;
@@ -51,10 +51,7 @@ impl ArtifactFiles {
     /// Makes `root` and its temp folder if missing, removes every temp file
     /// and every placed file for which `known` has no row (both left by a
     /// coordinator that was killed mid-upload).
-    pub fn open(
-        root: &Path,
-        known: &HashSet<(String, String, u32, String)>,
-    ) -> io::Result<(ArtifactFiles, Swept)> {
+    pub fn open(root: &Path, known: &HashSet<ArtifactKey>) -> io::Result<(ArtifactFiles, Swept)> {
         let files = ArtifactFiles {
             root: root.to_path_buf(),
         };
@@ -67,8 +64,8 @@ impl ArtifactFiles {
                 swept.temp_files += 1;
             }
         }
-        for (sweep, trial, attempt, name, path) in files.placed()? {
-            if !known.contains(&(sweep, trial, attempt, name)) {
+        for (key, path) in files.placed()? {
+            if !known.contains(&key) {
                 fs::remove_file(path)?;
                 swept.orphans += 1;
             }
@@ -156,8 +153,8 @@ impl ArtifactFiles {
         Ok(())
     }
 
-    /// Every placed file: (sweep, trial, attempt, name, path).
-    fn placed(&self) -> io::Result<Vec<(String, String, u32, String, PathBuf)>> {
+    /// Every placed file: its key and path.
+    fn placed(&self) -> io::Result<Vec<(ArtifactKey, PathBuf)>> {
         let mut out = Vec::new();
         for sweep in subdirs(&self.root)? {
             if sweep.0 == TEMP_DIR {
@@ -172,7 +169,7 @@ impl ArtifactFiles {
                         let entry = entry?;
                         if entry.file_type()?.is_file() {
                             let name = entry.file_name().to_string_lossy().into_owned();
-                            out.push((sweep.0.clone(), trial.0.clone(), n, name, entry.path()));
+                            out.push(((sweep.0.clone(), trial.0.clone(), n, name), entry.path()));
                         }
                     }
                 }

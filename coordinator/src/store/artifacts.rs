@@ -21,6 +21,9 @@ use sweep_proto::artifacts::ArtifactKind;
 /// The most rows one listing returns.
 pub const MAX_LISTED_ARTIFACTS: usize = 10_000;
 
+/// An artifact's key: (sweep, trial, attempt, name).
+pub type ArtifactKey = (String, String, u32, String);
+
 /// A stored artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactRow {
@@ -279,9 +282,7 @@ fn row_of(r: &rusqlite::Row) -> rusqlite::Result<ArtifactRow> {
 impl Store {
     /// The key of every stored artifact: (sweep, trial, attempt, name), for
     /// the sweep of files without a row at start.
-    pub fn artifact_keys(
-        &self,
-    ) -> StoreResult<std::collections::HashSet<(String, String, u32, String)>> {
+    pub fn artifact_keys(&self) -> StoreResult<std::collections::HashSet<ArtifactKey>> {
         self.read(|conn| {
             let mut stmt =
                 conn.prepare("SELECT sweep_id, trial_id, attempt, name FROM artifacts")?;

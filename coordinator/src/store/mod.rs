@@ -56,7 +56,7 @@ mod worker_health;
 mod worker_registry;
 mod writer_lock;
 
-pub use artifacts::{ArtifactRow, ArtifactUpload, UploadTarget, MAX_LISTED_ARTIFACTS};
+pub use artifacts::{ArtifactKey, ArtifactRow, ArtifactUpload, UploadTarget, MAX_LISTED_ARTIFACTS};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dashboard_reads::TrialOutcome;
 pub use error::{chain_text, OpenError, StoreError, StoreResult};
