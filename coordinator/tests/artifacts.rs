@@ -172,6 +172,13 @@ async fn download(
     (info.expect("info in the first message"), bytes)
 }
 
+/// The sweep's listed best weights.
+async fn weights(s: &mut SweepServiceClient<Channel>, sweep_id: &str) -> Vec<ArtifactInfo> {
+    let mut all = list(s, sweep_id, "").await;
+    all.retain(|a| a.name == "best.safetensors");
+    all
+}
+
 /// Every file under `root`, as paths relative to it.
 fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -367,31 +374,23 @@ async fn uploads_are_checked_atomic_listed_downloaded_and_pruned() {
         .await;
     }
     assert_eq!(
-        list(&mut s, &sweep_id, "")
-            .await
-            .iter()
-            .filter(|a| a.name == "best.safetensors")
-            .count(),
+        weights(&mut s, &sweep_id).await.len(),
         3,
         "running trials keep theirs"
     );
     for (l, acc) in leases.iter().zip([0.5, 0.9, 0.7]) {
         complete(&mut w, &a, l, acc).await;
     }
-    let weights: Vec<_> = list(&mut s, &sweep_id, "")
-        .await
-        .into_iter()
-        .filter(|a| a.name == "best.safetensors")
-        .collect();
-    assert_eq!(weights.len(), 1, "{weights:?}");
-    assert_eq!(weights[0].trial_id, leases[1].trial_id, "the best trial's");
+    let kept = weights(&mut s, &sweep_id).await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].trial_id, leases[1].trial_id, "the best trial's");
     let on_disk: Vec<_> = files_under(&root)
         .into_iter()
         .filter(|p| p.ends_with("best.safetensors"))
         .collect();
     assert_eq!(on_disk.len(), 1, "{on_disk:?}");
     assert!(on_disk[0].starts_with(Path::new(&sweep_id).join(&leases[1].trial_id)));
-    let (_, got) = download(&mut s, &weights[0]).await;
+    let (_, got) = download(&mut s, &kept[0]).await;
     assert_eq!(got, b"weights 1");
 
     // A finished trial takes no more uploads of another attempt.

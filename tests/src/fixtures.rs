@@ -1,7 +1,7 @@
 //! Sweep files and trial results for the tests.
 
 use crate::bins::repo_root;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use sweep_proto::trial::{BackboneInfo, EpochMetrics, PhaseTiming, TestMetrics, TrialResult};
 
 /// The seed whose simulated trial always fails (see the worker's `daemon::simulated`).
@@ -59,6 +59,23 @@ pub fn require_real_data() {
         "{} is missing: run scripts/setup.sh (it pretrains the stand-in backbone)",
         backbone().display()
     );
+}
+
+/// The `--data-root` arguments a real worker needs: MNIST's folder and the
+/// backbone's, resolved (either may be a symlink to a shared checkout, and
+/// a worker may read only where they lead).
+pub fn real_data_roots() -> Vec<String> {
+    let mut roots = vec![mnist_dir()];
+    roots.extend(backbone().parent().map(Path::to_path_buf));
+    roots
+        .iter()
+        .flat_map(|r| {
+            [
+                "--data-root".to_string(),
+                r.canonicalize().unwrap().display().to_string(),
+            ]
+        })
+        .collect()
 }
 
 /// A small real sweep: two trials (phase-2 head LR 1e-3 and 3e-3), 200/100/100

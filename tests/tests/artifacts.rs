@@ -18,26 +18,10 @@ async fn a_real_sweep_keeps_its_figures_and_weights_and_the_cli_downloads_them()
     require_real_data();
     let c = Cluster::start(30_000);
     let id = c.submit("kept.yaml", &real_sweep("kept-e2e")).await;
-    let data = sweep_tests::fixtures::mnist_dir();
-    let mut roots = vec![data.canonicalize().unwrap()];
-    roots.extend(
-        sweep_tests::fixtures::backbone()
-            .parent()
-            .map(|p| p.canonicalize().unwrap()),
-    );
-    let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-    let w = c.worker(
-        "kept-1",
-        &[
-            "--threads",
-            "1",
-            "--data-root",
-            &roots[0],
-            "--data-root",
-            &roots[1],
-        ],
-        &[],
-    );
+    let mut args = vec!["--threads".to_string(), "1".to_string()];
+    args.extend(sweep_tests::fixtures::real_data_roots());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let w = c.worker("kept-1", &args, &[]);
     let s = rpc::wait_state(c.url(), &id, SweepState::Finished, Duration::from_secs(240)).await;
     assert_eq!((s.total, s.done, s.failed), (2, 2, 0), "{s:#?}");
 

@@ -18,22 +18,9 @@ async fn a_real_sweep_runs_to_the_end_on_two_workers() {
     // The data and backbone live under the repository's data/ (whose
     // folders may be symlinks to a shared checkout): the workers must be
     // allowed to read where they lead.
-    let data = sweep_tests::fixtures::mnist_dir();
-    let mut roots = vec![data.canonicalize().unwrap()];
-    roots.extend(
-        sweep_tests::fixtures::backbone()
-            .parent()
-            .map(|p| p.canonicalize().unwrap()),
-    );
-    let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-    let args = [
-        "--threads",
-        "1",
-        "--data-root",
-        &roots[0],
-        "--data-root",
-        &roots[1],
-    ];
+    let mut args = vec!["--threads".to_string(), "1".to_string()];
+    args.extend(sweep_tests::fixtures::real_data_roots());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let _w1 = c.worker("real-1", &args, &[]);
     let _w2 = c.worker("real-2", &args, &[]);
 

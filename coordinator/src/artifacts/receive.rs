@@ -65,15 +65,12 @@ where
     written
 }
 
-async fn write_all<S>(
+async fn write_all(
     file: &mut tokio::fs::File,
     first: Vec<u8>,
-    stream: &mut S,
+    stream: &mut (impl Stream<Item = Result<ArtifactChunk, Status>> + Unpin),
     expected: &Expected,
-) -> Result<(), Status>
-where
-    S: Stream<Item = Result<ArtifactChunk, Status>> + Unpin,
-{
+) -> Result<(), Status> {
     let io = |e: std::io::Error| Status::internal(format!("cannot write the artifact: {e}"));
     let mut hasher = Sha256::new();
     let mut total: u64 = 0;

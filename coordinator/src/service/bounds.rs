@@ -65,6 +65,13 @@ pub fn id(field: &str, value: &str) -> Result<(), Status> {
     at_most(field, value, MAX_ID_BYTES)
 }
 
+/// Refuses an artifact name that is not a plain file name
+/// (`sweep_proto::artifacts::check_name`), naming the field.
+pub fn artifact_name(name: &str) -> Result<(), Status> {
+    sweep_proto::artifacts::check_name(name)
+        .map_err(|e| Status::invalid_argument(format!("`name` {:?}: {e}", shown(name))))
+}
+
 /// `text` cut to at most `max` bytes on a character boundary, then
 /// `… [truncated N bytes]` (N: the bytes cut); as it is when it fits.
 pub fn truncate_marked(text: String, max: usize) -> String {

@@ -185,9 +185,7 @@ impl SweepService for SweepApi {
         request: Request<v1::ListArtifactsRequest>,
     ) -> Result<Response<v1::ListArtifactsResponse>, Status> {
         let r = request.into_inner();
-        bounds::id("sweep_id", &r.sweep_id)?;
-        bounds::id("trial_id", &r.trial_id)?;
-        required("sweep_id", &r.sweep_id)?;
+        artifact_ids(&r.sweep_id, &r.trial_id)?;
         let (rows, truncated) = on_store(&self.store, move |s| {
             let trial = (!r.trial_id.is_empty()).then_some(r.trial_id.as_str());
             s.list_artifacts(&r.sweep_id, trial)
@@ -206,13 +204,9 @@ impl SweepService for SweepApi {
         request: Request<v1::GetArtifactRequest>,
     ) -> Result<Response<ArtifactStream>, Status> {
         let r = request.into_inner();
-        bounds::id("sweep_id", &r.sweep_id)?;
-        bounds::id("trial_id", &r.trial_id)?;
-        required("sweep_id", &r.sweep_id)?;
+        artifact_ids(&r.sweep_id, &r.trial_id)?;
         required("trial_id", &r.trial_id)?;
-        sweep_proto::artifacts::check_name(&r.name).map_err(|e| {
-            Status::invalid_argument(format!("`name` {:?}: {e}", bounds::shown(&r.name)))
-        })?;
+        bounds::artifact_name(&r.name)?;
         let Some(files) = self.artifacts.clone() else {
             return Err(Status::unimplemented("this coordinator keeps no artifacts"));
         };
@@ -253,6 +247,13 @@ impl SweepService for SweepApi {
         let stream = watch_sweep(self.store.clone(), id, self.shutdown.clone(), permit).await?;
         Ok(Response::new(stream))
     }
+}
+
+/// Refuses an artifact request's ids over their caps, or without a sweep.
+fn artifact_ids(sweep_id: &str, trial_id: &str) -> Result<(), Status> {
+    bounds::id("sweep_id", sweep_id)?;
+    bounds::id("trial_id", trial_id)?;
+    required("sweep_id", sweep_id)
 }
 
 /// Sends `row`'s file in chunks of [`CHUNK_BYTES`], `info` with the first;

@@ -318,9 +318,7 @@ impl WorkerService for WorkerApi {
         span.record("trial", h.trial_id.as_str());
         span.record("attempt", h.attempt);
         span.record("worker", h.worker_id.as_str());
-        sweep_proto::artifacts::check_name(&h.name).map_err(|e| {
-            Status::invalid_argument(format!("`name` {:?}: {e}", bounds::shown(&h.name)))
-        })?;
+        bounds::artifact_name(&h.name)?;
         let expected = Expected {
             size: h.size,
             sha256: h.sha256,
