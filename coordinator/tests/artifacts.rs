@@ -251,65 +251,33 @@ async fn uploads_are_checked_atomic_listed_downloaded_and_pruned() {
     let digest = sha(&png);
     let size = png.len() as u64;
 
-    // Names: plain file names only, and only what the sweep keeps.
-    for (name, code) in [
-        ("../gradcam.png", Code::InvalidArgument),
-        ("a/gradcam.png", Code::InvalidArgument),
-        (".gradcam.png", Code::InvalidArgument),
-        ("", Code::InvalidArgument),
-        ("confusion.png", Code::InvalidArgument),
-    ] {
-        let e = upload(&mut w, chunks(&a, &first, name, &png, size, &digest))
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), code, "{name:?}: {e:?}");
-    }
-    // The cap, declared; a stream longer than its header; a wrong digest;
-    // a header that is not hex.
-    let e = upload(
-        &mut w,
-        chunks(&a, &first, "gradcam.png", &png, CAP + 1, &digest),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
-    let e = upload(
-        &mut w,
-        chunks(&a, &first, "gradcam.png", &png, size - 1, &digest),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.code(), Code::DataLoss, "{e:?}");
-    let e = upload(
-        &mut w,
-        chunks(&a, &first, "gradcam.png", &png, size, &sha(b"other")),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.code(), Code::DataLoss, "{e:?}");
-    let e = upload(&mut w, chunks(&a, &first, "gradcam.png", &png, size, "XYZ"))
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
-    // Another worker's lease; a stale attempt.
-    let e = upload(
-        &mut w,
-        chunks(&b, &first, "gradcam.png", &png, size, &digest),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    // Names: plain file names only, and only what the sweep keeps; the cap,
+    // declared; a stream longer than its header; a wrong digest; a digest
+    // that is not hex; another worker's lease; a stale attempt.
     let stale = Lease {
         attempt: first.attempt + 1,
         ..first.clone()
     };
-    let e = upload(
-        &mut w,
-        chunks(&a, &stale, "gradcam.png", &png, size, &digest),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    #[rustfmt::skip]
+    let refusals = [
+        (&a, &first, "../gradcam.png", size, digest.as_str(), Code::InvalidArgument),
+        (&a, &first, "a/gradcam.png", size, &digest, Code::InvalidArgument),
+        (&a, &first, ".gradcam.png", size, &digest, Code::InvalidArgument),
+        (&a, &first, "", size, &digest, Code::InvalidArgument),
+        (&a, &first, "confusion.png", size, &digest, Code::InvalidArgument),
+        (&a, &first, "gradcam.png", CAP + 1, &digest, Code::ResourceExhausted),
+        (&a, &first, "gradcam.png", size - 1, &digest, Code::DataLoss),
+        (&a, &first, "gradcam.png", size, &sha(b"other"), Code::DataLoss),
+        (&a, &first, "gradcam.png", size, "XYZ", Code::InvalidArgument),
+        (&b, &first, "gradcam.png", size, &digest, Code::PermissionDenied),
+        (&a, &stale, "gradcam.png", size, &digest, Code::FailedPrecondition),
+    ];
+    for (me, lease, name, declared, sha256, code) in refusals {
+        let e = upload(&mut w, chunks(me, lease, name, &png, declared, sha256))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), code, "{name:?} {declared} {sha256}: {e:?}");
+    }
 
     // A stream cut mid-way: the call is dropped after two chunks.
     let (tx, rx) = tokio::sync::mpsc::channel::<ArtifactChunk>(8);
