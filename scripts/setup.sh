@@ -9,7 +9,8 @@
 #      systemd-analyze (the deploy units' test) if it is missing; Debian's chromium, nodejs and npm and
 #      tests/browser's playwright-core (the dashboard's browser test)
 #   4. the workspace's binaries (PROFILE=debug|release, default release)
-#   5. data/backbone/resnet18-fashion-32.safetensors: ResNet18 pretrained on Fashion-MNIST at 32 px,
+#   5. data/backbone/resnet18-fashion-32.safetensors: ResNet18 pretrained on Fashion-MNIST at 32 px, and
+#      data/backbone/mobilenet_v2-fashion-32.safetensors (MobileNetV2, 20,000 of its images),
 #      built once and cached in ~/.cache/sweep (ImageNet weights cannot be downloaded here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -106,16 +107,23 @@ fi
 say "building the workspace ($PROFILE)"
 if [ "$PROFILE" = release ]; then cargo build -q --release --workspace --bins; else cargo build -q --workspace --bins; fi
 
-# 5. Stand-in backbone ------------------------------------------------------------
+# 5. Stand-in backbones ----------------------------------------------------------
 CACHE=${SWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sweep}
-BACKBONE=data/backbone/resnet18-fashion-32.safetensors
-if [ ! -s "$BACKBONE" ]; then
+# stand_in MODEL [pretrain flags...]: data/backbone/MODEL-fashion-32.safetensors, made once and cached.
+stand_in() {
+    local model=$1; shift
+    local file="data/backbone/$model-fashion-32.safetensors"
+    [ -s "$file" ] && return
     mkdir -p data/backbone "$CACHE"
-    if [ ! -s "$CACHE/$(basename "$BACKBONE")" ]; then
-        say "pretraining ResNet18 on Fashion-MNIST at 32 px (once; cached in $CACHE)"
-        "target/$PROFILE/sweep-worker" pretrain --data "$FASHION" --input-size 32 --out "$CACHE/$(basename "$BACKBONE").part"
-        mv "$CACHE/$(basename "$BACKBONE").part" "$CACHE/$(basename "$BACKBONE")"
+    if [ ! -s "$CACHE/$(basename "$file")" ]; then
+        say "pretraining $model on Fashion-MNIST at 32 px (once; cached in $CACHE)"
+        "target/$PROFILE/sweep-worker" pretrain --model "$model" --data "$FASHION" --input-size 32 "$@" \
+            --out "$CACHE/$(basename "$file").part"
+        mv "$CACHE/$(basename "$file").part" "$CACHE/$(basename "$file")"
     fi
-    cp "$CACHE/$(basename "$BACKBONE")" "$BACKBONE"
-fi
+    cp "$CACHE/$(basename "$file")" "$file"
+}
+stand_in resnet18
+# MobileNetV2's depthwise convolutions are slow on a CPU: its stand-in sees 20,000 images twice.
+stand_in mobilenet_v2 --limit 20000
 say "ready"

@@ -147,8 +147,7 @@ fn models_sweeps_both_architectures_with_their_own_backbones() {
 fn a_stage_of_the_other_model_is_refused_with_the_field() {
     let text = "name: bad\nmetric: {name: val_acc, goal: maximize}\nmethod: grid\nbase: {input_size: 32}\nparameters:\n  model: {values: [resnet18, mobilenet_v2]}\n";
     let err = sweepfile::load(text, "bad.yaml", &LoadLimits::default())
-        .err()
-        .expect("layer4 is not a MobileNetV2 block")
+        .expect_err("layer4 is not a MobileNetV2 block")
         .to_string();
     assert!(
         err.contains("phase2.unfreeze") && err.contains("mobilenet_v2"),

@@ -4,7 +4,7 @@
 //! piece fails the test with the command that makes it; nothing is skipped.
 
 use std::path::{Path, PathBuf};
-use sweep_proto::trial::TrialConfig;
+use sweep_proto::trial::{Model, TrialConfig};
 use sweep_worker::pipeline::data::prepare_data;
 use sweep_worker::pipeline::metrics::{evaluate, Predictions};
 use sweep_worker::pipeline::net::{Head, Net};
@@ -30,10 +30,15 @@ pub fn mnist_dir() -> PathBuf {
 }
 
 pub fn backbone() -> PathBuf {
-    let path = repo_root().join("data/backbone/resnet18-fashion-32.safetensors");
+    backbone_of(Model::Resnet18)
+}
+
+/// The stand-in backbone scripts/setup.sh makes for `model`.
+pub fn backbone_of(model: Model) -> PathBuf {
+    let path = repo_root().join(format!("data/backbone/{model}-fashion-32.safetensors"));
     assert!(
         path.is_file(),
-        "the stand-in backbone is missing at {}: run scripts/setup.sh (or `sweep-worker pretrain --out {} --input-size 32`)",
+        "the stand-in backbone is missing at {}: run scripts/setup.sh (or `sweep-worker pretrain --model {model} --out {} --input-size 32`)",
         path.display(),
         path.display()
     );

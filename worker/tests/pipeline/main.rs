@@ -6,6 +6,7 @@ mod divergence;
 mod end_to_end;
 mod freezing;
 mod lr_groups;
+mod mobilenet;
 mod parity;
 mod seed_fixes;
 mod split;

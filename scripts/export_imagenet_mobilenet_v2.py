@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Exports torchvision's ImageNet MobileNetV2 (IMAGENET1K_V1) as the .safetensors
+state dict the worker loads (`backbone.weights` with `model: mobilenet_v2`).
+
+The pipeline reads any torchvision-format MobileNetV2 state dict: names such as
+`features.0.0.weight`, `features.3.conv.1.1.running_var`, `classifier.1.weight`.
+Its 1000-class `classifier.1` is dropped by the pipeline, which makes a fresh
+10-class head.
+
+Needs a machine that can download torchvision's weights (the project's CI
+machines cannot; there `sweep-worker pretrain --model mobilenet_v2` makes a
+stand-in backbone).
+
+    python scripts/export_imagenet_mobilenet_v2.py data/backbone/mobilenet_v2-imagenet-224.safetensors
+
+then, in the trial config:
+
+    model: mobilenet_v2
+    backbone:
+      weights: data/backbone/mobilenet_v2-imagenet-224.safetensors
+    input_size: 224
+    phase2: {unfreeze: [features.17, features.18]}
+"""
+import argparse
+from pathlib import Path
+
+import torchvision
+from safetensors.torch import save_file
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path, help="where to write the .safetensors file")
+    a = ap.parse_args()
+
+    weights = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
+    model = torchvision.models.mobilenet_v2(weights=weights)  # downloads into torch's cache
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    expected = 314  # 158 parameters + 156 BatchNorm buffers (running mean/var, num_batches_tracked)
+    if len(state) != expected:
+        raise SystemExit(f"unexpected state dict: {len(state)} tensors, expected {expected}")
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(a.out), metadata={"source": f"torchvision {torchvision.__version__} {weights}"})
+    print(f"wrote {a.out}: {len(state)} tensors from {weights}")
+
+
+if __name__ == "__main__":
+    main()
