@@ -25,23 +25,16 @@ import argparse
 from pathlib import Path
 
 import torchvision
-from safetensors.torch import save_file
+
+from imagenet_export import export
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path, help="where to write the .safetensors file")
     a = ap.parse_args()
-
-    weights = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
-    model = torchvision.models.mobilenet_v2(weights=weights)  # downloads into torch's cache
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    expected = 314  # 158 parameters + 156 BatchNorm buffers (running mean/var, num_batches_tracked)
-    if len(state) != expected:
-        raise SystemExit(f"unexpected state dict: {len(state)} tensors, expected {expected}")
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(a.out), metadata={"source": f"torchvision {torchvision.__version__} {weights}"})
-    print(f"wrote {a.out}: {len(state)} tensors from {weights}")
+    # 158 parameters + 156 BatchNorm buffers (running mean/var, num_batches_tracked)
+    export("mobilenet_v2", torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1, 314, a.out)
 
 
 if __name__ == "__main__":

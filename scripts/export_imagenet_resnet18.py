@@ -20,25 +20,17 @@ then, in the trial config:
 import argparse
 from pathlib import Path
 
-import torch
 import torchvision
-from safetensors.torch import save_file
+
+from imagenet_export import export
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path, help="where to write the .safetensors file")
     a = ap.parse_args()
-
-    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
-    model = torchvision.models.resnet18(weights=weights)  # downloads into torch's cache
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    expected = 122  # 62 parameters + 60 BatchNorm buffers (running mean/var, num_batches_tracked)
-    if len(state) != expected:
-        raise SystemExit(f"unexpected state dict: {len(state)} tensors, expected {expected}")
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(a.out), metadata={"source": f"torchvision {torchvision.__version__} {weights}"})
-    print(f"wrote {a.out}: {len(state)} tensors from {weights}")
+    # 62 parameters + 60 BatchNorm buffers (running mean/var, num_batches_tracked)
+    export("resnet18", torchvision.models.ResNet18_Weights.IMAGENET1K_V1, 122, a.out)
 
 
 if __name__ == "__main__":

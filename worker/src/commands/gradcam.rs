@@ -81,7 +81,8 @@ pub fn render(
     let idx = Tensor::from_slice(&order.iter().map(|&i| i as i64).collect::<Vec<_>>());
     let chosen = x.index_select(0, &idx);
     let classes: Vec<i64> = order.iter().map(|&i| pred[i]).collect();
-    let heat = model.grad_cam(&chosen, &classes);
+    let (stage, heat) = model.grad_cam(&chosen, &classes);
+    tracing::info!("Grad-CAM on {stage}");
     let side = cfg.input_size as usize;
     // Channel 0 un-normalised is the grayscale image (all three channels are).
     let gray = chosen.narrow(1, 0, 1) * 0.229 + 0.485;

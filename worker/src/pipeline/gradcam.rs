@@ -5,9 +5,11 @@
 //! image. It shows where the features that raise class c's score are.
 //!
 //! [`grad_cam`] is the method on any (features → logits) function;
-//! [`Net::grad_cam`] applies it to the last stage of the network in eval mode.
+//! [`Net::grad_cam`] applies it to the last stage of the network in eval mode
+//! (or the deepest with more than one position, [`grad_cam_stage`]).
 
 use super::net::Net;
+use sweep_proto::trial::Stage;
 use tch::{Kind, Tensor};
 
 /// Heat-maps `[B, size, size]` in [0, 1] of `head`'s logit for `classes[i]`
@@ -15,7 +17,8 @@ use tch::{Kind, Tensor};
 /// features are made a leaf that requires grad, `head` maps them to
 /// `[B, classes]` logits, and the sum of each image's chosen logit is
 /// differentiated once (images do not interact in eval mode). An image whose
-/// map is zero everywhere (no feature raises the class) stays zero.
+/// map is flat (no feature raises the class, or the features are 1 × 1)
+/// stays zero.
 pub fn grad_cam(
     features: &Tensor,
     head: impl Fn(&Tensor) -> Tensor,
@@ -39,10 +42,12 @@ pub fn grad_cam(
         let flat = cam.reshape([b, -1]);
         let min = flat.min_dim(1, true).0;
         let max = flat.max_dim(1, true).0;
-        let range = (&max - &min).clamp_min(1e-12);
-        let scaled = (flat - &min) / range;
-        // A map that is flat (all zero) stays zero rather than becoming noise.
-        let flat_map = max.le(1e-12);
+        let spread = &max - &min;
+        let scaled = (flat - &min) / spread.clamp_min(1e-12);
+        // A flat map (all zero, or one position: at 32 px the last block is
+        // 1 × 1) carries no place; it stays zero rather than becoming the
+        // upsampling's rounding noise stretched to [0, 1].
+        let flat_map = spread.le_tensor(&(max.abs() * 1e-4 + 1e-12));
         scaled
             .masked_fill(&flat_map.expand_as(&scaled), 0.0)
             .reshape([b, size, size])
@@ -50,18 +55,33 @@ pub fn grad_cam(
 }
 
 impl Net {
-    /// Grad-CAM maps of `x` (normalised network inputs) on the last stage
-    /// (`layer4`, `features.18`) for `classes` (e.g. the predicted ones), at
-    /// the input's size.
-    pub fn grad_cam(&self, x: &Tensor, classes: &[i64]) -> Tensor {
-        let features = self.last_features(x);
-        grad_cam(
-            &features,
-            |a| self.head_forward(a, false),
+    /// Grad-CAM maps of `x` (normalised network inputs) for `classes` (e.g.
+    /// the predicted ones), at the input's size, on the stage
+    /// [`grad_cam_stage`] picks; returns that stage too.
+    pub fn grad_cam(&self, x: &Tensor, classes: &[i64]) -> (Stage, Tensor) {
+        let outputs = self.stage_outputs(x);
+        let (stage, features) = grad_cam_stage(&outputs);
+        let maps = grad_cam(
+            features,
+            |a| self.logits_after(stage, a),
             classes,
             x.size()[2],
-        )
+        );
+        (stage, maps)
     }
+}
+
+/// The last stage (`layer4`, `features.18`), or, where its maps are a single
+/// position (inputs under 64 px: at 32 px both networks end at 1 × 1, which
+/// has no place to show), the deepest stage whose maps are larger.
+pub fn grad_cam_stage(outputs: &[(Stage, Tensor)]) -> (Stage, &Tensor) {
+    let spatial = |t: &Tensor| t.size()[2] * t.size()[3] > 1;
+    let (stage, t) = outputs
+        .iter()
+        .rev()
+        .find(|(_, t)| spatial(t))
+        .unwrap_or_else(|| outputs.last().expect("a network has stages"));
+    (*stage, t)
 }
 
 #[cfg(test)]
@@ -87,5 +107,17 @@ mod tests {
         assert!(diff < 1e-6, "class 1's map is not the square: {diff}");
         let cam0 = grad_cam(&img, head, &[0], 8);
         assert_eq!(cam0.abs().max().double_value(&[]), 0.0);
+    }
+
+    /// At 32 px the last block's maps are 1 × 1: the map has no place, and
+    /// it must come out zero, not as upsampling noise scaled up to 1.
+    #[test]
+    fn a_one_position_map_stays_zero() {
+        let features = Tensor::from_slice(&[0.7f32, 1.3, 0.2]).reshape([1, 3, 1, 1]);
+        let w = Tensor::from_slice(&[1.0f32, 2.0, -1.0, 0.5, 0.5, 0.5]).reshape([2, 3]);
+        let head = |a: &Tensor| a.flatten(1, -1).matmul(&w.tr());
+        let cam = grad_cam(&features, head, &[0], 32);
+        assert_eq!(cam.size(), vec![1, 32, 32]);
+        assert_eq!(cam.abs().max().double_value(&[]), 0.0);
     }
 }

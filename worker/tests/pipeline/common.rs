@@ -86,3 +86,27 @@ pub fn untrained_on_test(cfg: &TrialConfig) -> Predictions {
     let data = prepare_data(cfg).unwrap();
     evaluate(&model, &data.test_inputs, &data.test_labels, 100)
 }
+
+/// A trained result must beat the untrained model `before` clearly: test
+/// accuracy by more than 0.2, test loss below 0.8 of its loss.
+pub fn assert_learns(r: &sweep_proto::trial::TrialResult, before: &Predictions) {
+    eprintln!(
+        "untrained: test acc {:.3}, loss {:.3}; trained: test acc {:.3}, loss {:.3}",
+        before.accuracy(),
+        before.loss(),
+        r.test.acc,
+        r.test.loss
+    );
+    assert!(
+        r.test.acc > before.accuracy() + 0.2,
+        "test accuracy {} is not well above the untrained model's {}",
+        r.test.acc,
+        before.accuracy()
+    );
+    assert!(
+        r.test.loss < 0.8 * before.loss(),
+        "test loss {} did not fall clearly below the untrained model's {}",
+        r.test.loss,
+        before.loss()
+    );
+}

@@ -1,6 +1,7 @@
-//! Our hand-written ResNet18 against torchvision: random weights (BatchNorm
-//! statistics randomised too) from scripts/make_parity_fixture.py, the same
-//! input, eval-mode logits within 1e-4; and the state dict round-trips.
+//! Our hand-written ResNet18 and MobileNetV2 against torchvision: random
+//! weights (BatchNorm statistics randomised too) from
+//! scripts/make_parity_fixture.py, the same input, eval-mode logits within
+//! 1e-4; and the state dict round-trips.
 
 use super::common::{python, repo_root};
 use std::collections::HashMap;
@@ -20,42 +21,48 @@ fn copy(sd: &HashMap<String, Tensor>) -> HashMap<String, Tensor> {
     sd.iter().map(|(k, v)| (k.clone(), v.copy())).collect()
 }
 
-#[test]
-fn forward_matches_torchvision_and_state_dict_round_trips() {
+/// Runs scripts/make_parity_fixture.py with `args`; (weights, io).
+fn fixture(args: &[&str]) -> (HashMap<String, Tensor>, HashMap<String, Tensor>) {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new(python())
         .arg(repo_root().join("scripts/make_parity_fixture.py"))
         .arg(dir.path())
+        .args(args)
         .status()
         .expect("run make_parity_fixture.py");
     assert!(status.success(), "make_parity_fixture.py failed");
-    let weights = read(&dir.path().join("weights.safetensors"));
-    let io = read(&dir.path().join("io.safetensors"));
-
-    let model = Net::from_state_dict(
-        sweep_proto::trial::Model::Resnet18,
-        copy(&weights),
-        Head::Keep,
+    (
+        read(&dir.path().join("weights.safetensors")),
+        read(&dir.path().join("io.safetensors")),
     )
-    .expect("torchvision's state dict loads");
-    let ours = model.forward_eval(&io["input"]);
+}
+
+/// Loads torchvision's `weights` as `model`, checks its eval-mode logits
+/// against torchvision's within 1e-4 and that the state dict it writes is
+/// torchvision's (same names, same values); returns the model.
+fn assert_parity(
+    model: sweep_proto::trial::Model,
+    weights: &HashMap<String, Tensor>,
+    io: &HashMap<String, Tensor>,
+) -> Net {
+    let net = Net::from_state_dict(model, copy(weights), Head::Keep)
+        .unwrap_or_else(|e| panic!("torchvision's {model} state dict does not load: {e}"));
+    let ours = net.forward_eval(&io["input"]);
     let theirs = &io["logits"];
     assert_eq!(ours.size(), theirs.size());
     let diff = (&ours - theirs).abs().max().double_value(&[]);
     let scale = theirs.abs().max().double_value(&[]);
     assert!(
         diff < 1e-4,
-        "max |ours - torchvision| = {diff} (logits up to {scale})"
+        "{model}: max |ours - torchvision| = {diff} (logits up to {scale})"
     );
     assert!(
         scale > 0.1,
         "the fixture's logits should not be trivially small"
     );
-
-    // The state dict we write is torchvision's: same names, same values.
-    let ours_sd: HashMap<String, Tensor> = model.state_dict().into_iter().collect();
+    let ours_sd: HashMap<String, Tensor> = net.state_dict().into_iter().collect();
     assert_eq!(ours_sd.len(), weights.len());
-    for (name, t) in &weights {
+    for (name, t) in weights {
         let o = ours_sd
             .get(name)
             .unwrap_or_else(|| panic!("we lack {name}"));
@@ -63,18 +70,18 @@ fn forward_matches_torchvision_and_state_dict_round_trips() {
         let same = o.to_kind(Kind::Double).equal(&t.to_kind(Kind::Double));
         assert!(same, "{name} differs after the round trip");
     }
+    net
+}
+
+#[test]
+fn forward_matches_torchvision_and_state_dict_round_trips() {
+    let (weights, io) = fixture(&[]);
+    assert_parity(sweep_proto::trial::Model::Resnet18, &weights, &io);
 }
 
 #[test]
 fn a_fresh_head_replaces_a_thousand_class_fc() {
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(python())
-        .arg(repo_root().join("scripts/make_parity_fixture.py"))
-        .args([dir.path().to_str().unwrap(), "--size", "32", "--seed", "3"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut weights = read(&dir.path().join("weights.safetensors"));
+    let (mut weights, _) = fixture(&["--size", "32", "--seed", "3"]);
     // num_batches_tracked may be absent.
     weights.retain(|k, _| !k.ends_with("num_batches_tracked"));
     let model = Net::from_state_dict(
@@ -137,41 +144,8 @@ fn a_fresh_head_replaces_a_thousand_class_fc() {
 #[test]
 fn mobilenet_v2_matches_torchvision_and_round_trips() {
     use sweep_proto::trial::{Model, Stage};
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(python())
-        .arg(repo_root().join("scripts/make_parity_fixture.py"))
-        .arg(dir.path())
-        .args(["--model", "mobilenet_v2", "--size", "64", "--seed", "5"])
-        .status()
-        .expect("run make_parity_fixture.py");
-    assert!(status.success(), "make_parity_fixture.py failed");
-    let weights = read(&dir.path().join("weights.safetensors"));
-    let io = read(&dir.path().join("io.safetensors"));
-    let model = Net::from_state_dict(Model::MobilenetV2, copy(&weights), Head::Keep)
-        .expect("torchvision's mobilenet_v2 state dict loads");
-    let ours = model.forward_eval(&io["input"]);
-    let theirs = &io["logits"];
-    assert_eq!(ours.size(), theirs.size());
-    let diff = (&ours - theirs).abs().max().double_value(&[]);
-    let scale = theirs.abs().max().double_value(&[]);
-    assert!(
-        diff < 1e-4,
-        "max |ours - torchvision| = {diff} (logits up to {scale})"
-    );
-    assert!(
-        scale > 0.1,
-        "the fixture's logits should not be trivially small"
-    );
-
-    let ours_sd: HashMap<String, Tensor> = model.state_dict().into_iter().collect();
-    assert_eq!(ours_sd.len(), weights.len());
-    for (name, t) in &weights {
-        let o = ours_sd
-            .get(name)
-            .unwrap_or_else(|| panic!("we lack {name}"));
-        let same = o.to_kind(Kind::Double).equal(&t.to_kind(Kind::Double));
-        assert!(same, "{name} differs after the round trip");
-    }
+    let (weights, io) = fixture(&["--model", "mobilenet_v2", "--size", "64", "--seed", "5"]);
+    let model = assert_parity(Model::MobilenetV2, &weights, &io);
 
     // Every named block owns parameters, and `features.17` is what freezing
     // it names: its parameters are exactly torchvision's `features.17.*`.

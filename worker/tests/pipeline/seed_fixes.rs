@@ -133,8 +133,8 @@ fn results_carry_val_metrics_and_temperature_scaling() {
     );
 }
 
-/// Grad-CAM on the real network: maps in [0, 1] at the input size, and the
-/// figure is a PNG.
+/// Grad-CAM on the real network: on the deepest stage with more than one
+/// position, maps in [0, 1] at the input size, and the figure is a PNG.
 #[test]
 fn gradcam_maps_the_test_images() {
     let cfg = tiny_config();
@@ -143,7 +143,9 @@ fn gradcam_maps_the_test_images() {
     let x = data.test_inputs.narrow(0, 0, 4);
     // The predicted classes, as the figure uses them.
     let predicted = Vec::<i64>::try_from(model.forward_eval(&x).argmax(1, false)).unwrap();
-    let maps = model.grad_cam(&x, &predicted);
+    let (stage, maps) = model.grad_cam(&x, &predicted);
+    // At 32 px layer4's maps are 1 × 1 (no place to show): layer3's, 2 × 2.
+    assert_eq!(stage, sweep_proto::trial::Stage::Layer3);
     assert_eq!(maps.size(), [4, 32, 32]);
     let (min, max) = (maps.min().double_value(&[]), maps.max().double_value(&[]));
     assert!(min >= 0.0 && max <= 1.0 + 1e-6, "[{min}, {max}]");

@@ -168,6 +168,34 @@ impl Net {
         tch::no_grad(|| self.head_forward(&self.last_features(x), false))
     }
 
+    /// Every stage's output of `x` in eval mode, in forward order (no graph).
+    pub fn stage_outputs(&self, x: &Tensor) -> Vec<(Stage, Tensor)> {
+        tch::no_grad(|| {
+            let mut h = x.shallow_clone();
+            self.stages
+                .iter()
+                .map(|s| {
+                    h = s.forward(&h, false);
+                    (s.stage, h.shallow_clone())
+                })
+                .collect()
+        })
+    }
+
+    /// Eval-mode logits from `stage`'s output `h`: the stages after it, then
+    /// the head (with a graph, for gradients with respect to `h`).
+    pub fn logits_after(&self, stage: Stage, h: &Tensor) -> Tensor {
+        let after = self
+            .stages
+            .iter()
+            .position(|s| s.stage == stage)
+            .map_or(self.stages.len(), |i| i + 1);
+        let h = self.stages[after..]
+            .iter()
+            .fold(h.shallow_clone(), |h, s| s.forward(&h, false));
+        self.head_forward(&h, false)
+    }
+
     /// The last stage's feature maps of `x` in eval mode (no graph).
     pub fn last_features(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| {
