@@ -154,3 +154,21 @@ fn a_stage_of_the_other_model_is_refused_with_the_field() {
         "{err}"
     );
 }
+
+/// `best.yaml` is the recipe the README's "Result quality" measured: four
+/// trials of 1 + 15 epochs on the full split at 32 px, every block trained.
+#[test]
+fn best_is_the_measured_recipe() {
+    let sweep = load("best.yaml");
+    assert_eq!(sweep.points.len(), 4);
+    for p in &sweep.points {
+        let c = &p.config;
+        assert_eq!((c.input_size, c.threads), (32, 2));
+        assert_eq!((c.data.train, c.data.val, c.data.test), (10000, 2000, 2000));
+        assert_eq!((c.phase1.epochs, c.phase2.epochs), (1, 15));
+        assert_eq!(c.phase2.unfreeze, vec![Stage::All]);
+        assert_eq!(c.scheduler.kind, SchedulerKind::Cosine);
+        assert_eq!(c.loss.label_smoothing, 0.1);
+        assert!([0.05, 0.2].contains(&c.optimizer.weight_decay));
+    }
+}
