@@ -109,9 +109,6 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// ResNet18's stages in forward order (without `All`).
-    pub const BACKBONE: [Stage; 5] = RESNET_STAGES;
-
     /// torchvision's module name (`all` for [`Stage::All`]).
     pub fn name(self) -> &'static str {
         match self {

@@ -62,7 +62,7 @@ impl Request {
             }
         } else if self.wants(ArtifactKind::Gradcam) {
             match crate::commands::gradcam::render(cfg, &weights, GRADCAM_IMAGES) {
-                Ok(png) => write(&self.path(ArtifactKind::Gradcam), &png),
+                Ok((_, png)) => write(&self.path(ArtifactKind::Gradcam), &png),
                 Err(e) => tracing::warn!("no Grad-CAM figure: {e:#}"),
             }
         }

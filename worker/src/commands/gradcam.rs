@@ -40,19 +40,20 @@ const BATCH: i64 = 256;
 pub fn execute(args: Args) -> Result<()> {
     let cfg = load_config(&args.config)?;
     apply_threads(cfg.threads);
-    let png = render(&cfg, &args.weights, args.images as usize)?;
+    let (stage, png) = render(&cfg, &args.weights, args.images as usize)?;
     std::fs::write(&args.out, png)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    eprintln!("wrote {}", args.out.display());
+    eprintln!("wrote {} (Grad-CAM on {stage})", args.out.display());
     Ok(())
 }
 
-/// The Grad-CAM figure (PNG bytes) of `weights` on `cfg`'s test split.
+/// The Grad-CAM figure (PNG bytes) of `weights` on `cfg`'s test split, and
+/// the stage its maps come from.
 pub fn render(
     cfg: &sweep_proto::trial::TrialConfig,
     weights: &Path,
     images: usize,
-) -> Result<Vec<u8>> {
+) -> Result<(sweep_proto::trial::Stage, Vec<u8>)> {
     let (sd, _) = read_state_dict(weights, cfg.input_size)?;
     let model = Net::from_state_dict(cfg.model, sd, Head::Keep)
         .with_context(|| format!("--weights {}", weights.display()))?;
@@ -82,7 +83,6 @@ pub fn render(
     let chosen = x.index_select(0, &idx);
     let classes: Vec<i64> = order.iter().map(|&i| pred[i]).collect();
     let (stage, heat) = model.grad_cam(&chosen, &classes);
-    tracing::info!("Grad-CAM on {stage}");
     let side = cfg.input_size as usize;
     // Channel 0 un-normalised is the grayscale image (all three channels are).
     let gray = chosen.narrow(1, 0, 1) * 0.229 + 0.485;
@@ -100,9 +100,6 @@ pub fn render(
         })
         .collect::<Result<_>>()?;
     let canvas = gradcam_grid::draw(&cells, side);
-    Ok(png::encode_rgb(
-        canvas.width as u32,
-        canvas.height as u32,
-        &canvas.pixels,
-    ))
+    let png = png::encode_rgb(canvas.width as u32, canvas.height as u32, &canvas.pixels);
+    Ok((stage, png))
 }

@@ -3,7 +3,7 @@
 //! BatchNorm statistics of trainable (or frozen, not held) stages move.
 
 use std::collections::HashMap;
-use sweep_proto::trial::{OptimizerConfig, Stage};
+use sweep_proto::trial::{Model, OptimizerConfig, Stage};
 use sweep_worker::pipeline::net::Net;
 use sweep_worker::pipeline::optim::PhaseOptimizer;
 use tch::{Kind, Reduction, Tensor};
@@ -49,11 +49,13 @@ fn frozen_stages_and_held_batchnorm_do_not_move() {
     let mut model = Net::random(sweep_proto::trial::Model::Resnet18, 10, 0);
     model.set_trainable(&[Stage::Layer4]);
     model.hold_frozen_bn = true;
-    let before_p: HashMap<Stage, Vec<Tensor>> = Stage::BACKBONE
+    let before_p: HashMap<Stage, Vec<Tensor>> = Model::Resnet18
+        .stages()
         .iter()
         .map(|&s| (s, params(&model, s)))
         .collect();
-    let before_s: HashMap<Stage, Vec<Tensor>> = Stage::BACKBONE
+    let before_s: HashMap<Stage, Vec<Tensor>> = Model::Resnet18
+        .stages()
         .iter()
         .map(|&s| (s, stats(&model, s)))
         .collect();
@@ -114,9 +116,13 @@ fn unfreezing_all_trains_every_stage() {
     tch::manual_seed(1);
     let model = Net::random(sweep_proto::trial::Model::Resnet18, 10, 1);
     model.set_trainable(&[Stage::All]);
-    let before: Vec<Vec<Tensor>> = Stage::BACKBONE.iter().map(|&s| params(&model, s)).collect();
-    step(&model, &Stage::BACKBONE);
-    for (i, &s) in Stage::BACKBONE.iter().enumerate() {
+    let before: Vec<Vec<Tensor>> = Model::Resnet18
+        .stages()
+        .iter()
+        .map(|&s| params(&model, s))
+        .collect();
+    step(&model, Model::Resnet18.stages());
+    for (i, &s) in Model::Resnet18.stages().iter().enumerate() {
         assert!(model.is_trainable(s));
         assert!(
             !same(&before[i], &params(&model, s)),
@@ -126,9 +132,13 @@ fn unfreezing_all_trains_every_stage() {
     }
     // Freezing again stops it.
     model.set_trainable(&[]);
-    let frozen: Vec<Vec<Tensor>> = Stage::BACKBONE.iter().map(|&s| params(&model, s)).collect();
+    let frozen: Vec<Vec<Tensor>> = Model::Resnet18
+        .stages()
+        .iter()
+        .map(|&s| params(&model, s))
+        .collect();
     step(&model, &[]);
-    for (i, &s) in Stage::BACKBONE.iter().enumerate() {
+    for (i, &s) in Model::Resnet18.stages().iter().enumerate() {
         assert!(
             same(&frozen[i], &params(&model, s)),
             "{} should be frozen",

@@ -150,6 +150,8 @@ fn gradcam_maps_the_test_images() {
     let (min, max) = (maps.min().double_value(&[]), maps.max().double_value(&[]));
     assert!(min >= 0.0 && max <= 1.0 + 1e-6, "[{min}, {max}]");
     assert!(max > 0.99, "no map reached 1: {max}");
-    let png = sweep_worker::commands::gradcam::render(&cfg, &cfg.backbone.weights, 7).unwrap();
+    let (figure_stage, png) =
+        sweep_worker::commands::gradcam::render(&cfg, &cfg.backbone.weights, 7).unwrap();
+    assert_eq!(figure_stage, stage);
     assert_eq!(&png[1..4], b"PNG");
 }
