@@ -135,6 +135,7 @@ pub fn lease(l: store::LeaseGrant) -> v1::Lease {
         config_json: l.config_json,
         lease_ms: l.lease_ms,
         artifacts: l.artifacts,
+        sharing_off: l.sharing_off,
     }
 }
 

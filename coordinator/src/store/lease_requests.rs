@@ -40,6 +40,7 @@ pub(super) fn answered(
                     config_json: r.get(3)?,
                     lease_ms,
                     artifacts: Vec::new(),
+                    sharing_off: false,
                 })
             },
         )

@@ -68,6 +68,7 @@ impl Store {
                 attempt,
                 config_json,
                 lease_ms,
+                sharing_off: false,
             };
             if !request_id.is_empty() {
                 lease_requests::remember(tx, worker_id, request_id, &grant)?;

@@ -172,6 +172,8 @@ pub struct LeaseGrant {
     /// The artifact kinds the sweep keeps (`best_weights`, `gradcam`,
     /// `confusion`), for the worker to make and upload.
     pub artifacts: Vec<String>,
+    /// The sweep said `execution: {sharing: off}` (see `Lease.sharing_off`).
+    pub sharing_off: bool,
 }
 
 /// A running trial's sign of life.

@@ -152,6 +152,7 @@ pub fn lease(trial_id: &str, seed: u64, epochs: (u32, u32)) -> Lease {
         config_json: cfg.canonical_json(),
         lease_ms: 1000,
         artifacts: Vec::new(),
+        sharing_off: false,
     }
 }
 
