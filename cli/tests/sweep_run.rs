@@ -413,6 +413,7 @@ fn fake_result(config: &TrialConfig) -> TrialResult {
             epochs: config.phase2.epochs,
             wall_s: 0.02,
             train_images_per_s: 1000.0,
+            shared: false,
         }],
         wall_s: 0.05,
         threads: 1,

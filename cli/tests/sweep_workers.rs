@@ -111,6 +111,7 @@ fn result_json() -> String {
             epochs: 1,
             wall_s: 0.1,
             train_images_per_s: 100.0,
+            shared: false,
         }],
         wall_s: 0.1,
         threads: 1,

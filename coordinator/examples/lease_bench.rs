@@ -264,6 +264,7 @@ fn trivial_result() -> TrialResult {
             epochs: 1,
             wall_s: 0.0,
             train_images_per_s: 0.0,
+            shared: false,
         }],
         wall_s: 0.0,
         threads: 1,

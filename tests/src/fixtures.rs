@@ -142,6 +142,7 @@ pub fn fake_result(val_acc: f64) -> String {
             epochs: 1,
             wall_s: 0.1,
             train_images_per_s: 2000.0,
+            shared: false,
         }],
         wall_s: 0.1,
         threads: 1,

@@ -105,6 +105,7 @@ pub fn result(val_acc: f64, test_acc: f64) -> TrialResult {
             epochs: 1,
             wall_s: 0.1,
             train_images_per_s: 100.0,
+            shared: false,
         }],
         wall_s: 0.1,
         threads: 1,

@@ -61,6 +61,14 @@ pub struct PhaseTiming {
     /// Training images per second (forward + backward), averaged over the phase.
     #[serde(with = "nonfinite")]
     pub train_images_per_s: f64,
+    /// Set when this phase was not computed by this trial: an earlier trial
+    /// with the same phase-1 config (same backbone and data bytes, thread
+    /// count and worker version) left a snapshot on this worker, and this
+    /// trial resumed from it. `wall_s` and `train_images_per_s` are then the
+    /// earlier trial's; every metric is the same as if it had run here.
+    /// Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
 }
 
 /// The best-validation weights evaluated on the test split.

@@ -123,6 +123,7 @@ pub fn run_trial(
             epochs: ran,
             wall_s,
             train_images_per_s: f64::from(cfg.data.train * ran) / wall_s.max(1e-9),
+            shared: false,
         });
     }
     let best = epochs

@@ -274,6 +274,7 @@ impl Run<'_> {
             epochs,
             wall_s: start.elapsed().as_secs_f64(),
             train_images_per_s: images as f64 / train_s.max(1e-9),
+            shared: false,
         }))
     }
 
