@@ -20,6 +20,10 @@ pub struct Args {
     /// Write the best-validation weights here (safetensors, torchvision names).
     #[arg(long)]
     pub save_best: Option<PathBuf>,
+    /// Share phase 1 through this folder: resume from the snapshot an
+    /// earlier run with the same phase-1 config left there, or leave one.
+    #[arg(long, value_name = "DIR")]
+    pub phase1_cache: Option<PathBuf>,
 }
 
 /// Reads and validates a trial file; errors name the file and the field.
@@ -69,6 +73,7 @@ pub fn execute(args: Args) -> Result<()> {
     };
     let options = TrialOptions {
         save_best: args.save_best.clone(),
+        phase1_cache: args.phase1_cache.clone(),
     };
     let result = run_trial_with_options(&cfg, &mut observer, &AtomicBool::new(false), &options);
     observer.progress.finish();

@@ -25,6 +25,11 @@ pub struct Args {
     /// Comma-separated kinds: best_weights, gradcam, confusion.
     #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
     pub artifacts: Vec<ArtifactKind>,
+    /// The worker's folder of phase-1 snapshots: resume from one of this
+    /// trial's phase-1 config, or leave one (see `pipeline::shared_phase1`).
+    /// Absent: the trial runs its own phase 1 and leaves nothing.
+    #[arg(long)]
+    pub phase1_cache: Option<PathBuf>,
 }
 
 fn parse_kind(s: &str) -> Result<ArtifactKind, String> {
@@ -42,5 +47,10 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         dir,
         kinds: args.artifacts,
     });
-    Ok(crate::child::run(trial_fn, artifacts, args.simulate)?)
+    Ok(crate::child::run(
+        trial_fn,
+        artifacts,
+        args.phase1_cache,
+        args.simulate,
+    )?)
 }

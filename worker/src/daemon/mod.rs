@@ -152,6 +152,7 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
         program: config.program,
         threads: config.threads_per_trial,
         data_roots: config.data_roots,
+        phase1_cache: config.state_dir.join("phase1-cache"),
         metrics,
     });
     let mut slots = JoinSet::new();

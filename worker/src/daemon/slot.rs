@@ -59,6 +59,9 @@ pub struct SlotContext {
     pub threads: u32,
     /// Where a trial's `data.dir` and `backbone.weights` may lead.
     pub data_roots: DataRoots,
+    /// The worker's folder of phase-1 snapshots, shared by its trials
+    /// unless their sweep said `execution: {sharing: off}`.
+    pub phase1_cache: std::path::PathBuf,
     /// What `/metrics` shows (counted whether or not it is served).
     pub metrics: Arc<WorkerMetrics>,
 }
@@ -142,7 +145,8 @@ async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> S
         cfg.threads
     );
     let artifacts = AttemptArtifacts::prepare(&ctx.attempts_root, &lease);
-    let (stop, outcome) = attempt.train(cfg, artifacts.as_ref()).await;
+    let phase1_cache = (!lease.sharing_off).then_some(ctx.phase1_cache.as_path());
+    let (stop, outcome) = attempt.train(cfg, artifacts.as_ref(), phase1_cache).await;
     if let (None, ChildOutcome::Result(_), Some(a)) = (&stop, &outcome, &artifacts) {
         a.upload_all(&ctx.coordinator, &ctx.shutdown, &lease, &attempt.worker_id)
             .await;
@@ -234,24 +238,31 @@ impl Attempt {
         &mut self,
         cfg: TrialConfig,
         artifacts: Option<&AttemptArtifacts>,
+        phase1_cache: Option<&std::path::Path>,
     ) -> (Option<Stop>, ChildOutcome) {
         let (epoch_tx, mut epochs) = mpsc::unbounded_channel();
         let (done_tx, mut done) = oneshot::channel();
         let total_epochs = cfg.total_epochs();
         let train_images = cfg.data.train;
-        let mut process =
-            match trial_process::spawn(&self.ctx.program, &cfg, artifacts, epoch_tx, done_tx) {
-                Ok(p) => p,
-                Err(e) => {
-                    return (
-                        None,
-                        ChildOutcome::Crashed(format!(
-                            "cannot start the trial process {}: {e}",
-                            self.ctx.program.exe.display()
-                        )),
-                    )
-                }
-            };
+        let mut process = match trial_process::spawn(
+            &self.ctx.program,
+            &cfg,
+            artifacts,
+            phase1_cache,
+            epoch_tx,
+            done_tx,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                return (
+                    None,
+                    ChildOutcome::Crashed(format!(
+                        "cannot start the trial process {}: {e}",
+                        self.ctx.program.exe.display()
+                    )),
+                )
+            }
+        };
         tracing::debug!(trial = %self.trial_id, "trial process {:?} started", process.pid());
 
         let mut shutdown = self.ctx.shutdown.clone();

@@ -3,6 +3,7 @@
 //! and the val/test images already resized and normalised (kept, never
 //! recomputed).
 
+use super::idx::Labelled;
 use super::mnist::{load_mnist, MnistError};
 use super::split::{stratified_split, Split, SplitError, SplitSizes};
 use super::transform::{eval_inputs, label_tensor, unit_images};
@@ -20,6 +21,10 @@ pub struct TrialData {
     pub val_labels: Tensor,
     pub test_inputs: Tensor,
     pub test_labels: Tensor,
+    /// SHA-256 (hex) of the training and validation images and labels, in
+    /// split order: everything phase 1 sees of the data (the phase-1
+    /// snapshot's key uses it, so a changed file never matches).
+    pub phase1_data_sha256: String,
 }
 
 /// Why a trial's data could not be made.
@@ -44,7 +49,9 @@ pub fn prepare_data(cfg: &TrialConfig) -> Result<TrialData, DataError> {
     let split = stratified_split(&mnist.train.labels, &mnist.test.labels, sizes, seed)?;
     let size = cfg.input_size as i64;
     let (tr, te) = (&mnist.train, &mnist.test);
+    let phase1_data_sha256 = fingerprint(tr, &[&split.train, &split.val]);
     Ok(TrialData {
+        phase1_data_sha256,
         train_unit: unit_images(&tr.images, &split.train),
         train_labels: label_tensor(&tr.labels, &split.train),
         val_inputs: eval_inputs(&unit_images(&tr.images, &split.val), size),
@@ -53,4 +60,18 @@ pub fn prepare_data(cfg: &TrialConfig) -> Result<TrialData, DataError> {
         test_labels: label_tensor(&te.labels, &split.test),
         split,
     })
+}
+
+/// SHA-256 (hex) of the images and labels of `set` at `parts`' indices, in order.
+fn fingerprint(set: &Labelled, parts: &[&Vec<usize>]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        for &i in part.iter() {
+            h.update(set.images.image(i));
+            h.update([set.labels[i]]);
+        }
+    }
+    hex::encode(h.finalize())
 }

@@ -12,7 +12,7 @@ use tch::{Kind, Reduction, Tensor};
 pub const ECE_BINS: usize = 15;
 
 /// Predictions gathered over a split.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Predictions {
     pub labels: Vec<i64>,
     pub predicted: Vec<i64>,

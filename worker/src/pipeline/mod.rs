@@ -10,7 +10,8 @@
 //! - [`net`]: ResNet18 and MobileNetV2 by freezable blocks; [`weights`]: safetensors in and out.
 //! - [`optim`]: the phase's optimizer groups; [`adamw`]: fused AdamW; [`schedule`]: LR schedules; [`metrics`]:
 //!   accuracy, ECE, confusion; [`calibration`]: temperature scaling;
-//!   [`gradcam`]: Grad-CAM maps; [`trial`]: the two phases.
+//!   [`gradcam`]: Grad-CAM maps; [`trial`]: the two phases; [`shared_phase1`]:
+//!   phase 1 computed once for the trials that share it.
 //!
 //! Threads: libtorch's intra-op thread count is process-global
 //! ([`trial::apply_threads`]); trials that must not share cores have to run in
@@ -29,6 +30,7 @@ pub mod optim;
 pub mod pretrain;
 pub mod rng;
 pub mod schedule;
+pub mod shared_phase1;
 pub mod split;
 pub mod transform;
 pub mod trial;

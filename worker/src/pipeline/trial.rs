@@ -18,12 +18,12 @@ use super::metrics::{
 };
 use super::net::{Head, Net, Snapshot};
 use super::optim::PhaseOptimizer;
-use super::rng::{stream, Stream};
+use super::rng::{position, stream, stream_at, Stream, StreamRng};
 use super::schedule::Schedule;
+use super::shared_phase1::{Phase1Cache, Phase1Key, Phase1State};
 use super::transform::eval_transform;
 use super::weights::{check_weights_exist, read_state_dict, write_state_dict};
 use super::{TrialError, TrialObserver};
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +45,11 @@ pub struct TrialOptions {
     /// Write the best-val weights here (safetensors, torchvision names);
     /// nothing is written for a trial that diverged.
     pub save_best: Option<PathBuf>,
+    /// Share phase 1 through this folder of snapshots
+    /// ([`super::shared_phase1`]): resume from the snapshot an earlier trial
+    /// with the same phase-1 config left there, or leave one for later
+    /// trials. None: every trial runs its own phase 1.
+    pub phase1_cache: Option<PathBuf>,
 }
 
 /// Sets libtorch's intra-op threads (process-global!) and returns the count:
@@ -74,8 +79,8 @@ struct Run<'a> {
     data: &'a TrialData,
     model: Net,
     augmenter: Option<TrainAugment>,
-    shuffle_rng: StdRng,
-    augment_rng: StdRng,
+    shuffle_rng: StreamRng,
+    augment_rng: StreamRng,
     observer: &'a mut dyn TrialObserver,
     cancel: &'a AtomicBool,
     epoch: u32,
@@ -190,6 +195,10 @@ impl Run<'_> {
             return Ok(None);
         }
         let start = Instant::now();
+        // libtorch's generator (MobileNetV2's dropout draws from it) starts
+        // every phase from the seed, so that a phase-1 snapshot need not
+        // carry it and phase 2 draws the same whether phase 1 ran here or not.
+        tch::manual_seed(phase_seed(self.cfg.seed, phase));
         let stages = pc.unfrozen_stages(self.cfg.model);
         self.model.set_trainable(&stages);
         let mut opt = PhaseOptimizer::new(
@@ -278,6 +287,46 @@ impl Run<'_> {
         }))
     }
 
+    /// Continues from `state` as if phase 1 had run here: the model, the
+    /// epochs (each reported to the observer again), the best epoch, and
+    /// the random streams where phase 1 left them. Returns phase 1's timing,
+    /// marked shared.
+    fn resume(&mut self, state: Phase1State) -> PhaseTiming {
+        self.model.restore(&state.model);
+        self.epoch = state.epoch;
+        for m in &state.epochs {
+            self.observer.on_epoch(m);
+        }
+        self.epochs = state.epochs;
+        self.best = Some(Best {
+            epoch: state.best_epoch,
+            val: state.best_val,
+            weights: state.best_weights,
+        });
+        self.shuffle_rng = stream_at(self.cfg.seed, Stream::Shuffle, state.shuffle_position);
+        self.augment_rng = stream_at(self.cfg.seed, Stream::Augment, state.augment_position);
+        PhaseTiming {
+            shared: true,
+            ..state.timing
+        }
+    }
+
+    /// The state phase 1 just left (`timing`: its timing), for later trials.
+    fn phase1_state(&self, timing: &PhaseTiming) -> Option<Phase1State> {
+        let best = self.best.as_ref()?;
+        Some(Phase1State {
+            model: self.model.snapshot(),
+            epoch: self.epoch,
+            epochs: self.epochs.clone(),
+            timing: timing.clone(),
+            best_epoch: best.epoch,
+            best_val: best.val.clone(),
+            best_weights: best.weights.share(),
+            shuffle_position: position(&self.shuffle_rng),
+            augment_position: position(&self.augment_rng),
+        })
+    }
+
     /// Records that `loss` stopped being finite in the current epoch.
     fn diverge(&mut self, phase: u32, loss: DivergedLoss, batch: u32, value: f64) {
         let d = Divergence {
@@ -342,11 +391,32 @@ pub fn run(
         best: None,
         diverged: None,
     };
+    let shared = opts
+        .phase1_cache
+        .as_ref()
+        .filter(|_| cfg.phase1.epochs > 0)
+        .map(|dir| {
+            let key = Phase1Key::new(cfg, &backbone.sha256, &data.phase1_data_sha256, threads);
+            (Phase1Cache::new(dir), key)
+        });
     let mut phases = Vec::new();
-    for (phase, pc) in [(1, &cfg.phase1), (2, &cfg.phase2)] {
-        if run.diverged.is_none() {
-            phases.extend(run.phase(phase, pc)?);
+    if let Some(state) = shared.as_ref().and_then(|(c, k)| c.load(k, &run.model)) {
+        tracing::info!("phase 1 resumed from a snapshot of the same phase-1 config");
+        phases.push(run.resume(state));
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TrialError::Cancelled);
         }
+    } else {
+        let timing = run.phase(1, &cfg.phase1)?;
+        if let (Some((cache, key)), Some(t), None) = (&shared, &timing, &run.diverged) {
+            if let Some(state) = run.phase1_state(t) {
+                cache.store(key, &state);
+            }
+        }
+        phases.extend(timing);
+    }
+    if run.diverged.is_none() {
+        phases.extend(run.phase(2, &cfg.phase2)?);
     }
     if let Some(diverged) = run.diverged.take() {
         return Ok(diverged_result(
@@ -381,6 +451,11 @@ pub fn run(
         diverged: None,
         simulated: false,
     })
+}
+
+/// libtorch's seed for `phase` of a trial seeded `seed`.
+fn phase_seed(seed: u64, phase: u32) -> i64 {
+    (seed ^ u64::from(phase).wrapping_mul(0x9E37_79B9_7F4A_7C15)) as i64
 }
 
 /// Temperature scaling of the kept weights: T fitted on `val`'s logits,

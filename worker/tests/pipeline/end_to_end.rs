@@ -64,6 +64,7 @@ fn tiny_trial_learns_and_repeats() {
     let mut rec = Recorder::default();
     let opts = TrialOptions {
         save_best: Some(best_path.clone()),
+        ..TrialOptions::default()
     };
     let r = run_trial_with_options(&cfg, &mut rec, &AtomicBool::new(false), &opts).unwrap();
 

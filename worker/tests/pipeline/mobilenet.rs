@@ -39,6 +39,7 @@ fn mobilenet_v2_trial_learns_with_named_blocks() {
     let best = dir.path().join("best.safetensors");
     let opts = TrialOptions {
         save_best: Some(best.clone()),
+        ..TrialOptions::default()
     };
     let r = run_trial_with_options(&cfg, &mut NoObserver, &AtomicBool::new(false), &opts).unwrap();
     eprintln!(

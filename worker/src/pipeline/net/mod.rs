@@ -240,3 +240,51 @@ pub struct Snapshot {
     tensors: Vec<Tensor>,
     counts: Vec<i64>,
 }
+
+impl Snapshot {
+    /// The same snapshot, sharing its tensors' storage (nothing is copied).
+    pub fn share(&self) -> Snapshot {
+        Snapshot {
+            tensors: self.tensors.iter().map(Tensor::shallow_clone).collect(),
+            counts: self.counts.clone(),
+        }
+    }
+
+    /// Its contents as named tensors for a file: `{prefix}.{i}` in the
+    /// model's walk order, and the BatchNorm counters as one int64 tensor
+    /// `{prefix}.counts`.
+    pub fn to_named(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        let mut named: Vec<(String, Tensor)> = self
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("{prefix}.{i}"), t.contiguous()))
+            .collect();
+        named.push((format!("{prefix}.counts"), Tensor::from_slice(&self.counts)));
+        named
+    }
+
+    /// What [`Self::to_named`] wrote, if `named` holds a whole snapshot of
+    /// `model` (every tensor, each of the model's shape and kind).
+    pub fn from_named(
+        model: &Net,
+        named: &std::collections::HashMap<String, Tensor>,
+        prefix: &str,
+    ) -> Option<Snapshot> {
+        let like = model.snapshot();
+        let counts_tensor = named.get(&format!("{prefix}.counts"))?;
+        let counts = Vec::<i64>::try_from(counts_tensor).ok()?;
+        if counts.len() != like.counts.len() {
+            return None;
+        }
+        let mut tensors = Vec::with_capacity(like.tensors.len());
+        for (i, want) in like.tensors.iter().enumerate() {
+            let t = named.get(&format!("{prefix}.{i}"))?;
+            if t.size() != want.size() || t.kind() != want.kind() {
+                return None;
+            }
+            tensors.push(t.shallow_clone());
+        }
+        Some(Snapshot { tensors, counts })
+    }
+}
