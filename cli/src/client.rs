@@ -96,15 +96,19 @@ impl SweepClient {
         CliError::from_status(&status, &self.url, sweep_id)
     }
 
-    /// Submits a sweep file's text; `source_name` is how errors name the file.
+    /// Submits a sweep file's text; `source_name` is how errors name the
+    /// file; `input_sha256` the fingerprints of the files its trials name
+    /// (see `fingerprints`).
     pub async fn submit(
         &mut self,
         sweep_yaml: String,
         source_name: String,
+        input_sha256: std::collections::HashMap<String, String>,
     ) -> Result<SubmitSweepResponse, CliError> {
         let request = SubmitSweepRequest {
             sweep_yaml,
             source_name,
+            input_sha256,
         };
         match self.client.submit_sweep(request).await {
             Ok(r) => Ok(r.into_inner()),

@@ -14,6 +14,7 @@ mod artifacts;
 mod cancel;
 mod client;
 mod error;
+mod fingerprints;
 mod format;
 mod health;
 mod leaderboard;

@@ -12,7 +12,7 @@ use sweep_coordinator::dashboard::SweepView;
 use sweep_coordinator::store::{
     RunningTrial, SweepState, SweepSummary, TrialCounts, TrialInfo, TrialState, WorkerCounts,
 };
-use sweep_coordinator::sweepfile::Goal;
+use sweep_coordinator::sweepfile::{Execution, Goal};
 use sweep_proto::trial::{EpochMetrics, TrialResult};
 use sweep_proto::v1;
 
@@ -90,6 +90,7 @@ fn sweep(s: v1::SweepSummary) -> SweepSummary {
             stopped: s.stopped,
             epochs_run: s.epochs_run,
             epochs_saved: s.epochs_saved,
+            reused: s.reused,
         },
         running: s
             .running_trials
@@ -105,6 +106,10 @@ fn sweep(s: v1::SweepSummary) -> SweepSummary {
             .collect(),
         workers: WorkerCounts::default(),
         stalled_reason: s.stalled_reason,
+        execution: Execution {
+            sharing: !s.sharing_off,
+            reuse: !s.reuse_off,
+        },
     }
 }
 
@@ -137,5 +142,6 @@ fn trial(index: u64, t: v1::TrialInfo) -> TrialInfo {
         config_json: t.config_json,
         epochs_done: t.epochs_done,
         total_epochs: t.total_epochs,
+        reused_from_sweep: t.reused_from_sweep,
     }
 }

@@ -97,6 +97,7 @@ impl SweepService for Fake {
         Ok(Response::new(SubmitSweepResponse {
             sweep_id: ID.into(),
             trial_count: 2,
+            ..Default::default()
         }))
     }
 

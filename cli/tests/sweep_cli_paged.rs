@@ -86,6 +86,7 @@ async fn leaderboard_and_status_on_10000_trials_without_terminal_escapes() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: grid_yaml(&name.replace('\x1b', "\\e").replace('\x07', "\\a")),
             source_name: "grid.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -151,6 +151,7 @@ async fn workers_lists_states_and_status_says_when_the_sweep_stalls() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: SWEEP_FILE.into(),
             source_name: "workers.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -122,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: yaml,
             source_name: "bench.yaml".into(),
+            ..Default::default()
         })
         .await?
         .into_inner();

@@ -235,6 +235,7 @@ async fn uploads_are_checked_atomic_listed_downloaded_and_pruned() {
                 "artifacts: {kinds: [gradcam, best_weights], weights_top_k: 1}\n",
             ),
             source_name: "kept.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

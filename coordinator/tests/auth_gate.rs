@@ -126,6 +126,7 @@ async fn call_sweep_service(s: &mut Sweeps, t: &Target) -> Vec<(&'static str, Re
             ok(s.submit_sweep(SubmitSweepRequest {
                 sweep_yaml: seed_sweep_yaml("forged", 2, ""),
                 source_name: "forged.yaml".into(),
+                ..Default::default()
             })
             .await),
         ),
@@ -258,6 +259,7 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: seed_sweep_yaml("real", 3, ""),
             source_name: "real.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

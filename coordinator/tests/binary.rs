@@ -98,6 +98,7 @@ async fn kill_9_and_restart_keeps_results_and_the_running_trial() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: seed_sweep_yaml("restart", 3, ""),
             source_name: "restart.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

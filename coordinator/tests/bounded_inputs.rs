@@ -85,6 +85,7 @@ async fn leased(s: &mut Running, name: &str) -> (String, String, Lease) {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: seed_sweep_yaml(name, 1, ""),
             source_name: format!("{name}.yaml"),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -159,6 +160,7 @@ async fn every_string_a_caller_sends_is_capped() {
             .submit_sweep(SubmitSweepRequest {
                 sweep_yaml: seed_sweep_yaml("n", 1, ""),
                 source_name: "s".repeat(MAX_SOURCE_NAME_BYTES + 1),
+                ..Default::default()
             })
             .await,
         "source_name",
@@ -422,6 +424,7 @@ async fn the_configured_message_and_sweep_file_caps_hold() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: "#".repeat(70 * 1024),
             source_name: "huge.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -452,6 +455,7 @@ async fn the_configured_message_and_sweep_file_caps_hold() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: not_yaml,
             source_name: "big.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -469,6 +473,7 @@ async fn the_configured_message_and_sweep_file_caps_hold() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: ok,
             source_name: "small.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap();

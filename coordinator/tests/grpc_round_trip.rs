@@ -78,6 +78,7 @@ async fn submit(sweeps: &mut SweepServiceClient<Channel>, yaml: String) -> Strin
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: yaml,
             source_name: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -117,6 +118,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: "name: x\nmethod: grid\nbase:\n  phase2: {lr_bakbone: 1}\n".into(),
             source_name: "bad.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -130,6 +132,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: seed_sweep_yaml("big", 101, ""),
             source_name: "big.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -149,6 +152,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: seed_sweep_yaml("rt", 2, "metric: {name: val_acc, goal: maximize}\n"),
             source_name: "rt.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -126,6 +126,7 @@ async fn only_the_lease_holder_with_its_secret_may_report() {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: seed_sweep_yaml("trust", 2, ""),
             source_name: "trust.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -93,6 +93,7 @@ async fn metrics_count_rpcs_leases_reports_and_trials_behind_the_client_token() 
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: seed_sweep_yaml("metrics", 3, ""),
             source_name: "metrics.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -88,6 +88,7 @@ async fn submit(s: &mut Running, yaml: String) -> String {
         .submit_sweep(SubmitSweepRequest {
             sweep_yaml: yaml,
             source_name: "grid.yaml".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

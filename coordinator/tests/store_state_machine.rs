@@ -569,6 +569,7 @@ fn a_version_1_database_is_brought_up_to_date() {
         (s, worker(&store, "a"))
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V6).unwrap();
     conn.execute_batch(UNDO_V5).unwrap();
     conn.execute_batch(UNDO_V4).unwrap();
     conn.execute_batch(UNDO_V3).unwrap();
@@ -579,6 +580,39 @@ fn a_version_1_database_is_brought_up_to_date() {
     let l = store.lease(&w, "req-1").unwrap().unwrap();
     assert_eq!(l.sweep_id, s);
     assert_eq!(store.lease(&w, "req-1").unwrap().unwrap(), l);
+}
+
+/// What version 6 added (execution settings, input fingerprints, reuse
+/// marks), taken away again: a version 5 database.
+const UNDO_V6: &str = "ALTER TABLE sweeps DROP COLUMN execution_json;
+    ALTER TABLE sweeps DROP COLUMN inputs_json;
+    ALTER TABLE trials DROP COLUMN reused_from_sweep;
+    PRAGMA user_version = 5;";
+
+#[test]
+fn a_version_5_database_gains_execution_settings_with_both_defaults_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(0));
+    let (s, w) = {
+        let store = open_store(dir.path(), &clock);
+        let s = submit(&store, "v5", 2, "");
+        (s, worker(&store, "a"))
+    };
+    let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V6).unwrap();
+    drop(conn);
+    let store = open_store(dir.path(), &clock);
+    let l = store.lease(&w, "req-1").unwrap().unwrap();
+    assert_eq!(l.sweep_id, s);
+    assert!(!l.sharing_off);
+    let summary = store.sweep_summary(&s).unwrap();
+    assert_eq!(
+        summary.execution,
+        sweep_coordinator::sweepfile::Execution::default()
+    );
+    assert_eq!(summary.counts.reused, 0);
+    let trials = store.list_trials(&s, 0).unwrap().trials;
+    assert!(trials.iter().all(|t| t.reused_from_sweep.is_empty()));
 }
 
 /// What version 5 added (artifacts), taken away again: a version 4 database.
@@ -596,6 +630,7 @@ fn a_version_4_database_gains_artifacts_with_the_default_policy() {
         (s, worker(&store, "a"))
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V6).unwrap();
     conn.execute_batch(UNDO_V5).unwrap();
     drop(conn);
     let store = open_store(dir.path(), &clock);
@@ -627,6 +662,7 @@ fn a_version_3_database_keeps_its_trials_and_leases_through_the_rebuild() {
         (s, w, l)
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V6).unwrap();
     conn.execute_batch(UNDO_V5).unwrap();
     conn.execute_batch(UNDO_V4).unwrap();
     drop(conn);
@@ -668,6 +704,7 @@ fn a_version_2_database_gains_secrets_and_its_workers_register_again() {
         worker(&store, "old")
     };
     let conn = rusqlite::Connection::open(dir.path().join("sweep.db")).unwrap();
+    conn.execute_batch(UNDO_V6).unwrap();
     conn.execute_batch(UNDO_V5).unwrap();
     conn.execute_batch(UNDO_V4).unwrap();
     conn.execute_batch(UNDO_V3).unwrap();

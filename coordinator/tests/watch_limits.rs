@@ -45,6 +45,7 @@ async fn watchers_are_capped_and_unknown_sweeps_leak_nothing() {
             .submit_sweep(SubmitSweepRequest {
                 sweep_yaml: seed_sweep_yaml(name, 2, ""),
                 source_name: format!("{name}.yaml"),
+                ..Default::default()
             })
             .await
             .unwrap()

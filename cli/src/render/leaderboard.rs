@@ -10,6 +10,9 @@
 //! trial stopped early shows the state `stopped`, its best value so far as
 //! its metric (ranked after a done trial of equal metric), its epochs run
 //! (`3/9`, a column shown when some trial was stopped) and why it stopped.
+//! A trial whose result was copied from an earlier sweep (reused: it did
+//! not run here) names that sweep in the `reused from` column (shown when
+//! some trial was reused; `reused_from_sweep` in CSV and JSON, always).
 
 use super::table::{Align, Table};
 use super::values;
@@ -52,6 +55,9 @@ pub struct Entry {
     /// Epochs run, of the trial's total (a stopped trial ran fewer).
     pub epochs_done: u32,
     pub total_epochs: u32,
+    /// The earlier sweep whose result this trial's is a copy of (it did not
+    /// run in this sweep); `None` for a trial run here.
+    pub reused_from_sweep: Option<String>,
 }
 
 impl Leaderboard {
@@ -96,6 +102,7 @@ impl Leaderboard {
             "worker".into(),
             "attempts".into(),
             "error".into(),
+            "reused_from_sweep".into(),
         ]);
         h
     }
@@ -129,6 +136,11 @@ impl Leaderboard {
         if stopped {
             table = table.column("epochs", Align::Right);
         }
+        // The reused column only when some trial's result came from an earlier sweep.
+        let reused = self.entries.iter().any(|e| e.reused_from_sweep.is_some());
+        if reused {
+            table = table.column("reused from", Align::Left);
+        }
         // The error column only when some trial has an error to show.
         let errors = self.entries.iter().any(|e| e.last_error.is_some());
         if errors {
@@ -155,6 +167,9 @@ impl Leaderboard {
             ]);
             if stopped {
                 row.push(format!("{}/{}", e.epochs_done, e.total_epochs));
+            }
+            if reused {
+                row.push(values::or_dash(e.reused_from_sweep.clone()));
             }
             if errors {
                 row.push(
@@ -193,6 +208,7 @@ impl Leaderboard {
                     e.worker.clone().unwrap_or_default(),
                     e.attempts.to_string(),
                     e.last_error.clone().unwrap_or_default(),
+                    e.reused_from_sweep.clone().unwrap_or_default(),
                 ]);
                 row
             })
@@ -248,6 +264,8 @@ impl Entry {
             last_error: (!t.last_error.is_empty()).then(|| t.last_error.clone()),
             epochs_done: t.epochs_done,
             total_epochs: t.total_epochs,
+            reused_from_sweep: (!t.reused_from_sweep.is_empty())
+                .then(|| t.reused_from_sweep.clone()),
         }
     }
 }
@@ -321,6 +339,7 @@ mod tests {
             config_json: String::new(),
             epochs_done: if state == TrialState::Stopped { 3 } else { 0 },
             total_epochs: 10,
+            reused_from_sweep: String::new(),
         }
     }
 
@@ -433,21 +452,58 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "rank,trial,state,phase2.lr_backbone,phase2.unfreeze,val_acc,test_acc,best_epoch,wall_s,worker,attempts,error"
+            "rank,trial,state,phase2.lr_backbone,phase2.unfreeze,val_acc,test_acc,best_epoch,wall_s,worker,attempts,error,reused_from_sweep"
         );
         assert_eq!(
             lines[1],
-            "1,aaaa000011112222,done,0.001,[all],0.6,0.98,7,125,w-1,1,"
+            "1,aaaa000011112222,done,0.001,[all],0.6,0.98,7,125,w-1,1,,"
         );
         assert_eq!(
             lines[2],
-            "2,bbbb000011112222,done,1e-5,\"[layer3,layer4]\",0.7,0.98,7,125,w-1,1,"
+            "2,bbbb000011112222,done,1e-5,\"[layer3,layer4]\",0.7,0.98,7,125,w-1,1,,"
         );
         assert_eq!(
             lines[3],
-            ",cccc000011112222,failed,1e-5,[layer4],,,,,w-1,1,\"backbone file data/x.safetensors: not found, \"\"really\"\"\""
+            ",cccc000011112222,failed,1e-5,[layer4],,,,,w-1,1,\"backbone file data/x.safetensors: not found, \"\"really\"\"\","
         );
-        assert_eq!(lines[4], ",dddd000011112222,pending,0.001,[layer4],,,,,,1,");
+        assert_eq!(
+            lines[4],
+            ",dddd000011112222,pending,0.001,[layer4],,,,,,1,,"
+        );
+    }
+
+    #[test]
+    fn a_reused_trial_names_its_source_sweep_in_every_format() {
+        let plain = board();
+        assert!(!plain.table().contains("reused from"), "{}", plain.table());
+        let mut reused = trial(1, "aaaa000011112222", TrialState::Done, "0.001", "[all]");
+        reused.reused_from_sweep = "sw-first-1a2b3c4d".into();
+        reused.worker_id = String::new();
+        reused.attempts = 0;
+        let fresh = trial(2, "bbbb000011112222", TrialState::Done, "1e-5", "[layer4]");
+        let board = Leaderboard::from_response(&ListTrialsResponse {
+            metric_name: "val_acc".into(),
+            metric_goal: "maximize".into(),
+            trials: vec![reused, fresh],
+            ..Default::default()
+        });
+        let table = board.table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("reused from"), "{table}");
+        assert!(lines[1].ends_with("sw-first-1a2b3c4d"), "{table}");
+        assert!(lines[2].trim_end().ends_with('-'), "{table}");
+        let csv = board.csv();
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with(",0,,sw-first-1a2b3c4d"),
+            "{csv}"
+        );
+        assert!(csv.lines().nth(2).unwrap().ends_with(",1,,"), "{csv}");
+        let v: Value = serde_json::from_str(&board.json()).unwrap();
+        assert_eq!(v[0]["reused_from_sweep"], "sw-first-1a2b3c4d");
+        assert_eq!(v[1]["reused_from_sweep"], Value::Null);
     }
 
     #[test]

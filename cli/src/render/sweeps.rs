@@ -1,6 +1,7 @@
 //! The `sweep list` table (one row per sweep) and the `sweep status` report
-//! (one sweep's counts, workers, why it is stalled if it is, best trial and
-//! running trials).
+//! (one sweep's counts, trials reused from earlier sweeps and `execution:`
+//! settings off their default when there are any, workers, why it is stalled
+//! if it is, best trial and running trials).
 
 use super::table::{Align, Table};
 use super::values;
@@ -77,6 +78,16 @@ pub fn epochs_saved(s: &SweepSummary) -> Option<String> {
     ))
 }
 
+/// The sweep file's `execution:` settings that differ from the default
+/// (`sharing off · reuse off`); `None` when both are on.
+pub fn execution(s: &SweepSummary) -> Option<String> {
+    let off: Vec<&str> = [(s.sharing_off, "sharing off"), (s.reuse_off, "reuse off")]
+        .into_iter()
+        .filter_map(|(off, text)| off.then_some(text))
+        .collect();
+    (!off.is_empty()).then(|| off.join(" · "))
+}
+
 /// `2 active · 1 quarantined`.
 pub fn workers(s: &SweepSummary) -> String {
     format!(
@@ -117,6 +128,15 @@ pub fn status_report(s: &SweepSummary, now_unix_ms: u64) -> String {
     );
     if let Some(saved) = epochs_saved(s) {
         out.push_str(&format!("epochs   {saved}\n"));
+    }
+    if s.reused > 0 {
+        out.push_str(&format!(
+            "reused   {} of the done trials are copies of earlier sweeps' results (not run here)\n",
+            s.reused
+        ));
+    }
+    if let Some(settings) = execution(s) {
+        out.push_str(&format!("options  execution: {settings}\n"));
     }
     out.push_str(&format!("workers  {}\n", workers(s)));
     if !s.stalled_reason.is_empty() {
@@ -231,6 +251,30 @@ mod tests {
         );
         let row = text.lines().find(|l| l.starts_with("cccc")).unwrap();
         assert!(row.ends_with('-'), "{row}");
+    }
+
+    #[test]
+    fn status_shows_reused_trials_and_execution_settings_only_off_their_default() {
+        let text = status_report(&summary(), 61_000);
+        assert!(
+            !text.contains("reused") && !text.contains("execution"),
+            "{text}"
+        );
+        let mut s = summary();
+        s.reused = 2;
+        s.sharing_off = true;
+        let text = status_report(&s, 61_000);
+        assert!(
+            text.contains("reused   2 of the done trials are copies of earlier sweeps"),
+            "{text}"
+        );
+        assert!(text.contains("options  execution: sharing off\n"), "{text}");
+        s.reuse_off = true;
+        let text = status_report(&s, 61_000);
+        assert!(
+            text.contains("options  execution: sharing off · reuse off\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -203,17 +203,21 @@ async fn drive(
     let id = match resumed {
         Some(id) => id,
         None => {
+            let inputs = crate::submit::fingerprints(file).await;
             let submitted = match client
-                .submit(file.text.clone(), file.source_name.clone())
+                .submit(
+                    file.text.clone(),
+                    file.source_name.clone(),
+                    inputs.sha256.clone(),
+                )
                 .await
             {
                 Ok(s) => s,
                 Err(e) => return Err(server.explain(e).await),
             };
-            output::note(&format!(
-                "submitted {} as {}: {} trials",
-                file.source_name, submitted.sweep_id, submitted.trial_count
-            ));
+            for line in crate::submit::describe(&file.source_name, &submitted, &inputs) {
+                output::note(&line);
+            }
             submitted.sweep_id
         }
     };

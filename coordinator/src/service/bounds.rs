@@ -39,6 +39,12 @@ pub const MAX_EPOCH_JSON_BYTES: usize = 4 * 1024;
 /// Most `epoch_json` entries in one heartbeat: no trial has more epochs.
 pub const MAX_EPOCHS_PER_HEARTBEAT: usize = MAX_TRIAL_EPOCHS as usize;
 
+/// Most entries of `SubmitSweep`'s `input_sha256` (distinct weights files
+/// and data folders a sweep's trials name).
+pub const MAX_INPUT_FINGERPRINTS: usize = 1024;
+/// Longest path in `input_sha256`.
+pub const MAX_INPUT_PATH_BYTES: usize = 4096;
+
 /// Refuses `value` longer than `max` bytes, naming `field`.
 fn at_most(field: &str, value: &str, max: usize) -> Result<(), Status> {
     if value.len() > max {
@@ -101,9 +107,27 @@ fn floor_char_boundary(text: &str, at: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// `SubmitSweep`: the source name (the file's own size is the loader's).
+/// `SubmitSweep`: the source name (the file's own size is the loader's) and
+/// the input fingerprints (count, path length, each a SHA-256 in hex).
 pub fn submit(r: &v1::SubmitSweepRequest) -> Result<(), Status> {
-    at_most("source_name", &r.source_name, MAX_SOURCE_NAME_BYTES)
+    at_most("source_name", &r.source_name, MAX_SOURCE_NAME_BYTES)?;
+    if r.input_sha256.len() > MAX_INPUT_FINGERPRINTS {
+        return Err(Status::invalid_argument(format!(
+            "`input_sha256` has {} entries, more than the {MAX_INPUT_FINGERPRINTS} allowed",
+            r.input_sha256.len()
+        )));
+    }
+    for (path, sha256) in &r.input_sha256 {
+        at_most("input_sha256", path, MAX_INPUT_PATH_BYTES)?;
+        let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex {
+            return Err(Status::invalid_argument(format!(
+                "`input_sha256` of {:?}: not a SHA-256 in hex",
+                shown(path)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `Register`: hostname and version are cut to their caps.

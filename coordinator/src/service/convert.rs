@@ -60,6 +60,9 @@ pub fn summary(s: store::SweepSummary) -> v1::SweepSummary {
         stopped: s.counts.stopped,
         epochs_run: s.counts.epochs_run,
         epochs_saved: s.counts.epochs_saved,
+        reused: s.counts.reused,
+        sharing_off: !s.execution.sharing,
+        reuse_off: !s.execution.reuse,
     }
 }
 
@@ -121,6 +124,7 @@ pub fn ranking(r: store::TrialRanking) -> v1::ListTrialsResponse {
                 config_json: t.config_json,
                 epochs_done: t.epochs_done,
                 total_epochs: t.total_epochs,
+                reused_from_sweep: t.reused_from_sweep,
             })
             .collect(),
         ..Default::default()

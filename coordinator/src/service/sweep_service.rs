@@ -82,6 +82,11 @@ impl SweepService for SweepApi {
             req.source_name
         };
         let yaml = req.sweep_yaml;
+        let inputs: crate::store::InputFingerprints = req
+            .input_sha256
+            .into_iter()
+            .map(|(path, sha)| (path, sha.to_ascii_lowercase()))
+            .collect();
         let max_grid = self.max_grid;
         let max_file_bytes = self.max_file_bytes;
         let (sweep, yaml, source) = tokio::task::spawn_blocking(move || {
@@ -104,12 +109,22 @@ impl SweepService for SweepApi {
         })?;
         let trial_count = sweep.points.len() as u64;
         let name = sweep.name.clone();
-        let sweep_id =
-            on_store(&self.store, move |s| s.create_sweep(&sweep, &yaml, &source)).await?;
-        tracing::info!(sweep = %sweep_id, "sweep {sweep_id} ({name}) stored with {trial_count} trials");
+        let submitted = on_store(&self.store, move |s| {
+            s.submit_sweep(&sweep, &yaml, &source, &inputs)
+        })
+        .await?;
+        let sweep_id = submitted.sweep_id.clone();
+        let reused = submitted.reused;
+        let reuse_note = submitted.reuse_note();
+        tracing::info!(sweep = %sweep_id, "sweep {sweep_id} ({name}) stored with {trial_count} trials, {reused} reused from earlier sweeps");
+        if !reuse_note.is_empty() {
+            tracing::info!(sweep = %sweep_id, "sweep {sweep_id}: {reuse_note}");
+        }
         Ok(Response::new(v1::SubmitSweepResponse {
             sweep_id,
             trial_count,
+            reused,
+            reuse_note,
         }))
     }
 

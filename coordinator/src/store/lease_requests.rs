@@ -48,6 +48,8 @@ pub(super) fn answered(
     let mut earlier = earlier;
     if let Some(grant) = &mut earlier {
         grant.artifacts = super::artifacts::policy_of(tx, &grant.sweep_id)?.kind_names();
+        // The same value as the first answer: the sweep's settings never change.
+        grant.sharing_off = !super::reuse::execution_of(tx, &grant.sweep_id)?.sharing;
         tx.execute(
             "UPDATE trials SET lease_deadline_ms = ?5
              WHERE sweep_id = ?1 AND trial_id = ?2 AND attempt = ?3 AND worker_id = ?4

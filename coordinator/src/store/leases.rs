@@ -61,6 +61,7 @@ impl Store {
             )?;
             changed.push(sweep_id.clone());
             let artifacts = super::artifacts::policy_of(tx, &sweep_id)?.kind_names();
+            let sharing_off = !super::reuse::execution_of(tx, &sweep_id)?.sharing;
             let grant = LeaseGrant {
                 artifacts,
                 sweep_id,
@@ -68,7 +69,7 @@ impl Store {
                 attempt,
                 config_json,
                 lease_ms,
-                sharing_off: false,
+                sharing_off,
             };
             if !request_id.is_empty() {
                 lease_requests::remember(tx, worker_id, request_id, &grant)?;

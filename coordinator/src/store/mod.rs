@@ -16,6 +16,8 @@
 //!   take back those whose lease was not renewed.
 //! - [`reports`](Store::heartbeat): heartbeats and final reports, fenced by
 //!   attempt number; `early_stopping` stops trials on a heartbeat's epochs.
+//! - `reuse`: at submit, a trial that finished done in an earlier sweep on
+//!   the same input files is stored done as its copy, never leased.
 //! - `proposals`: a TPE sweep's next trial, made and stored when a worker
 //!   asks for work.
 //! - [`artifacts`](Store::record_artifact): files kept with a trial (rows
@@ -49,6 +51,7 @@ mod proposals;
 mod reported_trial;
 mod reports;
 mod resume;
+mod reuse;
 mod schema;
 mod secrets;
 mod sweeps;
@@ -63,6 +66,7 @@ pub use error::{chain_text, OpenError, StoreError, StoreResult};
 pub use model::*;
 pub use paging::TrialPage;
 pub use policy::WorkerPolicy;
+pub use reuse::{InputFingerprints, Submitted};
 pub use writer_lock::lock_path;
 
 use feed::ChangeFeed;

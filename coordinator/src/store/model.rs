@@ -256,6 +256,8 @@ pub struct TrialCounts {
     pub epochs_run: u64,
     /// Epochs stopped trials did not run.
     pub epochs_saved: u64,
+    /// Done trials copied from an earlier sweep (counted in `done` too).
+    pub reused: u64,
 }
 
 /// One running trial in a summary.
@@ -287,6 +289,8 @@ pub struct SweepSummary {
     /// Set while pending trials cannot go anywhere (every known worker
     /// quarantined, gone or draining): one sentence saying so.
     pub stalled_reason: String,
+    /// The sweep file's `execution:` settings.
+    pub execution: crate::sweepfile::Execution,
 }
 
 /// One trial in a ranking.
@@ -321,6 +325,9 @@ pub struct TrialInfo {
     /// The `TrialResult` JSON, for finished trials (empty otherwise).
     pub result_json: String,
     pub config_json: String,
+    /// The earlier sweep whose trial of the same id this one's result was
+    /// copied from (it never ran here); empty for a trial run here.
+    pub reused_from_sweep: String,
 }
 
 /// A sweep's trials, finished ones ranked by the sweep's metric.

@@ -61,7 +61,7 @@ pub(super) fn ranked(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT trial_id, idx, state, params_json, metric, test_acc, best_epoch, wall_s,
                 worker_id, attempt, last_error, result_json, config_json, attempts_counted,
-                epochs_done, total_epochs
+                epochs_done, total_epochs, reused_from_sweep
          FROM trials WHERE sweep_id = ?1
          ORDER BY state NOT IN ('done', 'stopped'), metric IS NULL, metric {order},
                   state = 'stopped', idx
@@ -88,6 +88,7 @@ pub(super) fn ranked(
                 counted_attempts: r.get(13)?,
                 epochs_done: r.get(14)?,
                 total_epochs: r.get(15)?,
+                reused_from_sweep: r.get::<_, Option<String>>(16)?.unwrap_or_default(),
             },
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,

@@ -12,6 +12,13 @@
 //! config refuses) is drawn again, up to [`REDRAWS`] times, then replaced by
 //! random draws; when none of those is new either, the space has no new
 //! point left and the sweep proposes nothing more (`proposals_closed`).
+//!
+//! A proposal is never reused from an earlier sweep (`reuse`), even when an
+//! earlier sweep finished the same config: it is made in a lease's
+//! transaction to be leased, and the model chose it knowing only this
+//! sweep's history; a copied result would have to be proposed past (the
+//! lease would need another proposal) and would feed the model evidence of
+//! another sweep. TPE sweeps rarely repeat a continuous point anyway.
 
 use super::error::{StoreError, StoreResult};
 use super::sweeps::sweep_metric;

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 /// The layout this code writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 const V1: &str = r#"
 CREATE TABLE sweeps (
@@ -220,6 +220,21 @@ CREATE TABLE artifacts (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 6: execution settings and reuse across sweeps (issue 10).
+/// - `sweeps.execution_json`: the sweep file's `execution:` (`sharing`,
+///   `reuse`); `NULL` for the defaults, both on (so every older sweep).
+/// - `sweeps.inputs_json`: the submitter's SHA-256 of the input files its
+///   trials name (path as the config writes it -> hex); `NULL` when none
+///   were sent (every older sweep: its results are never reused).
+/// - `trials.reused_from_sweep`: set for a trial stored done at submit as a
+///   copy of the trial with the same id (same config) in that earlier
+///   sweep; `NULL` for a trial run here.
+const V6: &str = r#"
+ALTER TABLE sweeps ADD COLUMN execution_json TEXT;
+ALTER TABLE sweeps ADD COLUMN inputs_json TEXT;
+ALTER TABLE trials ADD COLUMN reused_from_sweep TEXT;
+"#;
+
 /// Connection settings: every commit is durable before it returns. Locking
 /// stays NORMAL so that read-only readers (`--db`) can read while the
 /// coordinator runs; one writer per file is `writer_lock`'s job.
@@ -314,23 +329,31 @@ fn migrate_from(conn: &mut Connection, version: i64) -> Result<(), OpenError> {
             tx.execute_batch(V3)?;
             tx.execute_batch(V4)?;
             tx.execute_batch(V5)?;
+            tx.execute_batch(V6)?;
         }
         1 => {
             tx.execute_batch(V2)?;
             tx.execute_batch(V3)?;
             tx.execute_batch(V4)?;
             tx.execute_batch(V5)?;
+            tx.execute_batch(V6)?;
         }
         2 => {
             tx.execute_batch(V3)?;
             tx.execute_batch(V4)?;
             tx.execute_batch(V5)?;
+            tx.execute_batch(V6)?;
         }
         3 => {
             tx.execute_batch(V4)?;
             tx.execute_batch(V5)?;
+            tx.execute_batch(V6)?;
         }
-        4 => tx.execute_batch(V5)?,
+        4 => {
+            tx.execute_batch(V5)?;
+            tx.execute_batch(V6)?;
+        }
+        5 => tx.execute_batch(V6)?,
         v => return Err(OpenError::UnknownVersion(v)),
     }
     let dangling: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {

@@ -7,6 +7,7 @@ use super::error::{StoreError, StoreResult};
 use super::model::{
     RunningTrial, SweepState, SweepSummary, TrialCounts, TrialRanking, TrialState, WorkerCounts,
 };
+use super::reuse::{self, InputFingerprints, Submitted};
 use super::worker_health;
 use super::{ids, Store};
 use crate::sweepfile::{Goal, Sweep};
@@ -15,20 +16,41 @@ use sweep_proto::trial::EpochMetrics;
 
 impl Store {
     /// Stores `sweep` and all its trials (pending) in one transaction and
-    /// returns the new sweep's id. `yaml` and `source_name` are kept as submitted.
+    /// returns the new sweep's id. `yaml` and `source_name` are kept as
+    /// submitted. Without input fingerprints no trial is reused (see
+    /// [`Store::submit_sweep`]).
     pub fn create_sweep(
         &self,
         sweep: &Sweep,
         yaml: &str,
         source_name: &str,
     ) -> StoreResult<String> {
+        Ok(self
+            .submit_sweep(sweep, yaml, source_name, &InputFingerprints::new())?
+            .sweep_id)
+    }
+
+    /// Stores `sweep` and all its trials in one transaction, with the
+    /// submitter's `inputs` fingerprints: a trial that finished done in an
+    /// earlier sweep on the same inputs is stored done as its copy (unless
+    /// the sweep says `execution: {reuse: off}`; see `reuse`), the others
+    /// pending.
+    pub fn submit_sweep(
+        &self,
+        sweep: &Sweep,
+        yaml: &str,
+        source_name: &str,
+        inputs: &InputFingerprints,
+    ) -> StoreResult<Submitted> {
         self.write(|tx, now, changed| {
             let id = ids::unused(tx, "sweeps", || ids::short_id("sw-", &sweep.name))?;
             tx.execute(
                 "INSERT INTO sweeps (id, name, source_name, yaml, metric_name, goal, method,
                                      parallelism, max_attempts, state, created_ms, planned,
-                                     early_stop_json, tpe_json, artifacts_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10, ?11, ?12, ?13, ?14)",
+                                     early_stop_json, tpe_json, artifacts_json, execution_json,
+                                     inputs_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'running', ?10, ?11, ?12, ?13, ?14,
+                         ?15, ?16)",
                 params![
                     id,
                     sweep.name,
@@ -50,13 +72,33 @@ impl Store {
                         .as_ref()
                         .map(|t| serde_json::to_string(t).expect("a TPE plan serialises")),
                     serde_json::to_string(&sweep.artifacts).expect("an artifact policy serialises"),
+                    (!sweep.execution.is_default()).then(|| {
+                        serde_json::to_string(&sweep.execution).expect("execution serialises")
+                    }),
+                    (!inputs.is_empty())
+                        .then(|| serde_json::to_string(inputs).expect("fingerprints serialise")),
                 ],
             )?;
+            let mut submitted = Submitted {
+                sweep_id: id.clone(),
+                ..Submitted::default()
+            };
             let mut insert = tx.prepare(
                 "INSERT INTO trials (sweep_id, trial_id, idx, config_json, params_json, state, total_epochs)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
             )?;
             for (idx, point) in sweep.points.iter().enumerate() {
+                if sweep.execution.reuse {
+                    match reuse::try_reuse(tx, &id, idx as i64, point, inputs)? {
+                        reuse::Outcome::Reused => {
+                            submitted.reused += 1;
+                            continue;
+                        }
+                        reuse::Outcome::Unverified => submitted.unverified += 1,
+                        reuse::Outcome::InputsDiffer => submitted.inputs_differ += 1,
+                        reuse::Outcome::New => {}
+                    }
+                }
                 insert.execute(params![
                     id,
                     point.trial_id,
@@ -67,7 +109,7 @@ impl Store {
                 ])?;
             }
             changed.push(id.clone());
-            Ok(id)
+            Ok(submitted)
         })
     }
 
@@ -230,8 +272,11 @@ pub(super) fn summary(
     let goal = parse_goal(&goal)?;
 
     let mut counts = TrialCounts::default();
+    // A reused trial ran no epoch here.
     let mut stmt = conn.prepare_cached(
-        "SELECT state, count(*), sum(epochs_done), sum(total_epochs - epochs_done)
+        "SELECT state, count(*),
+                sum(CASE WHEN reused_from_sweep IS NULL THEN epochs_done ELSE 0 END),
+                sum(total_epochs - epochs_done), count(reused_from_sweep)
          FROM trials WHERE sweep_id = ?1 GROUP BY state",
     )?;
     for row in stmt.query_map([sweep_id], |r| {
@@ -240,10 +285,12 @@ pub(super) fn summary(
             r.get::<_, i64>(1)?,
             r.get::<_, i64>(2)?,
             r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
         ))
     })? {
-        let (state, n, run, left) = row?;
+        let (state, n, run, left, reused) = row?;
         let n = n as u64;
+        counts.reused += reused.max(0) as u64;
         counts.total += n;
         let state = trial_state(&state)?;
         if matches!(
@@ -308,6 +355,7 @@ pub(super) fn summary(
         other => return Err(StoreError::Corrupt(format!("sweep state `{other}`"))),
     };
     Ok(SweepSummary {
+        execution: reuse::execution_of(conn, sweep_id)?,
         sweep_id: sweep_id.to_string(),
         name,
         state,

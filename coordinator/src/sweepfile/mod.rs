@@ -1,6 +1,7 @@
 //! Sweep files: a YAML description of a hyperparameter sweep, checked and
 //! expanded into the trial configs it stands for (or, for `method: tpe`, the
-//! space proposals are drawn from later), with its `early_stop:` checked. Sweep files come from
+//! space proposals are drawn from later), with its `early_stop:`, `artifacts:` and
+//! `execution:` checked. Sweep files come from
 //! untrusted users: everything [`load`] spends is bounded by [`LoadLimits`].
 //!
 //! [`load`] is the whole story: refuse a file over the size cap unread, parse
@@ -17,6 +18,7 @@ mod artifacts;
 mod domain;
 mod early_stop;
 mod error;
+mod execution;
 mod expand;
 mod header;
 mod limits;
@@ -27,6 +29,7 @@ mod spec;
 pub use artifacts::{ArtifactPolicy, DEFAULT_WEIGHTS_TOP_K, MAX_WEIGHTS_TOP_K};
 pub use domain::Domain;
 pub use error::{Problem, SweepFileError};
+pub use execution::Execution;
 pub use limits::{
     LoadLimits, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_GRID, MAX_ATTEMPTS,
     MAX_NAME_CHARS, MAX_PARAMETER_NAME_CHARS,
@@ -66,6 +69,8 @@ pub struct Sweep {
     pub tpe: Option<TpePlan>,
     /// `artifacts:`, checked (the default policy when absent).
     pub artifacts: ArtifactPolicy,
+    /// `execution:` (both settings on when absent).
+    pub execution: Execution,
 }
 
 /// What a TPE sweep needs to propose its points later.
@@ -168,6 +173,7 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
         .map(|spec| early_stop::check(spec, &header.metric_name, header.goal))
         .transpose()?;
     let artifacts = artifacts::check(file.artifacts.as_ref())?;
+    let execution = execution::check(file.execution.as_ref());
     let seed = file.random_seed.unwrap_or(0);
     let (points, tpe) = match file.method {
         Method::Grid => {
@@ -223,5 +229,6 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
         early_stop,
         tpe,
         artifacts,
+        execution,
     })
 }

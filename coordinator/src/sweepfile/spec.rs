@@ -33,6 +33,9 @@ pub struct SweepFile {
     /// `{kinds: [gradcam, confusion, best_weights], weights_top_k: 3}`.
     #[serde(default)]
     pub artifacts: Option<ArtifactsSpec>,
+    /// `{sharing: on, reuse: on}`.
+    #[serde(default)]
+    pub execution: Option<ExecutionSpec>,
     #[serde(default)]
     pub base: TrialConfig,
     #[serde(default)]
@@ -140,6 +143,16 @@ pub struct ArtifactsSpec {
     pub kinds: Vec<sweep_proto::artifacts::ArtifactKind>,
     #[serde(default)]
     pub weights_top_k: Option<u32>,
+}
+
+/// `execution:` as written; read into `Execution` in `execution.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionSpec {
+    #[serde(default)]
+    pub sharing: Option<super::execution::Switch>,
+    #[serde(default)]
+    pub reuse: Option<super::execution::Switch>,
 }
 
 /// One parameter's domain as written: exactly one of the four keys.
