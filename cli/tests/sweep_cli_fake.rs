@@ -313,9 +313,9 @@ fn leaderboard_in_three_formats() {
     assert_eq!(
         lines,
         [
-            "rank,trial,state,phase2.lr_backbone,phase2.unfreeze,val_acc,test_acc,best_epoch,wall_s,worker,attempts,error",
-            "1,aaaa000011112222,done,1e-5,[all],0.975,0.98,2,12.5,worker-1,1,",
-            "2,bbbb000011112222,done,1e-5,\"[layer3,layer4]\",0.95,0.98,2,12.5,worker-1,1,",
+            "rank,trial,state,phase2.lr_backbone,phase2.unfreeze,val_acc,test_acc,best_epoch,wall_s,worker,attempts,error,reused_from_sweep",
+            "1,aaaa000011112222,done,1e-5,[all],0.975,0.98,2,12.5,worker-1,1,,",
+            "2,bbbb000011112222,done,1e-5,\"[layer3,layer4]\",0.95,0.98,2,12.5,worker-1,1,,",
         ]
     );
 
