@@ -46,6 +46,9 @@ impl WorkerSpec {
             format!("worker-{k}").into(),
             "--state-dir".into(),
             self.dir.join("workers").join(format!("worker-{k}")).into(),
+            // One machine: its workers share what their trials compute alike.
+            "--shared-dir".into(),
+            self.dir.join("workers").join("shared").into(),
         ];
         if let Some(file) = &self.token_file {
             args.extend(["--token-file".into(), file.into()]);
@@ -326,6 +329,8 @@ mod tests {
                 "worker-2",
                 "--state-dir",
                 "/tmp/sw/workers/worker-2",
+                "--shared-dir",
+                "/tmp/sw/workers/shared",
                 "--token-file",
                 "/tmp/sw/worker.token",
                 "--simulate"

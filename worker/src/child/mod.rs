@@ -58,12 +58,12 @@ pub type ChildTrialFn = fn(
 
 /// Runs one trial with `trial_fn` as described in the module doc; after a
 /// result, leaves the files `artifacts` asks for (`simulated`: stand-ins
-/// for weights and Grad-CAM, see [`artifacts`]). `phase1_cache`: the
-/// worker's folder of phase-1 snapshots, when the trial may share phase 1.
+/// for weights and Grad-CAM, see [`artifacts`]). `shared_dir`: the
+/// worker's folder of what trials compute alike, when the trial may share.
 pub fn run(
     trial_fn: ChildTrialFn,
     artifacts: Option<artifacts::Request>,
-    phase1_cache: Option<std::path::PathBuf>,
+    shared_dir: Option<std::path::PathBuf>,
     simulated: bool,
 ) -> Result<(), ChildError> {
     ignore_stop_signals();
@@ -97,7 +97,7 @@ pub fn run(
                 .as_ref()
                 .and_then(artifacts::Request::weights_path)
         },
-        phase1_cache,
+        shared_dir,
     };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let result = trial_fn(&cfg, &mut observer, &cancel, &options)?;

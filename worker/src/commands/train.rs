@@ -20,10 +20,10 @@ pub struct Args {
     /// Write the best-validation weights here (safetensors, torchvision names).
     #[arg(long)]
     pub save_best: Option<PathBuf>,
-    /// Share phase 1 through this folder: resume from the snapshot an
-    /// earlier run with the same phase-1 config left there, or leave one.
+    /// Share what trials compute alike through this folder (phase 1, frozen
+    /// stages' outputs): use what earlier runs left there, or leave it.
     #[arg(long, value_name = "DIR")]
-    pub phase1_cache: Option<PathBuf>,
+    pub shared_dir: Option<PathBuf>,
 }
 
 /// Reads and validates a trial file; errors name the file and the field.
@@ -73,7 +73,7 @@ pub fn execute(args: Args) -> Result<()> {
     };
     let options = TrialOptions {
         save_best: args.save_best.clone(),
-        phase1_cache: args.phase1_cache.clone(),
+        shared_dir: args.shared_dir.clone(),
     };
     let result = run_trial_with_options(&cfg, &mut observer, &AtomicBool::new(false), &options);
     observer.progress.finish();

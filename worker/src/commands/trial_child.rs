@@ -25,11 +25,11 @@ pub struct Args {
     /// Comma-separated kinds: best_weights, gradcam, confusion.
     #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
     pub artifacts: Vec<ArtifactKind>,
-    /// The worker's folder of phase-1 snapshots: resume from one of this
-    /// trial's phase-1 config, or leave one (see `pipeline::shared_phase1`).
-    /// Absent: the trial runs its own phase 1 and leaves nothing.
+    /// The worker's folder of what trials compute alike: use what earlier
+    /// trials left there, or leave it (see `pipeline::shared`). Absent: the
+    /// trial computes everything itself and leaves nothing.
     #[arg(long)]
-    pub phase1_cache: Option<PathBuf>,
+    pub shared_dir: Option<PathBuf>,
 }
 
 fn parse_kind(s: &str) -> Result<ArtifactKind, String> {
@@ -50,7 +50,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
     Ok(crate::child::run(
         trial_fn,
         artifacts,
-        args.phase1_cache,
+        args.shared_dir,
         args.simulate,
     )?)
 }

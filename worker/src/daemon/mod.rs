@@ -95,6 +95,9 @@ pub struct DaemonConfig {
     pub version: String,
     /// Where finished reports are spooled until acknowledged.
     pub state_dir: PathBuf,
+    /// Where trials share what they compute alike (`pipeline::shared`);
+    /// `None`: `state_dir/shared`.
+    pub shared_dir: Option<PathBuf>,
     /// What each attempt runs in (this binary's `trial-child`).
     pub program: TrialProgram,
     /// The token and TLS every call carries (`--token-file`, `--ca-cert`, ...).
@@ -152,7 +155,10 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
         program: config.program,
         threads: config.threads_per_trial,
         data_roots: config.data_roots,
-        phase1_cache: config.state_dir.join("phase1-cache"),
+        shared_dir: config
+            .shared_dir
+            .clone()
+            .unwrap_or_else(|| config.state_dir.join("shared")),
         metrics,
     });
     let mut slots = JoinSet::new();

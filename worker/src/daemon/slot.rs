@@ -59,9 +59,10 @@ pub struct SlotContext {
     pub threads: u32,
     /// Where a trial's `data.dir` and `backbone.weights` may lead.
     pub data_roots: DataRoots,
-    /// The worker's folder of phase-1 snapshots, shared by its trials
-    /// unless their sweep said `execution: {sharing: off}`.
-    pub phase1_cache: std::path::PathBuf,
+    /// The worker's folder of what trials compute alike (phase-1
+    /// snapshots, frozen-prefix outputs), used by its trials unless their
+    /// sweep said `execution: {sharing: off}`.
+    pub shared_dir: std::path::PathBuf,
     /// What `/metrics` shows (counted whether or not it is served).
     pub metrics: Arc<WorkerMetrics>,
 }
@@ -145,8 +146,8 @@ async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> S
         cfg.threads
     );
     let artifacts = AttemptArtifacts::prepare(&ctx.attempts_root, &lease);
-    let phase1_cache = (!lease.sharing_off).then_some(ctx.phase1_cache.as_path());
-    let (stop, outcome) = attempt.train(cfg, artifacts.as_ref(), phase1_cache).await;
+    let shared_dir = (!lease.sharing_off).then_some(ctx.shared_dir.as_path());
+    let (stop, outcome) = attempt.train(cfg, artifacts.as_ref(), shared_dir).await;
     if let (None, ChildOutcome::Result(_), Some(a)) = (&stop, &outcome, &artifacts) {
         a.upload_all(&ctx.coordinator, &ctx.shutdown, &lease, &attempt.worker_id)
             .await;
@@ -238,7 +239,7 @@ impl Attempt {
         &mut self,
         cfg: TrialConfig,
         artifacts: Option<&AttemptArtifacts>,
-        phase1_cache: Option<&std::path::Path>,
+        shared_dir: Option<&std::path::Path>,
     ) -> (Option<Stop>, ChildOutcome) {
         let (epoch_tx, mut epochs) = mpsc::unbounded_channel();
         let (done_tx, mut done) = oneshot::channel();
@@ -248,7 +249,7 @@ impl Attempt {
             &self.ctx.program,
             &cfg,
             artifacts,
-            phase1_cache,
+            shared_dir,
             epoch_tx,
             done_tx,
         ) {

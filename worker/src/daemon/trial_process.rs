@@ -73,13 +73,13 @@ impl TrialProcess {
 /// Starts `cfg` in a child process. Each finished epoch goes to `epochs`;
 /// how the child ended goes to `done` once it has exited. With `artifacts`,
 /// a successful trial leaves its files in that attempt's folder
-/// (`--artifacts-dir`, `--artifacts`). With `phase1_cache`, the trial may
-/// share phase 1 through that folder (`--phase1-cache`).
+/// (`--artifacts-dir`, `--artifacts`). With `shared_dir`, the trial may
+/// share what trials compute alike through that folder (`--shared-dir`).
 pub fn spawn(
     program: &TrialProgram,
     cfg: &TrialConfig,
     artifacts: Option<&AttemptArtifacts>,
-    phase1_cache: Option<&std::path::Path>,
+    shared_dir: Option<&std::path::Path>,
     epochs: mpsc::UnboundedSender<EpochMetrics>,
     done: oneshot::Sender<ChildOutcome>,
 ) -> std::io::Result<TrialProcess> {
@@ -103,8 +103,8 @@ pub fn spawn(
             .arg("--artifacts")
             .arg(a.kinds_arg());
     }
-    if let Some(dir) = phase1_cache {
-        cmd.arg("--phase1-cache").arg(dir);
+    if let Some(dir) = shared_dir {
+        cmd.arg("--shared-dir").arg(dir);
     }
     // SAFETY: only async-signal-safe calls between fork and exec. Ignored
     // signals stay ignored across exec, so the child is deaf to SIGINT and

@@ -10,8 +10,8 @@
 //! - [`net`]: ResNet18 and MobileNetV2 by freezable blocks; [`weights`]: safetensors in and out.
 //! - [`optim`]: the phase's optimizer groups; [`adamw`]: fused AdamW; [`schedule`]: LR schedules; [`metrics`]:
 //!   accuracy, ECE, confusion; [`calibration`]: temperature scaling;
-//!   [`gradcam`]: Grad-CAM maps; [`trial`]: the two phases; [`shared_phase1`]:
-//!   phase 1 computed once for the trials that share it.
+//!   [`gradcam`]: Grad-CAM maps; [`trial`]: the two phases; [`shared`]:
+//!   what trials compute alike (phase 1, frozen prefixes), computed once.
 //!
 //! Threads: libtorch's intra-op thread count is process-global
 //! ([`trial::apply_threads`]); trials that must not share cores have to run in
@@ -30,7 +30,7 @@ pub mod optim;
 pub mod pretrain;
 pub mod rng;
 pub mod schedule;
-pub mod shared_phase1;
+pub mod shared;
 pub mod split;
 pub mod transform;
 pub mod trial;

@@ -18,6 +18,8 @@ pub enum Stream {
     HeadInit = 2,
     Shuffle = 3,
     Augment = 4,
+    /// The head's dropout (MobileNetV2) while training.
+    Dropout = 5,
 }
 
 /// A generator for `purpose`, fully determined by `seed`.

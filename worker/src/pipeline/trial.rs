@@ -20,7 +20,9 @@ use super::net::{Head, Net, Snapshot};
 use super::optim::PhaseOptimizer;
 use super::rng::{position, stream, stream_at, Stream, StreamRng};
 use super::schedule::Schedule;
-use super::shared_phase1::{Phase1Cache, Phase1Key, Phase1State};
+use super::shared::phase1::{Phase1Cache, Phase1Key, Phase1State};
+use super::shared::prefix::{EpochOutputs, PhaseStart, PrefixCache, PrefixKey};
+use super::shared::{phase1_dir, prefix_dir};
 use super::transform::eval_transform;
 use super::weights::{check_weights_exist, read_state_dict, write_state_dict};
 use super::{TrialError, TrialObserver};
@@ -45,11 +47,11 @@ pub struct TrialOptions {
     /// Write the best-val weights here (safetensors, torchvision names);
     /// nothing is written for a trial that diverged.
     pub save_best: Option<PathBuf>,
-    /// Share phase 1 through this folder of snapshots
-    /// ([`super::shared_phase1`]): resume from the snapshot an earlier trial
-    /// with the same phase-1 config left there, or leave one for later
-    /// trials. None: every trial runs its own phase 1.
-    pub phase1_cache: Option<PathBuf>,
+    /// Share what trials compute alike through this folder
+    /// ([`super::shared`]): resume from the phase-1 snapshot, and use the
+    /// frozen-prefix outputs, that earlier trials left there, or leave them
+    /// for later trials. None: the trial computes everything itself.
+    pub shared_dir: Option<PathBuf>,
 }
 
 /// Sets libtorch's intra-op threads (process-global!) and returns the count:
@@ -88,6 +90,16 @@ struct Run<'a> {
     best: Option<Best>,
     /// Set when a loss stopped being finite; the trial ends there.
     diverged: Option<Divergence>,
+    /// Where frozen-prefix outputs are shared, if they are.
+    prefix_cache: Option<PrefixCache>,
+    /// Thread count applied (part of what a shared prefix is keyed by).
+    threads: u32,
+}
+
+/// The current phase's shared frozen prefix: its key and how many stages.
+struct SharedPrefix {
+    key: PrefixKey,
+    stages: usize,
 }
 
 /// One epoch's training outcome.
@@ -108,9 +120,16 @@ impl Run<'_> {
         batch_ranges(self.data.split.train.len(), self.cfg.batch_size as usize).len()
     }
 
+    /// One training epoch (`epoch`: 1-based within `phase`). With `shared`,
+    /// the frozen prefix's outputs come from the cache when an earlier trial
+    /// left this epoch there (then the prefix's BatchNorm state and the
+    /// augmentation stream are set to where that epoch left them), and are
+    /// left there otherwise.
     fn train_epoch(
         &mut self,
         phase: u32,
+        epoch: u32,
+        shared: Option<&SharedPrefix>,
         opt: &mut PhaseOptimizer,
         sched: &mut Schedule,
     ) -> Result<TrainStats, TrialError> {
@@ -118,6 +137,13 @@ impl Run<'_> {
         let n = self.data.split.train.len();
         let mut order: Vec<i64> = (0..n as i64).collect();
         order.shuffle(&mut self.shuffle_rng);
+        let cached = match (shared, &self.prefix_cache) {
+            (Some(s), Some(cache)) => {
+                cache.load(&s.key, phase, epoch, &self.model, s.stages, n as i64)
+            }
+            _ => None,
+        };
+        let mut kept: Option<Vec<Tensor>> = (shared.is_some() && cached.is_none()).then(Vec::new);
         let batches = self.batches();
         let bs = self.cfg.batch_size as usize;
         let size = self.cfg.input_size as i64;
@@ -130,13 +156,26 @@ impl Run<'_> {
                 return Err(TrialError::Cancelled);
             }
             let idx = Tensor::from_slice(chunk);
-            let unit = self.data.train_unit.index_select(0, &idx);
             let y = self.data.train_labels.index_select(0, &idx);
-            let x = match &self.augmenter {
-                Some(a) => a.augment(&unit, &mut self.augment_rng),
-                None => tch::no_grad(|| eval_transform(&unit, size)),
+            let h = match &cached {
+                Some(c) => c.train.narrow(0, range.start as i64, chunk.len() as i64),
+                None => {
+                    let unit = self.data.train_unit.index_select(0, &idx);
+                    let x = match &self.augmenter {
+                        Some(a) => a.augment(&unit, &mut self.augment_rng),
+                        None => tch::no_grad(|| eval_transform(&unit, size)),
+                    };
+                    let h = self.model.prefix_forward_train(&x);
+                    if let Some(k) = kept.as_mut() {
+                        k.push(h.shallow_clone());
+                    }
+                    if b == 0 && !fits_cache(&h, chunk.len(), n) {
+                        kept = None;
+                    }
+                    h
+                }
             };
-            let logits = self.model.forward_train(&x);
+            let logits = self.model.suffix_forward_train(&h);
             let loss =
                 logits.cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, smoothing);
             let loss_value = loss.double_value(&[]);
@@ -178,6 +217,23 @@ impl Run<'_> {
             }
             self.observer.on_batch(phase, self.epoch, b + 1, batches);
         }
+        match (cached, kept, shared, &self.prefix_cache) {
+            (Some(c), _, Some(s), _) => {
+                self.model
+                    .restore_prefix_statistics(s.stages, &c.statistics);
+                self.augment_rng = stream_at(self.cfg.seed, Stream::Augment, c.augment_position);
+            }
+            (None, Some(kept), Some(s), Some(cache)) => {
+                let outputs = EpochOutputs {
+                    train: Tensor::cat(&kept, 0),
+                    statistics: self.model.prefix_statistics(s.stages),
+                    shuffle_position: position(&self.shuffle_rng),
+                    augment_position: position(&self.augment_rng),
+                };
+                cache.store(&s.key, phase, epoch, &outputs);
+            }
+            _ => {}
+        }
         Ok(TrainStats {
             loss: loss_sum / n as f64,
             acc: right as f64 / n as f64,
@@ -195,12 +251,9 @@ impl Run<'_> {
             return Ok(None);
         }
         let start = Instant::now();
-        // libtorch's generator (MobileNetV2's dropout draws from it) starts
-        // every phase from the seed, so that a phase-1 snapshot need not
-        // carry it and phase 2 draws the same whether phase 1 ran here or not.
-        tch::manual_seed(phase_seed(self.cfg.seed, phase));
         let stages = pc.unfrozen_stages(self.cfg.model);
         self.model.set_trainable(&stages);
+        let shared = self.shared_prefix(phase);
         let mut opt = PhaseOptimizer::new(
             &self.model,
             &stages,
@@ -215,7 +268,7 @@ impl Run<'_> {
             epochs += 1;
             self.epoch += 1;
             let epoch_start = Instant::now();
-            let t = self.train_epoch(phase, &mut opt, &mut sched)?;
+            let t = self.train_epoch(phase, epochs, shared.as_ref(), &mut opt, &mut sched)?;
             images += t.images;
             train_s += t.seconds;
             if let Some((batch, value)) = t.diverged {
@@ -287,6 +340,33 @@ impl Run<'_> {
         }))
     }
 
+    /// The frozen prefix `phase` shares from its start (now), if outputs
+    /// are shared and the phase has a frozen prefix.
+    fn shared_prefix(&self, phase: u32) -> Option<SharedPrefix> {
+        self.prefix_cache.as_ref()?;
+        let stages = self.model.frozen_prefix();
+        if stages == 0 {
+            return None;
+        }
+        let digest = self.model.prefix_digest(stages);
+        let start = PhaseStart {
+            phase,
+            stages,
+            prefix_digest: &digest,
+            shuffle_position: position(&self.shuffle_rng),
+            augment_position: position(&self.augment_rng),
+        };
+        Some(SharedPrefix {
+            key: PrefixKey::new(
+                self.cfg,
+                &self.data.phase1_data_sha256,
+                self.threads,
+                &start,
+            ),
+            stages,
+        })
+    }
+
     /// Continues from `state` as if phase 1 had run here: the model, the
     /// epochs (each reported to the observer again), the best epoch, and
     /// the random streams where phase 1 left them. Returns phase 1's timing,
@@ -305,6 +385,8 @@ impl Run<'_> {
         });
         self.shuffle_rng = stream_at(self.cfg.seed, Stream::Shuffle, state.shuffle_position);
         self.augment_rng = stream_at(self.cfg.seed, Stream::Augment, state.augment_position);
+        self.model
+            .seed_dropout(self.cfg.seed, state.dropout_position);
         PhaseTiming {
             shared: true,
             ..state.timing
@@ -324,6 +406,7 @@ impl Run<'_> {
             best_weights: best.weights.share(),
             shuffle_position: position(&self.shuffle_rng),
             augment_position: position(&self.augment_rng),
+            dropout_position: self.model.dropout_position(),
         })
     }
 
@@ -376,6 +459,7 @@ pub fn run(
         source,
     })?;
     model.hold_frozen_bn = cfg.backbone.hold_frozen_bn;
+    model.seed_dropout(cfg.seed, 0);
     let augmenter = TrainAugment::new(&cfg.augment, cfg.input_size as i64);
     let mut run = Run {
         cfg,
@@ -390,14 +474,19 @@ pub fn run(
         epochs: Vec::new(),
         best: None,
         diverged: None,
+        prefix_cache: opts
+            .shared_dir
+            .as_deref()
+            .map(|d| PrefixCache::new(prefix_dir(d))),
+        threads,
     };
     let shared = opts
-        .phase1_cache
+        .shared_dir
         .as_ref()
         .filter(|_| cfg.phase1.epochs > 0)
         .map(|dir| {
             let key = Phase1Key::new(cfg, &backbone.sha256, &data.phase1_data_sha256, threads);
-            (Phase1Cache::new(dir), key)
+            (Phase1Cache::new(phase1_dir(dir)), key)
         });
     let mut phases = Vec::new();
     if let Some(state) = shared.as_ref().and_then(|(c, k)| c.load(k, &run.model)) {
@@ -453,9 +542,11 @@ pub fn run(
     })
 }
 
-/// libtorch's seed for `phase` of a trial seeded `seed`.
-fn phase_seed(seed: u64, phase: u32) -> i64 {
-    (seed ^ u64::from(phase).wrapping_mul(0x9E37_79B9_7F4A_7C15)) as i64
+/// Whether an epoch of `n` images whose first batch of `batch` images gave
+/// prefix outputs `h` is small enough to keep.
+fn fits_cache(h: &Tensor, batch: usize, n: usize) -> bool {
+    let per_image = h.numel() as u64 * h.kind().elt_size_in_bytes() as u64 / batch.max(1) as u64;
+    per_image * n as u64 <= super::shared::prefix::MAX_EPOCH_BYTES
 }
 
 /// Temperature scaling of the kept weights: T fitted on `val`'s logits,

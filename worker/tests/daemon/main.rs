@@ -73,6 +73,7 @@ pub async fn start_with(
         cores: 4,
         version: "test".into(),
         state_dir: state.path().to_path_buf(),
+        shared_dir: None,
         program,
         credentials: Default::default(),
         data_roots: DataRoots::new([std::path::PathBuf::from(".")]),

@@ -9,5 +9,5 @@ mod lr_groups;
 mod mobilenet;
 mod parity;
 mod seed_fixes;
-mod shared_phase1;
+mod shared;
 mod split;

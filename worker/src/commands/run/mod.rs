@@ -73,6 +73,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         cores,
         version,
         state_dir: settings.state_dir.clone().unwrap_or_else(default_state_dir),
+        shared_dir: settings.shared_dir.clone(),
         program,
         credentials,
         data_roots: DataRoots::new(settings.data_roots()),

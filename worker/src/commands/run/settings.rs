@@ -53,6 +53,10 @@ pub struct WorkerSettings {
     pub name: Option<String>,
     /// Where reports wait until the coordinator acknowledges them.
     pub state_dir: Option<PathBuf>,
+    /// Where trials keep what other trials can use instead of computing it
+    /// (phase-1 snapshots, frozen-prefix outputs) [default: `state_dir/shared`];
+    /// workers on one machine may share one.
+    pub shared_dir: Option<PathBuf>,
     /// Folders a trial's `data.dir` and `backbone.weights` may lead into
     /// [default: the working directory]; `cache_dir` is always one.
     pub data_roots: Vec<PathBuf>,
@@ -87,6 +91,7 @@ impl Default for WorkerSettings {
             threads: None,
             name: None,
             state_dir: None,
+            shared_dir: None,
             data_roots: Vec::new(),
             cache_dir: None,
             drain_timeout: None,
@@ -124,6 +129,13 @@ pub struct Flags {
     #[arg(long, value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<PathBuf>,
+    /// Where trials keep what other trials can use instead of computing it
+    /// (phase-1 snapshots, frozen-prefix outputs; bounded, least recently
+    /// used goes first); workers on one machine may share one folder
+    /// [default: STATE_DIR/shared].
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_dir: Option<PathBuf>,
     /// A folder a trial's `data.dir` and `backbone.weights` may lead into
     /// (after symlinks and `..`); repeat for several. A trial naming a path
     /// elsewhere fails, naming the field [default: the working directory;
@@ -354,6 +366,7 @@ mod tests {
                 "metrics_insecure",
                 "metrics_listen",
                 "name",
+                "shared_dir",
                 "slots",
                 "state_dir",
                 "threads",

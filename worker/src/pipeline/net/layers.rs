@@ -139,13 +139,27 @@ impl Linear {
         }
     }
 
-    /// Global average pool, flatten, dropout with probability `dropout`
-    /// when training (0: none), linear.
-    pub fn forward(&self, features: &Tensor, dropout: f64, train: bool) -> Tensor {
-        let mut h = features.adaptive_avg_pool2d([1, 1]).flatten(1, -1);
-        if dropout > 0.0 && train {
-            h = h.dropout(dropout, true);
-        }
+    /// Global average pool, flatten, dropout (`keep`: each feature's kept
+    /// and rescaled share, from [`dropout_mask`]), linear.
+    pub fn forward(&self, features: &Tensor, keep: Option<&Tensor>) -> Tensor {
+        let pooled = features.adaptive_avg_pool2d([1, 1]).flatten(1, -1);
+        let h = match keep {
+            Some(keep) => &pooled * keep,
+            None => pooled,
+        };
         h.linear(&self.weight, Some(&self.bias))
     }
+}
+
+/// A dropout mask of `[rows, cols]` with drop probability `p`: 0 where
+/// dropped, 1/(1-p) where kept (torch's inverted dropout), drawn from
+/// `rng` (the trial's own stream, never libtorch's process-wide generator,
+/// so trials sharing a process or a snapshot draw exactly what they draw
+/// alone).
+pub fn dropout_mask(rng: &mut impl Rng, rows: i64, cols: i64, p: f64) -> Tensor {
+    let scale = (1.0 / (1.0 - p)) as f32;
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|_| if rng.random::<f64>() < p { 0.0 } else { scale })
+        .collect();
+    Tensor::from_slice(&values).reshape([rows, cols])
 }

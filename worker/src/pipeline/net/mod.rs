@@ -20,6 +20,7 @@ pub mod resnet;
 pub mod stages;
 pub mod state_dict;
 
+use crate::pipeline::rng::{position, stream, stream_at, Stream, StreamRng};
 use layers::{Init, Linear};
 use names::Entry;
 use stages::StageModule;
@@ -61,6 +62,8 @@ pub struct Net {
     pub head: Linear,
     /// Frozen stages keep their BatchNorm in eval mode while training.
     pub hold_frozen_bn: bool,
+    /// The head's dropout draws ([`Self::seed_dropout`]).
+    dropout_rng: std::cell::RefCell<StreamRng>,
 }
 
 impl Net {
@@ -70,6 +73,7 @@ impl Net {
             stages: stages::backbone(model, init),
             head,
             hold_frozen_bn: false,
+            dropout_rng: std::cell::RefCell::new(stream(0, Stream::Dropout)),
         }
     }
 
@@ -80,6 +84,7 @@ impl Net {
         let head = Linear::fresh(classes, features(model), seed);
         let net = Self::assemble(model, Init::Kaiming, head);
         net.set_trainable(&[Stage::All]);
+        net.seed_dropout(seed, 0);
         net
     }
 
@@ -124,9 +129,26 @@ impl Net {
         ]
     }
 
-    /// The head on the last stage's features (`train`: with its dropout).
+    /// The head on the last stage's features (`train`: with its dropout,
+    /// drawn from the dropout stream).
     pub fn head_forward(&self, features: &Tensor, train: bool) -> Tensor {
-        self.head.forward(features, head_dropout(self.model), train)
+        let p = head_dropout(self.model);
+        let keep = (train && p > 0.0).then(|| {
+            let size = features.size();
+            layers::dropout_mask(&mut *self.dropout_rng.borrow_mut(), size[0], size[1], p)
+        });
+        self.head.forward(features, keep.as_ref())
+    }
+
+    /// Starts the head's dropout stream for a trial seeded `seed`, at
+    /// `position` (0 for a fresh trial; where a snapshot left it).
+    pub fn seed_dropout(&self, seed: u64, position: u128) {
+        *self.dropout_rng.borrow_mut() = stream_at(seed, Stream::Dropout, position);
+    }
+
+    /// Where the head's dropout stream stands.
+    pub fn dropout_position(&self) -> u128 {
+        position(&self.dropout_rng.borrow())
     }
 
     /// (name, tensor) of every BatchNorm running statistic in `stage`.
@@ -144,23 +166,114 @@ impl Net {
     /// `no_grad` (no graph is built for it); a frozen stage's BatchNorm uses
     /// running statistics when `hold_frozen_bn`, batch statistics otherwise.
     pub fn forward_train(&self, x: &Tensor) -> Tensor {
-        let frozen_prefix = self
-            .stages
+        self.suffix_forward_train(&self.prefix_forward_train(x))
+    }
+
+    /// How many stages lead the backbone frozen now (0 when the first
+    /// trains; every stage in a head-only phase).
+    pub fn frozen_prefix(&self) -> usize {
+        self.stages
             .iter()
             .take_while(|s| !s.trainable.get())
-            .count();
-        let bn_train = |s: &StageModule| s.trainable.get() || !self.hold_frozen_bn;
-        let mut h = tch::no_grad(|| {
-            let mut h = x.shallow_clone();
-            for s in &self.stages[..frozen_prefix] {
-                h = s.forward(&h, bn_train(s));
-            }
-            h
-        });
-        for s in &self.stages[frozen_prefix..] {
-            h = s.forward(&h, bn_train(s));
-        }
+            .count()
+    }
+
+    fn bn_train(&self, s: &StageModule) -> bool {
+        s.trainable.get() || !self.hold_frozen_bn
+    }
+
+    /// The first part of [`Self::forward_train`]: the frozen prefix's
+    /// output of `x`, without a graph.
+    pub fn prefix_forward_train(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| {
+            self.stages[..self.frozen_prefix()]
+                .iter()
+                .fold(x.shallow_clone(), |h, s| s.forward(&h, self.bn_train(s)))
+        })
+    }
+
+    /// The rest of [`Self::forward_train`]: the stages after the frozen
+    /// prefix and the head, on the prefix's output `h`.
+    pub fn suffix_forward_train(&self, h: &Tensor) -> Tensor {
+        let h = self.stages[self.frozen_prefix()..]
+            .iter()
+            .fold(h.shallow_clone(), |h, s| s.forward(&h, self.bn_train(s)));
         self.head_forward(&h, true)
+    }
+
+    /// The BatchNorm running statistics and counters of the first `stages`
+    /// stages: all that a training pass changes in a frozen prefix.
+    pub fn prefix_statistics(&self, stages: usize) -> Snapshot {
+        let mut snap = Snapshot {
+            tensors: Vec::new(),
+            counts: Vec::new(),
+        };
+        tch::no_grad(|| {
+            for s in &self.stages[..stages] {
+                s.visit(&mut |_, e| match e {
+                    Entry::Parameter(_) => {}
+                    Entry::Statistic(t) => snap.tensors.push(t.detach().copy()),
+                    Entry::Counter(c) => snap.counts.push(c.get()),
+                });
+            }
+        });
+        snap
+    }
+
+    /// Puts back what [`Self::prefix_statistics`] took, if it is a
+    /// snapshot of this model's first `stages` stages (else false, nothing
+    /// changed).
+    pub fn restore_prefix_statistics(&self, stages: usize, snap: &Snapshot) -> bool {
+        let like = self.prefix_statistics(stages);
+        let fits = like.counts.len() == snap.counts.len()
+            && like.tensors.len() == snap.tensors.len()
+            && like
+                .tensors
+                .iter()
+                .zip(&snap.tensors)
+                .all(|(a, b)| a.size() == b.size() && a.kind() == b.kind());
+        if !fits {
+            return false;
+        }
+        let (mut tensors, mut counts) = (snap.tensors.iter(), snap.counts.iter());
+        tch::no_grad(|| {
+            for s in &self.stages[..stages] {
+                s.visit(&mut |_, e| match e {
+                    Entry::Parameter(_) => {}
+                    Entry::Statistic(t) => {
+                        t.shallow_clone().copy_(tensors.next().expect("checked"));
+                    }
+                    Entry::Counter(c) => c.set(*counts.next().expect("checked")),
+                });
+            }
+        });
+        true
+    }
+
+    /// SHA-256 (hex) of everything in the first `stages` stages (weights,
+    /// statistics, counters), with the architecture: two prefixes with the
+    /// same digest compute the same outputs.
+    pub fn prefix_digest(&self, stages: usize) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.model.to_string().as_bytes());
+        h.update((stages as u64).to_le_bytes());
+        for s in &self.stages[..stages] {
+            s.visit(&mut |name, e| {
+                h.update(name.as_bytes());
+                match e {
+                    Entry::Parameter(t) | Entry::Statistic(t) => {
+                        let t = t.detach().contiguous();
+                        let numel = t.numel();
+                        let mut bytes = vec![0u8; numel * t.kind().elt_size_in_bytes()];
+                        t.copy_data_u8(&mut bytes, numel);
+                        h.update(&bytes);
+                    }
+                    Entry::Counter(c) => h.update(c.get().to_le_bytes()),
+                }
+            });
+        }
+        hex::encode(h.finalize())
     }
 
     /// Eval-mode forward (running statistics everywhere), without a graph.
@@ -271,7 +384,24 @@ impl Snapshot {
         named: &std::collections::HashMap<String, Tensor>,
         prefix: &str,
     ) -> Option<Snapshot> {
-        let like = model.snapshot();
+        Self::from_named_like(&model.snapshot(), named, prefix)
+    }
+
+    /// What [`Self::to_named`] wrote of [`Net::prefix_statistics`]`(stages)`.
+    pub fn from_named_statistics(
+        model: &Net,
+        stages: usize,
+        named: &std::collections::HashMap<String, Tensor>,
+        prefix: &str,
+    ) -> Option<Snapshot> {
+        Self::from_named_like(&model.prefix_statistics(stages), named, prefix)
+    }
+
+    fn from_named_like(
+        like: &Snapshot,
+        named: &std::collections::HashMap<String, Tensor>,
+        prefix: &str,
+    ) -> Option<Snapshot> {
         let counts_tensor = named.get(&format!("{prefix}.counts"))?;
         let counts = Vec::<i64>::try_from(counts_tensor).ok()?;
         if counts.len() != like.counts.len() {

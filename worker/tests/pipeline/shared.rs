@@ -1,12 +1,15 @@
-//! Phase 1 shared through a snapshot gives every trial exactly the numbers
-//! it gets alone: tiny real trials (ResNet18 and MobileNetV2 stand-ins, real
-//! MNIST) whose phase 2 differs — `[layer4]`, `[layer3, layer4]`, `[all]`,
-//! another learning rate, a cosine schedule — run once through one cache
-//! folder (the first leaves the snapshot, the others resume from it) and
-//! once each alone; epoch metrics, best epoch, val and test metrics,
-//! calibration and the saved best weights must be equal bit for bit, at the
-//! same thread count. A trial whose phase 1 differs (label smoothing) does
-//! not resume from the snapshot.
+//! What trials share through a worker's shared folder gives every trial
+//! exactly the numbers it gets alone: tiny real trials (ResNet18 and
+//! MobileNetV2 stand-ins, real MNIST) run once each through one shared
+//! folder and once each alone; epoch metrics, best epoch, val and test
+//! metrics, calibration and the saved best weights must be equal bit for
+//! bit, at the same thread count. The variants cover a shared phase 1
+//! (phase 2 differs: `[layer4]`, `[layer3, layer4]`, `[all]`, another
+//! learning rate, a cosine schedule), a phase 1 that differs only in the
+//! head's loss (label smoothing: its backbone pass comes from the shared
+//! prefix outputs), and phase 2 prefixes shared by depth (`[layer4]` uses
+//! stem..layer3's outputs of an earlier `[layer4]` trial). The count of
+//! kept prefix epochs after each variant shows what was computed anew.
 
 use super::common::{backbone_of, tiny_config};
 use std::path::Path;
@@ -34,7 +37,7 @@ fn run(
     let best = out.join(format!("best-{}.safetensors", rand_name()));
     let opts = TrialOptions {
         save_best: Some(best.clone()),
-        phase1_cache: cache.map(Path::to_path_buf),
+        shared_dir: cache.map(Path::to_path_buf),
     };
     let mut seen = Epochs::default();
     let r = run_trial_with_options(cfg, &mut seen, &AtomicBool::new(false), &opts).unwrap();
@@ -70,18 +73,34 @@ fn base(model: Model) -> TrialConfig {
     c
 }
 
-/// Runs each of `variants` through one cache (the first computes phase 1)
-/// and alone, and checks they agree exactly.
-fn check_shared_equals_alone(variants: &[TrialConfig]) {
+/// Prefix epochs kept in the shared folder `dir`.
+fn prefix_epochs(dir: &Path) -> usize {
+    let Ok(keys) = std::fs::read_dir(dir.join("prefix")) else {
+        return 0;
+    };
+    keys.flatten()
+        .flat_map(|k| std::fs::read_dir(k.path()).unwrap().flatten())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
+        .count()
+}
+
+/// Runs each variant (config, whether it resumes a shared phase 1, prefix
+/// epochs kept after it) through one shared folder and alone, and checks
+/// they agree exactly.
+fn check_shared_equals_alone(variants: &[(TrialConfig, bool, usize)]) {
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("phase1-cache");
-    for (i, cfg) in variants.iter().enumerate() {
+    let cache = dir.path().join("shared");
+    for (i, (cfg, resumes, kept)) in variants.iter().enumerate() {
         let (shared, seen, shared_weights) = run(cfg, Some(&cache), dir.path());
         let (alone, _, alone_weights) = run(cfg, None, dir.path());
         assert_eq!(
-            shared.phases[0].shared,
-            i > 0,
-            "variant {i}: only the first computes phase 1"
+            shared.phases[0].shared, *resumes,
+            "variant {i}: shared phase 1"
+        );
+        assert_eq!(
+            prefix_epochs(&cache),
+            *kept,
+            "variant {i}: prefix epochs kept"
         );
         assert!(!alone.phases[0].shared);
         assert_eq!(
@@ -110,7 +129,20 @@ fn resnet18_trials_resuming_a_shared_phase_1_equal_their_runs_alone() {
     let mut all = b.clone();
     all.phase2.unfreeze = vec![Stage::All];
     all.phase2.lr_backbone = 1e-4;
-    check_shared_equals_alone(&[b, layer34, all]);
+    let mut faster = b.clone();
+    faster.phase2.lr_backbone = 1e-3;
+    let mut smoothed = b.clone();
+    smoothed.loss.label_smoothing = 0.1;
+    // The first keeps 2 epochs of phase 1's whole backbone and 2 of phase
+    // 2's stem..layer3; [layer3, layer4] keeps 2 of stem..layer2; the rest
+    // compute no prefix anew ([all] has none).
+    check_shared_equals_alone(&[
+        (b, false, 4),
+        (layer34, true, 6),
+        (all, true, 6),
+        (faster, true, 6),
+        (smoothed, false, 6),
+    ]);
 }
 
 #[test]
@@ -121,13 +153,13 @@ fn mobilenet_v2_trials_resuming_a_shared_phase_1_equal_their_runs_alone() {
     let mut all = b.clone();
     all.phase2.unfreeze = vec![Stage::All];
     all.phase2.lr_backbone = 1e-3;
-    check_shared_equals_alone(&[b, all]);
+    check_shared_equals_alone(&[(b, false, 4), (all, true, 4)]);
 }
 
 #[test]
 fn a_trial_whose_phase_1_differs_does_not_resume_from_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().join("phase1-cache");
+    let cache = dir.path().join("shared");
     let b = base(Model::Resnet18);
     let (first, _, _) = run(&b, Some(&cache), dir.path());
     assert!(!first.phases[0].shared);
@@ -135,11 +167,19 @@ fn a_trial_whose_phase_1_differs_does_not_resume_from_the_snapshot() {
     smoothed.loss.label_smoothing = 0.1;
     let (other, _, _) = run(&smoothed, Some(&cache), dir.path());
     assert!(!other.phases[0].shared, "label smoothing acts in phase 1");
-    let entries = std::fs::read_dir(&cache).unwrap().count();
+    let entries = std::fs::read_dir(cache.join("phase1")).unwrap().count();
     assert_eq!(entries, 2, "one snapshot per phase-1 config");
-    // A damaged snapshot is not used, and the trial still runs.
-    for e in std::fs::read_dir(&cache).unwrap() {
+    // A damaged snapshot or prefix epoch is not used, and the trial still runs.
+    for e in std::fs::read_dir(cache.join("phase1")).unwrap() {
         std::fs::write(e.unwrap().path().join("state.safetensors"), b"garbage").unwrap();
+    }
+    for k in std::fs::read_dir(cache.join("prefix")).unwrap() {
+        for f in std::fs::read_dir(k.unwrap().path()).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "safetensors") {
+                std::fs::write(f, b"garbage").unwrap();
+            }
+        }
     }
     let (again, _, _) = run(&b, Some(&cache), dir.path());
     assert!(!again.phases[0].shared);

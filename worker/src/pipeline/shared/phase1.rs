@@ -7,11 +7,12 @@
 //! The snapshot is the whole state phase 2 starts from: the model (weights,
 //! BatchNorm statistics and counters), where the shuffle and augmentation
 //! streams stand, the epoch count, the epochs' metrics, and the best epoch
-//! so far (its number, validation predictions and weights). Phase 2 makes a
-//! fresh optimizer and schedule, and libtorch's generator is reseeded at
-//! every phase start, so nothing else carries over: a trial that resumes
+//! so far (its number, validation predictions and weights), and where the
+//! head's dropout stream stands. Phase 2 makes a fresh optimizer and
+//! schedule, and nothing in a trial draws from libtorch's process-wide
+//! generator, so nothing else carries over: a trial that resumes
 //! reports the same numbers, bit for bit, as one that ran phase 1 itself
-//! (`tests/pipeline/shared_phase1.rs`).
+//! (`tests/pipeline/shared.rs`).
 //!
 //! The key ([`Phase1Key`]) is the trial config with phase 2 (and the
 //! scheduler, when it does not act in phase 1) set to a constant and the
@@ -21,7 +22,7 @@
 //! and snapshot format. The full key is stored with the snapshot and
 //! compared on load, so a hash collision cannot match.
 //!
-//! The cache is a folder (`<state dir>/phase1-cache/` under the daemon);
+//! The cache is a folder ([`super::phase1_dir`]);
 //! each entry is a folder `<sha256 of key>/` with `meta.json` and
 //! `state.safetensors`, written under a temporary name and renamed into
 //! place, so a reader never sees half an entry. Entries beyond
@@ -29,8 +30,9 @@
 //! fails a trial: an entry that cannot be read or written is logged and the
 //! trial computes phase 1 itself.
 
-use super::metrics::Predictions;
-use super::net::{Net, Snapshot};
+use super::touch;
+use crate::pipeline::metrics::Predictions;
+use crate::pipeline::net::{Net, Snapshot};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -90,6 +92,7 @@ pub struct Phase1State {
     pub best_weights: Snapshot,
     pub shuffle_position: u128,
     pub augment_position: u128,
+    pub dropout_position: u128,
 }
 
 /// `meta.json`: everything but the tensors.
@@ -104,6 +107,7 @@ struct Meta {
     /// u128 as decimal text (JSON numbers stop at 64 bits in many readers).
     shuffle_position: String,
     augment_position: String,
+    dropout_position: String,
 }
 
 const META: &str = "meta.json";
@@ -216,6 +220,7 @@ fn read_entry(entry: &Path, key: &Phase1Key, model: &Net) -> Result<Phase1State,
         best_val: meta.best_val,
         shuffle_position: position(&meta.shuffle_position)?,
         augment_position: position(&meta.augment_position)?,
+        dropout_position: position(&meta.dropout_position)?,
     })
 }
 
@@ -246,6 +251,7 @@ fn write_entry(
             best_val: state.best_val.clone(),
             shuffle_position: state.shuffle_position.to_string(),
             augment_position: state.augment_position.to_string(),
+            dropout_position: state.dropout_position.to_string(),
         };
         let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
         // meta.json last: an entry without it is never read.
@@ -261,12 +267,6 @@ fn write_entry(
         return Ok(());
     }
     written
-}
-
-fn touch(path: &Path) {
-    if let Ok(f) = std::fs::File::options().append(true).open(path) {
-        let _ = f.set_modified(std::time::SystemTime::now());
-    }
 }
 
 fn age_s(path: &Path) -> Option<u64> {

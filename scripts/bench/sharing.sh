@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Sweep-aware execution, measured on the real pipeline (real MNIST, real libtorch), side by side on one machine:
+# each grid runs with `execution: {sharing: off}`, then with sharing on, back to back, 2 workers of one thread.
+#   design: sweeps/grid.yaml (36 trials: 3 backbone LRs x 3 unfreeze depths x smoothing 0/0.1 x scheduler
+#           none/cosine; 2 distinct phase-1 configs)
+#   frozen: the same grid restricted to the frozen-heavy recipes, [layer4] and [layer3, layer4] (24 trials)
+#
+#   scripts/bench/sharing.sh [design|frozen|all]
+#
+# Prints for each run: wall time, summed CPU time of every process (the workers and their trial processes),
+# the peak RSS of the largest single process, the best trial and its val/test; then the wall ratio, whether
+# every trial's numbers (epoch metrics, best epoch, val/test metrics, calibration) are identical with and
+# without sharing, how many trials resumed a shared phase 1, and the ideal ratios counted from multiply-adds
+# (scripts/bench/sharing_ideal.py): for what the worker shares today (phase 1 once per distinct phase-1
+# config) and for everything issue 10 lists (also the frozen prefix of phase 2 once per batch per unfreeze
+# depth, and the frozen stages' eval features once).
+#
+# Split: TRAIN/VAL/TEST (default 2,000 / 500 / 500); BIN: the folder with `sweep` and `sweep-worker` (default
+# target/release, else target/debug). Results land in OUT (default runs/bench-sharing), summary.txt there.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WHAT=${1:-all}
+case "$WHAT" in design|frozen|all) ;; *) echo "usage: $0 [design|frozen|all]" >&2; exit 2 ;; esac
+BIN=${BIN:-}
+if [ -z "$BIN" ]; then
+    if [ -x target/release/sweep ] && [ -x target/release/sweep-worker ]; then BIN=target/release; else BIN=target/debug; fi
+fi
+for b in sweep sweep-worker; do
+    [ -x "$BIN/$b" ] || { echo "$BIN/$b is missing: build it first (cargo build -p sweep-cli -p sweep-worker)" >&2; exit 1; }
+done
+TRAIN=${TRAIN:-2000} VAL=${VAL:-500} TEST=${TEST:-500}
+OUT=${OUT:-runs/bench-sharing}
+PY=${PY:-.venv/bin/python}
+mkdir -p "$OUT"
+SUMMARY="$OUT/summary.txt"
+say() { echo "$*" | tee -a "$SUMMARY"; }
+: > "$SUMMARY"
+say "cpu: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//"), $(nproc) cores; binaries: $BIN"
+say "split: train $TRAIN, val $VAL, test $TEST; 2 workers x 1 thread"
+
+# `grid_file NAME SHARING [frozen]`: sweeps/grid.yaml reduced, named NAME, with `execution: {sharing: SHARING,
+# reuse: off}` (each run computes its own trials), restricted to the frozen-heavy recipes with `frozen`.
+grid_file() {
+    sed -e "s|^  data: {.*}|  data: {dir: data/mnist, train: $TRAIN, val: $VAL, test: $TEST, split_seed: 0}|" \
+        -e "s|^name: .*|name: $1|" \
+        -e "s|^  phase2.unfreeze: .*|$( [ "${3:-}" = frozen ] && echo '  phase2.unfreeze: {values: [[layer4], [layer3, layer4]]}' || echo '&' )|" \
+        sweeps/grid.yaml
+    echo "execution: {sharing: $2, reuse: off}"
+}
+
+# `run_sweep LABEL FILE`: runs FILE in OUT/LABEL (fresh) under a rusage probe: OUT/LABEL/usage.json (wall,
+# CPU of all descendants, peak RSS of the largest), board.json (leaderboard) and results.json (each trial's
+# result JSON, from the SQLite file).
+run_sweep() {
+    local label=$1 file=$2 dir="$OUT/$1"
+    rm -rf "$dir" && mkdir -p "$dir"
+    "$PY" - "$dir/usage.json" "$BIN/sweep" run "$file" --workers 2 --dir "$dir" --fresh --top 0 \
+        --worker-bin "$BIN/sweep-worker" > "$dir/run.txt" 2> "$dir/run.err" <<'PY'
+import json, resource, subprocess, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.monotonic()
+rc = subprocess.call(cmd)
+wall = time.monotonic() - t0
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+json.dump({"rc": rc, "wall_s": wall, "cpu_s": u.ru_utime + u.ru_stime, "peak_rss_mb": u.ru_maxrss / 1024}, open(out, "w"))
+sys.exit(rc)
+PY
+    local id
+    id=$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select id from sweeps").fetchone()[0])' "$dir/sweep.db")
+    "$BIN/sweep" leaderboard "$id" --db "$dir/sweep.db" --format json --top 0 > "$dir/board.json"
+    "$PY" -c '
+import json, sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("select trial_id, result_json from trials").fetchall()
+json.dump({t: json.loads(r) if r else None for t, r in rows}, open(sys.argv[2], "w"))' "$dir/sweep.db" "$dir/results.json"
+}
+
+# `compare OFF ON KIND`: the side-by-side lines for one grid.
+compare() {
+    "$PY" - "$OUT" "$1" "$2" "$3" "$TRAIN" "$VAL" "$TEST" <<'PY' | tee -a "$SUMMARY"
+import json, subprocess, sys
+out, off, on, kind, train, val, test = sys.argv[1:8]
+def load(label):
+    d = f"{out}/{label}"
+    return json.load(open(f"{d}/usage.json")), json.load(open(f"{d}/board.json")), json.load(open(f"{d}/results.json"))
+def numbers(r):
+    r = dict(r)
+    for k in ("wall_s", "phases", "host"):
+        r.pop(k, None)
+    r["epochs"] = [{k: v for k, v in e.items() if k != "wall_s"} for e in r["epochs"]]
+    return r
+runs = {label: load(label) for label in (off, on)}
+for label, (usage, board, results) in runs.items():
+    best = next(e for e in board if e["rank"] == 1)
+    shared = sum(1 for r in results.values() if r and r["phases"] and r["phases"][0].get("shared"))
+    print(f"{label:>16}: wall {usage['wall_s']:7.1f} s, cpu {usage['cpu_s']:7.1f} s, peak rss {usage['peak_rss_mb']:6.0f} MB, "
+          f"{len(results)} trials ({shared} resumed a shared phase 1), best {best['trial_id']} "
+          f"val {best['metric']:.4f} test {best['test_acc']:.4f}")
+(uo, _, ro), (un, _, rn) = runs[off], runs[on]
+same = set(ro) == set(rn) and all(ro[t] and rn[t] and numbers(ro[t]) == numbers(rn[t]) for t in ro)
+differ = [t for t in ro if not (ro[t] and rn.get(t) and numbers(ro[t]) == numbers(rn[t]))]
+ideal = json.loads(subprocess.check_output([sys.executable, "scripts/bench/sharing_ideal.py", kind, train, val, test]))
+measured = uo["wall_s"] / un["wall_s"]
+print(f"{'':>16}  measured {measured:.2f}x wall ({uo['cpu_s'] / un['cpu_s']:.2f}x cpu); ideal {ideal['built']:.2f}x for "
+      f"what is shared today (measured = {100 * measured / ideal['built']:.0f}% of it), {ideal['issue']:.2f}x for "
+      f"everything issue 10 lists ({100 * measured / ideal['issue']:.0f}%)")
+print(f"{'':>16}  every trial's numbers identical with and without sharing: {'yes' if same else 'NO: ' + ', '.join(differ)}")
+PY
+}
+
+if [ "$WHAT" = design ] || [ "$WHAT" = all ]; then
+    grid_file bench-design-off off > "$OUT/design-off.yaml"
+    grid_file bench-design-on on > "$OUT/design-on.yaml"
+    run_sweep design-off "$OUT/design-off.yaml"
+    run_sweep design-on "$OUT/design-on.yaml"
+    compare design-off design-on design
+fi
+if [ "$WHAT" = frozen ] || [ "$WHAT" = all ]; then
+    grid_file bench-frozen-off off frozen > "$OUT/frozen-off.yaml"
+    grid_file bench-frozen-on on frozen > "$OUT/frozen-on.yaml"
+    run_sweep frozen-off "$OUT/frozen-off.yaml"
+    run_sweep frozen-on "$OUT/frozen-on.yaml"
+    compare frozen-off frozen-on frozen
+fi
