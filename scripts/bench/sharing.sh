@@ -4,6 +4,8 @@
 #   design: sweeps/grid.yaml (36 trials: 3 backbone LRs x 3 unfreeze depths x smoothing 0/0.1 x scheduler
 #           none/cosine; 2 distinct phase-1 configs)
 #   frozen: the same grid restricted to the frozen-heavy recipes, [layer4] and [layer3, layer4] (24 trials)
+#   design then also runs with sharing on and sweeps/asha.yaml's early stopping (the search issue's
+#   combination), compared with the plain grid: wall ratio and whether the best configuration is the same.
 #
 #   scripts/bench/sharing.sh [design|frozen|all]
 #
@@ -11,9 +13,9 @@
 # the peak RSS of the largest single process, the best trial and its val/test; then the wall ratio, whether
 # every trial's numbers (epoch metrics, best epoch, val/test metrics, calibration) are identical with and
 # without sharing, how many trials resumed a shared phase 1, and the ideal ratios counted from multiply-adds
-# (scripts/bench/sharing_ideal.py): for what the worker shares today (phase 1 once per distinct phase-1
-# config) and for everything issue 10 lists (also the frozen prefix of phase 2 once per batch per unfreeze
-# depth, and the frozen stages' eval features once).
+# (scripts/bench/sharing_ideal.py): for what the worker shares today (phase 1 once per distinct phase-1 config,
+# one backbone pass per training batch for all phase 1s, phase 2's frozen prefix once per training batch per
+# unfreeze depth) and for everything issue 10 lists (also the frozen stages' val features once).
 #
 # Split: TRAIN/VAL/TEST (default 2,000 / 500 / 500); BIN: the folder with `sweep` and `sweep-worker` (default
 # target/release, else target/debug). Results land in OUT (default runs/bench-sharing), summary.txt there.
@@ -38,14 +40,16 @@ say() { echo "$*" | tee -a "$SUMMARY"; }
 say "cpu: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//"), $(nproc) cores; binaries: $BIN"
 say "split: train $TRAIN, val $VAL, test $TEST; 2 workers x 1 thread"
 
-# `grid_file NAME SHARING [frozen]`: sweeps/grid.yaml reduced, named NAME, with `execution: {sharing: SHARING,
-# reuse: off}` (each run computes its own trials), restricted to the frozen-heavy recipes with `frozen`.
+# `grid_file NAME SHARING [frozen|asha]`: sweeps/grid.yaml reduced, named NAME, with `execution: {sharing: SHARING,
+# reuse: off}` (each run computes its own trials), restricted to the frozen-heavy recipes with `frozen`, with
+# sweeps/asha.yaml's `early_stop` with `asha`.
 grid_file() {
     sed -e "s|^  data: {.*}|  data: {dir: data/mnist, train: $TRAIN, val: $VAL, test: $TEST, split_seed: 0}|" \
         -e "s|^name: .*|name: $1|" \
         -e "s|^  phase2.unfreeze: .*|$( [ "${3:-}" = frozen ] && echo '  phase2.unfreeze: {values: [[layer4], [layer3, layer4]]}' || echo '&' )|" \
         sweeps/grid.yaml
     echo "execution: {sharing: $2, reuse: off}"
+    if [ "${3:-}" = asha ]; then grep '^early_stop:' sweeps/asha.yaml; fi
 }
 
 # `run_sweep LABEL FILE`: runs FILE in OUT/LABEL (fresh) under a rusage probe: OUT/LABEL/usage.json (wall,
@@ -113,6 +117,25 @@ if [ "$WHAT" = design ] || [ "$WHAT" = all ]; then
     run_sweep design-off "$OUT/design-off.yaml"
     run_sweep design-on "$OUT/design-on.yaml"
     compare design-off design-on design
+    grid_file bench-design-asha on asha > "$OUT/design-asha.yaml"
+    run_sweep design-asha "$OUT/design-asha.yaml"
+    "$PY" - "$OUT" <<'PY' | tee -a "$SUMMARY"
+import json, sys
+out = sys.argv[1]
+def best(label):
+    return next(e for e in json.load(open(f"{out}/{label}/board.json")) if e["rank"] == 1)
+def wall(label):
+    return json.load(open(f"{out}/{label}/usage.json"))["wall_s"]
+board = json.load(open(f"{out}/design-asha/board.json"))
+run = sum(e["epochs_done"] for e in board)
+total = sum(e["total_epochs"] for e in board)
+stopped = sum(1 for e in board if e["state"] == "stopped")
+b = best("design-asha")
+print(f"{'design-asha':>16}: wall {wall('design-asha'):7.1f} s, epochs {run}/{total} ({stopped} trials stopped), "
+      f"best {b['trial_id']} val {b['metric']:.4f} test {b['test_acc']:.4f}")
+print(f"{'':>16}  sharing + ASHA against the plain grid: {wall('design-off') / wall('design-asha'):.2f}x wall; same best "
+      f"configuration: {'yes' if best('design-off')['params'] == b['params'] else 'NO'}")
+PY
 fi
 if [ "$WHAT" = frozen ] || [ "$WHAT" = all ]; then
     grid_file bench-frozen-off off frozen > "$OUT/frozen-off.yaml"

@@ -3,11 +3,12 @@
 
     sharing_ideal.py design|frozen TRAIN VAL TEST [SIZE]
 
-Prints JSON: {"built": x, "issue": y, ...}: isolated work over unique work, where
-  built: phase 1 runs once per distinct phase-1 config (what the worker shares today), and
-  issue: also everything issue 10 lists: one backbone pass per batch for all phase 1s (they differ only in head
-         settings), the frozen prefix of phase 2 once per batch per unfreeze depth, and the frozen stages' features
-         of the validation split once.
+Prints JSON: {"phase1": x, "built": y, "issue": z, ...}: isolated work over unique work, where
+  phase1: phase 1 runs once per distinct phase-1 config (snapshots alone);
+  built:  what the worker shares today: also one backbone pass per training batch for all phase 1s (they differ only
+          in head settings) and the frozen prefix of phase 2 once per training batch per unfreeze depth (every
+          trial still evaluates its whole network on val each epoch);
+  issue:  everything issue 10 lists: also the frozen stages' features of the validation split once.
 A ResNet18's stages at SIZE px (default 32): forward multiply-adds per image; backward of a trained stage counted as
 twice its forward (input and weight gradients), frozen stages before the first trained one have none; the head is
 negligible. The grid is sweeps/grid.yaml's: phase 1 3 epochs (head only), phase 2 7 epochs, 3 backbone LRs x
@@ -48,7 +49,12 @@ def main():
     test_pass = test * total
 
     isolated = sum(phase1 + phase2(k) + test_pass for k, _ in trials)
-    built = smoothings * phase1 + sum(phase2(k) + test_pass for k, _ in trials)
+    only_phase1 = smoothings * phase1 + sum(phase2(k) + test_pass for k, _ in trials)
+    built = p1_epochs * train * total + smoothings * p1_epochs * val * total
+    for k in depths.values():
+        built += p2_epochs * train * sum(f[:k])
+    for k, _ in trials:
+        built += p2_epochs * (train * 3 * sum(f[k:]) + val * total) + test_pass
     issue = p1_epochs * train * total + val * total  # one backbone pass for every phase 1, val features once
     for k in depths.values():
         issue += p2_epochs * train * sum(f[:k]) + val * sum(f[:k])  # frozen prefix once per depth
@@ -57,7 +63,7 @@ def main():
     print(json.dumps({
         "kind": kind, "trials": len(trials), "size": size,
         "stage_mmacs": [round(x / 1e6, 2) for x in f],
-        "built": isolated / built, "issue": isolated / issue,
+        "phase1": isolated / only_phase1, "built": isolated / built, "issue": isolated / issue,
     }))
 
 

@@ -153,15 +153,26 @@ pub fn reliability_bins(confidence: &[f64], correct: &[bool], bins: usize) -> Ve
 
 /// Runs `model` in eval mode over kept `inputs` / `labels` in batches.
 pub fn evaluate(model: &Net, inputs: &Tensor, labels: &Tensor, batch: usize) -> Predictions {
-    let n = inputs.size()[0];
+    evaluate_with(labels, batch, |start, len| {
+        model.forward_eval(&inputs.narrow(0, start, len))
+    })
+}
+
+/// [`evaluate`] with the logits of each batch (`start`, `len`, in steps of
+/// `batch` over `labels`) from `logits_of`.
+pub fn evaluate_with(
+    labels: &Tensor,
+    batch: usize,
+    mut logits_of: impl FnMut(i64, i64) -> Tensor,
+) -> Predictions {
+    let n = labels.size()[0];
     let mut out = Predictions::default();
     tch::no_grad(|| {
         let mut start = 0;
         while start < n {
             let len = (batch as i64).min(n - start);
-            let x = inputs.narrow(0, start, len);
             let y = labels.narrow(0, start, len);
-            let logits = model.forward_eval(&x);
+            let logits = logits_of(start, len);
             out.loss_sum += logits
                 .cross_entropy_loss(&y, None::<Tensor>, Reduction::Sum, -100, 0.0)
                 .double_value(&[]);

@@ -14,7 +14,7 @@ use super::augment_exact::TrainAugment;
 use super::calibration::fit_temperature;
 use super::data::{prepare_data, TrialData};
 use super::metrics::{
-    evaluate, expected_calibration_error, reliability_bins, Predictions, ECE_BINS,
+    evaluate, evaluate_with, expected_calibration_error, reliability_bins, Predictions, ECE_BINS,
 };
 use super::net::{Head, Net, Snapshot};
 use super::optim::PhaseOptimizer;
@@ -113,6 +113,11 @@ struct TrainStats {
     /// The batch (1-based) whose loss was not finite, and that loss; the
     /// epoch stopped there (`loss` is that value, `acc` NaN).
     diverged: Option<(u32, f64)>,
+    /// With a shared prefix: the epoch's outputs to keep once validation
+    /// has added its own (computed here), or the validation outputs the
+    /// cache had (used here).
+    pending: Option<EpochOutputs>,
+    cached_val: Option<Tensor>,
 }
 
 impl Run<'_> {
@@ -187,6 +192,8 @@ impl Run<'_> {
                     seconds: start.elapsed().as_secs_f64(),
                     lrs,
                     diverged: Some((b as u32 + 1, loss_value)),
+                    pending: None,
+                    cached_val: None,
                 });
             }
             // What is reported: cross-entropy against the true labels, without
@@ -217,20 +224,22 @@ impl Run<'_> {
             }
             self.observer.on_batch(phase, self.epoch, b + 1, batches);
         }
-        match (cached, kept, shared, &self.prefix_cache) {
-            (Some(c), _, Some(s), _) => {
+        let (mut pending, mut cached_val) = (None, None);
+        match (cached, kept, shared) {
+            (Some(c), _, Some(s)) => {
                 self.model
                     .restore_prefix_statistics(s.stages, &c.statistics);
                 self.augment_rng = stream_at(self.cfg.seed, Stream::Augment, c.augment_position);
+                cached_val = c.val;
             }
-            (None, Some(kept), Some(s), Some(cache)) => {
-                let outputs = EpochOutputs {
+            (None, Some(kept), Some(s)) => {
+                pending = Some(EpochOutputs {
                     train: Tensor::cat(&kept, 0),
+                    val: None,
                     statistics: self.model.prefix_statistics(s.stages),
                     shuffle_position: position(&self.shuffle_rng),
                     augment_position: position(&self.augment_rng),
-                };
-                cache.store(&s.key, phase, epoch, &outputs);
+                });
             }
             _ => {}
         }
@@ -241,6 +250,8 @@ impl Run<'_> {
             seconds: start.elapsed().as_secs_f64(),
             lrs,
             diverged: None,
+            pending,
+            cached_val,
         })
     }
 
@@ -292,12 +303,13 @@ impl Run<'_> {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(TrialError::Cancelled);
             }
-            let val = evaluate(
-                &self.model,
-                &self.data.val_inputs,
-                &self.data.val_labels,
-                EVAL_BATCH,
-            );
+            let (val, val_outputs) = self.validate(shared.as_ref(), t.cached_val.as_ref());
+            if let (Some(mut pending), Some(s), Some(cache)) =
+                (t.pending, shared.as_ref(), &self.prefix_cache)
+            {
+                pending.val = val_outputs;
+                cache.store(&s.key, phase, epochs, &pending);
+            }
             let val_loss = val.loss();
             if !val_loss.is_finite() {
                 self.diverge(phase, DivergedLoss::Val, 0, val_loss);
@@ -338,6 +350,36 @@ impl Run<'_> {
             train_images_per_s: images as f64 / train_s.max(1e-9),
             shared: false,
         }))
+    }
+
+    /// The validation pass after an epoch. With a shared prefix, the
+    /// prefix's outputs come from `cached` (then only the suffix and head
+    /// run), or are returned to be kept.
+    fn validate(
+        &self,
+        shared: Option<&SharedPrefix>,
+        cached: Option<&Tensor>,
+    ) -> (Predictions, Option<Tensor>) {
+        let (inputs, labels) = (&self.data.val_inputs, &self.data.val_labels);
+        let Some(s) = shared else {
+            return (evaluate(&self.model, inputs, labels, EVAL_BATCH), None);
+        };
+        if let Some(h) = cached.filter(|h| h.size().first() == labels.size().first()) {
+            let val = evaluate_with(labels, EVAL_BATCH, |start, len| {
+                self.model
+                    .suffix_forward_eval(s.stages, &h.narrow(0, start, len))
+            });
+            return (val, None);
+        }
+        let mut kept = Vec::new();
+        let val = evaluate_with(labels, EVAL_BATCH, |start, len| {
+            let h = self
+                .model
+                .prefix_forward_eval(s.stages, &inputs.narrow(0, start, len));
+            kept.push(h.shallow_clone());
+            self.model.suffix_forward_eval(s.stages, &h)
+        });
+        (val, Some(Tensor::cat(&kept, 0)))
     }
 
     /// The frozen prefix `phase` shares from its start (now), if outputs

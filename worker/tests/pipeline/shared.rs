@@ -73,14 +73,34 @@ fn base(model: Model) -> TrialConfig {
     c
 }
 
-/// Prefix epochs kept in the shared folder `dir`.
+/// Prefix epochs kept in the shared folder `dir`; each holds the training
+/// and the validation outputs.
 fn prefix_epochs(dir: &Path) -> usize {
     let Ok(keys) = std::fs::read_dir(dir.join("prefix")) else {
         return 0;
     };
-    keys.flatten()
+    let files: Vec<_> = keys
+        .flatten()
         .flat_map(|k| std::fs::read_dir(k.path()).unwrap().flatten())
-        .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
+        .map(|f| f.path())
+        .collect();
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "safetensors"))
+    {
+        let names: Vec<String> = tch::Tensor::read_safetensors(f)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert!(
+            names.iter().any(|n| n == "train") && names.iter().any(|n| n == "val"),
+            "{names:?}"
+        );
+    }
+    files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "json"))
         .count()
 }
 

@@ -201,6 +201,26 @@ impl Net {
         self.head_forward(&h, true)
     }
 
+    /// Eval-mode outputs of the first `stages` stages (no graph): with
+    /// [`Self::suffix_forward_eval`], the same as [`Self::forward_eval`].
+    pub fn prefix_forward_eval(&self, stages: usize, x: &Tensor) -> Tensor {
+        tch::no_grad(|| {
+            self.stages[..stages]
+                .iter()
+                .fold(x.shallow_clone(), |h, s| s.forward(&h, false))
+        })
+    }
+
+    /// Eval-mode logits from the output `h` of the first `stages` stages.
+    pub fn suffix_forward_eval(&self, stages: usize, h: &Tensor) -> Tensor {
+        tch::no_grad(|| {
+            let h = self.stages[stages..]
+                .iter()
+                .fold(h.shallow_clone(), |h, s| s.forward(&h, false));
+            self.head_forward(&h, false)
+        })
+    }
+
     /// The BatchNorm running statistics and counters of the first `stages`
     /// stages: all that a training pass changes in a frozen prefix.
     pub fn prefix_statistics(&self, stages: usize) -> Snapshot {

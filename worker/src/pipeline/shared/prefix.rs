@@ -19,8 +19,12 @@
 //! backbone pass, trials that unfreeze only `layer4` share stem..layer3 in
 //! phase 2, and `[all]` shares nothing (its prefix is empty).
 //!
+//! The validation split's prefix outputs after each epoch (eval mode, so
+//! they depend only on the prefix's statistics then) are kept with the
+//! epoch too, and a later trial evaluates only its suffix and head on them.
+//!
 //! An epoch's entry is `<key hash>/p<phase>e<epoch>.safetensors` (the
-//! outputs as `train`, the statistics as `stats.*`) with a `.json` beside
+//! outputs as `train` and `val`, the statistics as `stats.*`) with a `.json` beside
 //! it (the stream positions after the epoch), written under a temporary
 //! name and renamed; the JSON last, so an entry without it is never read.
 //! An epoch whose outputs would exceed [`MAX_EPOCH_BYTES`] is not kept
@@ -92,6 +96,9 @@ impl PrefixKey {
 pub struct EpochOutputs {
     /// Every training batch's prefix output, concatenated in batch order.
     pub train: Tensor,
+    /// The validation split's prefix outputs after the epoch (eval mode,
+    /// the statistics below), when kept.
+    pub val: Option<Tensor>,
     /// The prefix's BatchNorm state after the epoch.
     pub statistics: Snapshot,
     /// Where the streams stood after the epoch.
@@ -159,7 +166,11 @@ impl PrefixCache {
     /// Keeps `outputs` as epoch `epoch` of `key` (unless too large or
     /// already there), then trims the cache. Failures are logged.
     pub fn store(&self, key: &PrefixKey, phase: u32, epoch: u32, outputs: &EpochOutputs) {
-        let bytes = outputs.train.numel() as u64 * outputs.train.kind().elt_size_in_bytes() as u64;
+        let bytes = [Some(&outputs.train), outputs.val.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|t| t.numel() as u64 * t.kind().elt_size_in_bytes() as u64)
+            .sum::<u64>();
         if bytes > MAX_EPOCH_BYTES {
             return;
         }
@@ -199,11 +210,13 @@ fn read(
     if train.size().first() != Some(&images) {
         return Err(format!("{:?} outputs for {images} images", train.size()));
     }
+    let val = named.get("val").map(Tensor::shallow_clone);
     let statistics = Snapshot::from_named_statistics(model, stages, &named, "stats")
         .ok_or("its statistics do not fit this model's prefix")?;
     let position = |t: &str| t.parse::<u128>().map_err(|e| e.to_string());
     Ok(EpochOutputs {
         train,
+        val,
         statistics,
         shuffle_position: position(&m.shuffle_position)?,
         augment_position: position(&m.augment_position)?,
@@ -225,6 +238,9 @@ fn write(
     let (tmp_tensors, tmp_meta) = (tmp(tensors), tmp(meta));
     let written = (|| {
         let mut named = vec![("train".to_string(), outputs.train.contiguous())];
+        if let Some(val) = &outputs.val {
+            named.push(("val".to_string(), val.contiguous()));
+        }
         named.extend(outputs.statistics.to_named("stats"));
         Tensor::write_safetensors(&named, &tmp_tensors).map_err(|e| e.to_string())?;
         std::fs::rename(&tmp_tensors, tensors).map_err(|e| e.to_string())?;
