@@ -14,8 +14,8 @@
 # every trial's numbers (epoch metrics, best epoch, val/test metrics, calibration) are identical with and
 # without sharing, how many trials resumed a shared phase 1, and the ideal ratios counted from multiply-adds
 # (scripts/bench/sharing_ideal.py): for what the worker shares today (phase 1 once per distinct phase-1 config,
-# one backbone pass per training batch for all phase 1s, phase 2's frozen prefix once per training batch per
-# unfreeze depth) and for everything issue 10 lists (also the frozen stages' val features once).
+# one backbone pass per batch for all phase 1s, phase 2's frozen prefix once per batch per unfreeze depth, for
+# training and validation) and as issue 10 counts it (the frozen stages' val features once per phase).
 #
 # Split: TRAIN/VAL/TEST (default 2,000 / 500 / 500); BIN: the folder with `sweep` and `sweep-worker` (default
 # target/release, else target/debug). Results land in OUT (default runs/bench-sharing), summary.txt there.

@@ -5,10 +5,11 @@
 
 Prints JSON: {"phase1": x, "built": y, "issue": z, ...}: isolated work over unique work, where
   phase1: phase 1 runs once per distinct phase-1 config (snapshots alone);
-  built:  what the worker shares today: also one backbone pass per training batch for all phase 1s (they differ only
-          in head settings) and the frozen prefix of phase 2 once per training batch per unfreeze depth (every
-          trial still evaluates its whole network on val each epoch);
-  issue:  everything issue 10 lists: also the frozen stages' features of the validation split once.
+  built:  what the worker shares today: also one backbone pass per batch for all phase 1s (they differ only in head
+          settings) and the frozen prefix of phase 2 once per batch per unfreeze depth, training and validation
+          (the prefix's validation outputs once per epoch: its BatchNorm statistics move every epoch);
+  issue:  as issue 10 counts it: the frozen stages' validation features once for the whole phase (what held
+          BatchNorm statistics, `hold_frozen_bn`, would allow).
 A ResNet18's stages at SIZE px (default 32): forward multiply-adds per image; backward of a trained stage counted as
 twice its forward (input and weight gradients), frozen stages before the first trained one have none; the head is
 negligible. The grid is sweeps/grid.yaml's: phase 1 3 epochs (head only), phase 2 7 epochs, 3 backbone LRs x
@@ -50,11 +51,11 @@ def main():
 
     isolated = sum(phase1 + phase2(k) + test_pass for k, _ in trials)
     only_phase1 = smoothings * phase1 + sum(phase2(k) + test_pass for k, _ in trials)
-    built = p1_epochs * train * total + smoothings * p1_epochs * val * total
+    built = p1_epochs * (train + val) * total
     for k in depths.values():
-        built += p2_epochs * train * sum(f[:k])
+        built += p2_epochs * (train + val) * sum(f[:k])
     for k, _ in trials:
-        built += p2_epochs * (train * 3 * sum(f[k:]) + val * total) + test_pass
+        built += p2_epochs * (train * 3 * sum(f[k:]) + val * sum(f[k:])) + test_pass
     issue = p1_epochs * train * total + val * total  # one backbone pass for every phase 1, val features once
     for k in depths.values():
         issue += p2_epochs * train * sum(f[:k]) + val * sum(f[:k])  # frozen prefix once per depth
