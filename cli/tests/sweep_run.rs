@@ -414,6 +414,7 @@ fn fake_result(config: &TrialConfig) -> TrialResult {
             wall_s: 0.02,
             train_images_per_s: 1000.0,
             shared: false,
+            prefix_shared_epochs: 0,
         }],
         wall_s: 0.05,
         threads: 1,

@@ -112,6 +112,7 @@ fn result_json() -> String {
             wall_s: 0.1,
             train_images_per_s: 100.0,
             shared: false,
+            prefix_shared_epochs: 0,
         }],
         wall_s: 0.1,
         threads: 1,

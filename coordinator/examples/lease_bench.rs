@@ -266,6 +266,7 @@ fn trivial_result() -> TrialResult {
             wall_s: 0.0,
             train_images_per_s: 0.0,
             shared: false,
+            prefix_shared_epochs: 0,
         }],
         wall_s: 0.0,
         threads: 1,

@@ -143,6 +143,7 @@ pub fn fake_result(val_acc: f64) -> String {
             wall_s: 0.1,
             train_images_per_s: 2000.0,
             shared: false,
+            prefix_shared_epochs: 0,
         }],
         wall_s: 0.1,
         threads: 1,

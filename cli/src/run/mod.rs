@@ -77,7 +77,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Start the sweep over, even if an earlier run of the same file in DIR
-    /// left it unfinished (that one is cancelled).
+    /// left it unfinished (that one is cancelled): every trial runs again,
+    /// none is reused from an earlier sweep.
     #[arg(long)]
     pub fresh: bool,
     /// An extra argument for every worker (repeatable), e.g.
@@ -203,7 +204,14 @@ async fn drive(
     let id = match resumed {
         Some(id) => id,
         None => {
-            let inputs = crate::submit::fingerprints(file).await;
+            // --fresh runs every trial again: no fingerprints, so nothing is
+            // copied from an earlier sweep (the coordinator reuses only
+            // trials whose input files it can verify).
+            let inputs = if args.fresh {
+                Default::default()
+            } else {
+                crate::submit::fingerprints(file).await
+            };
             let submitted = match client
                 .submit(
                     file.text.clone(),
@@ -215,7 +223,10 @@ async fn drive(
                 Ok(s) => s,
                 Err(e) => return Err(server.explain(e).await),
             };
-            for line in crate::submit::describe(&file.source_name, &submitted, &inputs) {
+            let lines = crate::submit::describe(&file.source_name, &submitted, &inputs);
+            // Under --fresh the note on trials not reused is the point, not news.
+            let shown = if args.fresh { 1 } else { lines.len() };
+            for line in lines.into_iter().take(shown) {
                 output::note(&line);
             }
             submitted.sweep_id

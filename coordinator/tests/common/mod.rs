@@ -106,6 +106,7 @@ pub fn result(val_acc: f64, test_acc: f64) -> TrialResult {
             wall_s: 0.1,
             train_images_per_s: 100.0,
             shared: false,
+            prefix_shared_epochs: 0,
         }],
         wall_s: 0.1,
         threads: 1,

@@ -69,6 +69,15 @@ pub struct PhaseTiming {
     /// Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shared: bool,
+    /// Epochs of this phase whose frozen-prefix outputs (training and
+    /// validation) came from another trial instead of being computed here.
+    /// Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefix_shared_epochs: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The best-validation weights evaluated on the test split.

@@ -59,14 +59,14 @@ pub fn render(
         .with_context(|| format!("--weights {}", weights.display()))?;
     let data = prepare_data(cfg)?;
     let x = &data.test_inputs;
-    let n = x.size()[0];
+    let n = x.len();
     let mut probs = Vec::new();
     let mut start = 0;
     while start < n {
         let len = BATCH.min(n - start);
         probs.push(
             model
-                .forward_eval(&x.narrow(0, start, len))
+                .forward_eval(&x.inputs(start, len))
                 .softmax(-1, Kind::Float),
         );
         start += len;
@@ -80,7 +80,7 @@ pub fn render(
     order.sort_by(|&a, &b| gradcam_grid::compare(key(a), key(b)));
     order.truncate(images);
     let idx = Tensor::from_slice(&order.iter().map(|&i| i as i64).collect::<Vec<_>>());
-    let chosen = x.index_select(0, &idx);
+    let chosen = x.select(&idx);
     let classes: Vec<i64> = order.iter().map(|&i| pred[i]).collect();
     let (stage, heat) = model.grad_cam(&chosen, &classes);
     let side = cfg.input_size as usize;

@@ -124,6 +124,7 @@ pub fn run_trial(
             wall_s,
             train_images_per_s: f64::from(cfg.data.train * ran) / wall_s.max(1e-9),
             shared: false,
+            prefix_shared_epochs: 0,
         });
     }
     let best = epochs

@@ -1,12 +1,12 @@
 //! A trial's data, made once before training: the stratified split of MNIST,
 //! the training images kept small (28×28, [0, 1]) for per-batch augmentation,
-//! and the val/test images already resized and normalised (kept, never
-//! recomputed).
+//! and the val/test images kept the same way, transformed a batch at a time
+//! when evaluated ([`EvalImages`]).
 
 use super::idx::Labelled;
 use super::mnist::{load_mnist, MnistError};
 use super::split::{stratified_split, Split, SplitError, SplitSizes};
-use super::transform::{eval_inputs, label_tensor, unit_images};
+use super::transform::{label_tensor, unit_images, EvalImages};
 use sweep_proto::trial::TrialConfig;
 use tch::Tensor;
 
@@ -16,10 +16,10 @@ pub struct TrialData {
     /// `[N, 1, 28, 28]` in [0, 1]: augmented and resized batch by batch.
     pub train_unit: Tensor,
     pub train_labels: Tensor,
-    /// `[N, 3, S, S]`, normalised: the evaluation transform, done once.
-    pub val_inputs: Tensor,
+    /// Made into `[n, 3, S, S]` normalised inputs batch by batch.
+    pub val_inputs: EvalImages,
     pub val_labels: Tensor,
-    pub test_inputs: Tensor,
+    pub test_inputs: EvalImages,
     pub test_labels: Tensor,
     /// SHA-256 (hex) of the training and validation images and labels, in
     /// split order: everything phase 1 sees of the data (the phase-1
@@ -54,9 +54,9 @@ pub fn prepare_data(cfg: &TrialConfig) -> Result<TrialData, DataError> {
         phase1_data_sha256,
         train_unit: unit_images(&tr.images, &split.train),
         train_labels: label_tensor(&tr.labels, &split.train),
-        val_inputs: eval_inputs(&unit_images(&tr.images, &split.val), size),
+        val_inputs: EvalImages::new(unit_images(&tr.images, &split.val), size),
         val_labels: label_tensor(&tr.labels, &split.val),
-        test_inputs: eval_inputs(&unit_images(&te.images, &split.test), size),
+        test_inputs: EvalImages::new(unit_images(&te.images, &split.test), size),
         test_labels: label_tensor(&te.labels, &split.test),
         split,
     })

@@ -5,6 +5,7 @@
 
 use super::calibration::Logits;
 use super::net::Net;
+use super::transform::EvalImages;
 use sweep_proto::trial::{ReliabilityBin, SplitMetrics};
 use tch::{Kind, Reduction, Tensor};
 
@@ -152,9 +153,9 @@ pub fn reliability_bins(confidence: &[f64], correct: &[bool], bins: usize) -> Ve
 }
 
 /// Runs `model` in eval mode over kept `inputs` / `labels` in batches.
-pub fn evaluate(model: &Net, inputs: &Tensor, labels: &Tensor, batch: usize) -> Predictions {
+pub fn evaluate(model: &Net, images: &EvalImages, labels: &Tensor, batch: usize) -> Predictions {
     evaluate_with(labels, batch, |start, len| {
-        model.forward_eval(&inputs.narrow(0, start, len))
+        model.forward_eval(&images.inputs(start, len))
     })
 }
 

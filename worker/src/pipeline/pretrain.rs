@@ -10,7 +10,7 @@ use super::net::Net;
 use super::optim::PhaseOptimizer;
 use super::rng::{stream, Stream};
 use super::schedule::Schedule;
-use super::transform::{eval_inputs, eval_transform, label_tensor, unit_images};
+use super::transform::{eval_transform, label_tensor, unit_images, EvalImages};
 use super::trial::apply_threads;
 use super::weights::{write_state_dict, WeightsError};
 use rand::seq::SliceRandom;
@@ -135,7 +135,7 @@ pub fn pretrain(
         train_s += secs;
         observer.on_epoch(epoch, train_loss, secs);
     }
-    let test_inputs = eval_inputs(&unit_images(&ds.test.images, &test_idx), size);
+    let test_inputs = EvalImages::new(unit_images(&ds.test.images, &test_idx), size);
     let test = evaluate(
         &model,
         &test_inputs,

@@ -118,6 +118,8 @@ struct TrainStats {
     /// cache had (used here).
     pending: Option<EpochOutputs>,
     cached_val: Option<Tensor>,
+    /// The epoch's training batches went through the shared prefix outputs.
+    prefix_from_cache: bool,
 }
 
 impl Run<'_> {
@@ -194,6 +196,7 @@ impl Run<'_> {
                     diverged: Some((b as u32 + 1, loss_value)),
                     pending: None,
                     cached_val: None,
+                    prefix_from_cache: false,
                 });
             }
             // What is reported: cross-entropy against the true labels, without
@@ -225,6 +228,7 @@ impl Run<'_> {
             self.observer.on_batch(phase, self.epoch, b + 1, batches);
         }
         let (mut pending, mut cached_val) = (None, None);
+        let prefix_from_cache = cached.is_some();
         match (cached, kept, shared) {
             (Some(c), _, Some(s)) => {
                 self.model
@@ -252,6 +256,7 @@ impl Run<'_> {
             diverged: None,
             pending,
             cached_val,
+            prefix_from_cache,
         })
     }
 
@@ -275,6 +280,7 @@ impl Run<'_> {
         let scheduled = phase == 2 || self.cfg.scheduler.phase1;
         let mut sched = Schedule::new(&self.cfg.scheduler, scheduled, pc.epochs, self.batches());
         let (mut images, mut train_s, mut epochs) = (0usize, 0.0, 0);
+        let mut prefix_shared_epochs = 0;
         while epochs < pc.epochs && self.diverged.is_none() {
             epochs += 1;
             self.epoch += 1;
@@ -302,6 +308,9 @@ impl Run<'_> {
             }
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(TrialError::Cancelled);
+            }
+            if t.cached_val.is_some() || t.prefix_from_cache {
+                prefix_shared_epochs += 1;
             }
             let (val, val_outputs) = self.validate(shared.as_ref(), t.cached_val.as_ref());
             if let (Some(mut pending), Some(s), Some(cache)) =
@@ -349,6 +358,7 @@ impl Run<'_> {
             wall_s: start.elapsed().as_secs_f64(),
             train_images_per_s: images as f64 / train_s.max(1e-9),
             shared: false,
+            prefix_shared_epochs,
         }))
     }
 
@@ -375,7 +385,7 @@ impl Run<'_> {
         let val = evaluate_with(labels, EVAL_BATCH, |start, len| {
             let h = self
                 .model
-                .prefix_forward_eval(s.stages, &inputs.narrow(0, start, len));
+                .prefix_forward_eval(s.stages, &inputs.inputs(start, len));
             kept.push(h.shallow_clone());
             self.model.suffix_forward_eval(s.stages, &h)
         });

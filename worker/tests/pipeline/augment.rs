@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use sweep_worker::pipeline::data::prepare_data;
 use sweep_worker::pipeline::mnist::load_mnist;
 use sweep_worker::pipeline::transform::{
-    eval_inputs, eval_transform, unit_images, Affine, Augmenter,
+    eval_inputs, eval_transform, unit_images, Affine, Augmenter, EvalImages,
 };
 use tch::{Kind, Tensor};
 
@@ -22,13 +22,20 @@ fn val_and_test_get_the_eval_transform_only() {
     let with = prepare_data(&cfg).unwrap();
     cfg.augment.enabled = false;
     let without = prepare_data(&cfg).unwrap();
-    assert!(with.val_inputs.equal(&without.val_inputs));
-    assert!(with.test_inputs.equal(&without.test_inputs));
-    // ... and that is the deterministic resize + normalise of the raw images.
+    let all = |e: &EvalImages| e.inputs(0, e.len());
+    assert!(all(&with.val_inputs).equal(&all(&without.val_inputs)));
+    assert!(all(&with.test_inputs).equal(&all(&without.test_inputs)));
+    // ... and that is the deterministic resize + normalise of the raw images,
     let m = load_mnist(&cfg.data.dir).unwrap();
     let expect = eval_inputs(&unit_images(&m.train.images, &with.split.val), 32);
-    assert!(with.val_inputs.equal(&expect));
-    assert_eq!(with.val_inputs.size(), vec![200, 3, 32, 32]);
+    assert!(all(&with.val_inputs).equal(&expect));
+    assert_eq!(all(&with.val_inputs).size(), vec![200, 3, 32, 32]);
+    // the same whichever batches the images come in (evaluation's, Grad-CAM's).
+    let v = &with.val_inputs;
+    let halves = Tensor::cat(&[v.inputs(0, 73), v.inputs(73, 127)], 0);
+    assert!(halves.equal(&expect));
+    let picked = v.select(&Tensor::from_slice(&[5i64, 150, 7]));
+    assert!(picked.equal(&expect.index_select(0, &Tensor::from_slice(&[5i64, 150, 7]))));
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn a_one_image_batch_makes_the_running_variance_nan() {
     let model = backbone_model(&cfg);
     model.set_trainable(&[]);
     let data = prepare_data(&cfg).unwrap();
-    let one = data.val_inputs.narrow(0, 0, 1);
+    let one = data.val_inputs.inputs(0, 1);
     let _ = model.forward_train(&one);
     let nan = model
         .bn_stats(Stage::Layer4)
@@ -140,7 +140,7 @@ fn gradcam_maps_the_test_images() {
     let cfg = tiny_config();
     let model = backbone_model(&cfg);
     let data = prepare_data(&cfg).unwrap();
-    let x = data.test_inputs.narrow(0, 0, 4);
+    let x = data.test_inputs.inputs(0, 4);
     // The predicted classes, as the figure uses them.
     let predicted = Vec::<i64>::try_from(model.forward_eval(&x).argmax(1, false)).unwrap();
     let (stage, maps) = model.grad_cam(&x, &predicted);

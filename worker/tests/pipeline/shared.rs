@@ -106,8 +106,9 @@ fn prefix_epochs(dir: &Path) -> usize {
 
 /// Runs each variant (config, whether it resumes a shared phase 1, prefix
 /// epochs kept after it) through one shared folder and alone, and checks
-/// they agree exactly.
-fn check_shared_equals_alone(variants: &[(TrialConfig, bool, usize)]) {
+/// they agree exactly; returns the shared runs' results.
+fn check_shared_equals_alone(variants: &[(TrialConfig, bool, usize)]) -> Vec<TrialResult> {
+    let mut results = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("shared");
     for (i, (cfg, resumes, kept)) in variants.iter().enumerate() {
@@ -136,7 +137,9 @@ fn check_shared_equals_alone(variants: &[(TrialConfig, bool, usize)]) {
             seen, shared.epochs,
             "variant {i}: the observer saw every epoch"
         );
+        results.push(shared);
     }
+    results
 }
 
 #[test]
@@ -156,13 +159,34 @@ fn resnet18_trials_resuming_a_shared_phase_1_equal_their_runs_alone() {
     // The first keeps 2 epochs of phase 1's whole backbone and 2 of phase
     // 2's stem..layer3; [layer3, layer4] keeps 2 of stem..layer2; the rest
     // compute no prefix anew ([all] has none).
-    check_shared_equals_alone(&[
+    let r = check_shared_equals_alone(&[
         (b, false, 4),
         (layer34, true, 6),
         (all, true, 6),
         (faster, true, 6),
         (smoothed, false, 6),
     ]);
+    let prefix_epochs_used = |r: &TrialResult, phase: usize| r.phases[phase].prefix_shared_epochs;
+    assert_eq!(
+        prefix_epochs_used(&r[0], 1),
+        0,
+        "the first computes its prefixes"
+    );
+    assert_eq!(
+        prefix_epochs_used(&r[3], 1),
+        2,
+        "[layer4] again: stem..layer3 shared"
+    );
+    assert_eq!(
+        prefix_epochs_used(&r[4], 0),
+        2,
+        "smoothing: phase 1's backbone shared"
+    );
+    assert_eq!(
+        prefix_epochs_used(&r[4], 1),
+        2,
+        "and phase 2's stem..layer3"
+    );
 }
 
 #[test]

@@ -264,7 +264,8 @@ fn write(
 }
 
 /// Deletes whole key folders, least recently used first, until `dir` holds
-/// at most `budget` bytes.
+/// at most `budget` bytes; temporary files of writers that died (over an
+/// hour old) go too.
 fn trim(dir: &Path, budget: u64) {
     let Ok(listing) = std::fs::read_dir(dir) else {
         return;
@@ -276,10 +277,15 @@ fn trim(dir: &Path, budget: u64) {
         };
         let (mut bytes, mut used) = (0u64, std::time::SystemTime::UNIX_EPOCH);
         for f in files.flatten() {
-            if let Ok(m) = f.metadata() {
-                bytes += m.len();
-                used = used.max(m.modified().unwrap_or(used));
+            let Ok(m) = f.metadata() else { continue };
+            let modified = m.modified().unwrap_or(used);
+            let stale = modified.elapsed().is_ok_and(|age| age.as_secs() > 3600);
+            if stale && f.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = std::fs::remove_file(f.path());
+                continue;
             }
+            bytes += m.len();
+            used = used.max(modified);
         }
         keys.push((used, bytes, e.path()));
     }
