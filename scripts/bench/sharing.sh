@@ -96,9 +96,14 @@ runs = {label: load(label) for label in (off, on)}
 for label, (usage, board, results) in runs.items():
     best = next(e for e in board if e["rank"] == 1)
     shared = sum(1 for r in results.values() if r and r["phases"] and r["phases"][0].get("shared"))
+    p1 = sum(r["phases"][0].get("prefix_shared_epochs", 0) for r in results.values() if r and not r["phases"][0].get("shared"))
+    p1_run = sum(r["phases"][0]["epochs"] for r in results.values() if r and not r["phases"][0].get("shared"))
+    p2 = sum(p.get("prefix_shared_epochs", 0) for r in results.values() if r for p in r["phases"][1:])
+    p2_run = sum(p["epochs"] for r in results.values() if r for p in r["phases"][1:])
     print(f"{label:>16}: wall {usage['wall_s']:7.1f} s, cpu {usage['cpu_s']:7.1f} s, peak rss {usage['peak_rss_mb']:6.0f} MB, "
           f"{len(results)} trials ({shared} resumed a shared phase 1), best {best['trial_id']} "
           f"val {best['metric']:.4f} test {best['test_acc']:.4f}")
+    print(f"{'':>16}  epochs on another trial's prefix outputs: phase 1 {p1} of {p1_run} run, phase 2 {p2} of {p2_run}")
 (uo, _, ro), (un, _, rn) = runs[off], runs[on]
 same = set(ro) == set(rn) and all(ro[t] and rn[t] and numbers(ro[t]) == numbers(rn[t]) for t in ro)
 differ = [t for t in ro if not (ro[t] and rn.get(t) and numbers(ro[t]) == numbers(rn[t]))]
