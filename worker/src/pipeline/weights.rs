@@ -97,12 +97,7 @@ pub fn read_state_dict(
     input_size: u32,
 ) -> Result<(HashMap<String, Tensor>, BackboneInfo)> {
     check_weights_exist(path, input_size)?;
-    check_header(path)?;
-    let tensors =
-        Tensor::read_safetensors(path).map_err(|source| WeightsError::NotSafetensors {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let tensors = read_checked(path)?;
     let info = BackboneInfo {
         name: path
             .file_name()
@@ -110,7 +105,19 @@ pub fn read_state_dict(
             .unwrap_or_default(),
         sha256: sha256_file(path)?,
     };
-    Ok((tensors.into_iter().collect(), info))
+    Ok((tensors, info))
+}
+
+/// A `.safetensors` file's tensors by name, its header checked first (see
+/// [`check_header`]): a forged or damaged file is an error, never a panic.
+pub fn read_checked(path: &Path) -> Result<HashMap<String, Tensor>> {
+    check_header(path)?;
+    let tensors =
+        Tensor::read_safetensors(path).map_err(|source| WeightsError::NotSafetensors {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(tensors.into_iter().collect())
 }
 
 /// Checks a `.safetensors` header with checked arithmetic before libtorch's

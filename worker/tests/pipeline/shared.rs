@@ -213,7 +213,11 @@ fn a_trial_whose_phase_1_differs_does_not_resume_from_the_snapshot() {
     assert!(!other.phases[0].shared, "label smoothing acts in phase 1");
     let entries = std::fs::read_dir(cache.join("phase1")).unwrap().count();
     assert_eq!(entries, 2, "one snapshot per phase-1 config");
-    // A damaged snapshot or prefix epoch is not used, and the trial still runs.
+    // A damaged snapshot or a forged prefix epoch (a header whose offsets
+    // point past the data) is not used, and the trial still runs.
+    let header = br#"{"train":{"dtype":"F32","shape":[4],"data_offsets":[0,16000000]}}"#;
+    let mut forged = (header.len() as u64).to_le_bytes().to_vec();
+    forged.extend_from_slice(header);
     for e in std::fs::read_dir(cache.join("phase1")).unwrap() {
         std::fs::write(e.unwrap().path().join("state.safetensors"), b"garbage").unwrap();
     }
@@ -221,7 +225,7 @@ fn a_trial_whose_phase_1_differs_does_not_resume_from_the_snapshot() {
         for f in std::fs::read_dir(k.unwrap().path()).unwrap() {
             let f = f.unwrap().path();
             if f.extension().is_some_and(|e| e == "safetensors") {
-                std::fs::write(f, b"garbage").unwrap();
+                std::fs::write(f, &forged).unwrap();
             }
         }
     }

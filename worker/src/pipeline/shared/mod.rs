@@ -28,6 +28,60 @@ pub fn prefix_dir(dir: &Path) -> PathBuf {
     dir.join("prefix")
 }
 
+/// Temporary files and folders of a writer that died are this old (a live
+/// writer's are seconds old).
+const STALE_TMP_S: u64 = 3600;
+
+/// Deletes the entries (folders) of `dir`, least recently used first (the
+/// newest modification time of their files, which [`touch`] moves), until
+/// it holds at most `budget` bytes; stale temporary files and folders
+/// (`.tmp-*`, in `dir` or in an entry) go too.
+fn trim(dir: &Path, budget: u64) {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let stale_tmp = |e: &std::fs::DirEntry, m: &std::fs::Metadata| {
+        e.file_name().to_string_lossy().starts_with(".tmp-")
+            && m.modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > STALE_TMP_S)
+    };
+    let mut entries = Vec::new();
+    for e in listing.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if e.file_name().to_string_lossy().starts_with(".tmp-") {
+            if stale_tmp(&e, &m) {
+                let _ = std::fs::remove_dir_all(e.path());
+                let _ = std::fs::remove_file(e.path());
+            }
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(e.path()) else {
+            continue;
+        };
+        let (mut bytes, mut used) = (0u64, std::time::SystemTime::UNIX_EPOCH);
+        for f in files.flatten() {
+            let Ok(fm) = f.metadata() else { continue };
+            if stale_tmp(&f, &fm) {
+                let _ = std::fs::remove_file(f.path());
+                continue;
+            }
+            bytes += fm.len();
+            used = used.max(fm.modified().unwrap_or(used));
+        }
+        entries.push((used, bytes, e.path()));
+    }
+    entries.sort_by_key(|(used, _, _)| std::cmp::Reverse(*used));
+    let mut total = 0u64;
+    for (_, bytes, path) in entries {
+        total += bytes;
+        if total > budget {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
 /// Marks `path` as just used (least-recently-used eviction reads it).
 fn touch(path: &Path) {
     if let Ok(f) = std::fs::File::options().append(true).open(path) {

@@ -30,12 +30,12 @@
 //! fails a trial: an entry that cannot be read or written is logged and the
 //! trial computes phase 1 itself.
 
-use super::touch;
+use super::{touch, trim};
 use crate::pipeline::metrics::Predictions;
 use crate::pipeline::net::{Net, Snapshot};
+use crate::pipeline::weights::read_checked;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use sweep_proto::trial::{EpochMetrics, PhaseConfig, PhaseTiming, SchedulerConfig, TrialConfig};
 use tch::Tensor;
@@ -157,38 +157,7 @@ impl Phase1Cache {
             tracing::warn!("phase-1 snapshot {} not kept: {why}", entry.display());
             return;
         }
-        self.trim(BUDGET_BYTES);
-    }
-
-    /// Deletes entries, least recently used first, until the cache holds
-    /// at most `budget` bytes; leftover temporary folders go too.
-    pub fn trim(&self, budget: u64) {
-        let Ok(listing) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        let mut entries = Vec::new();
-        for e in listing.flatten() {
-            let path = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(".tmp-") {
-                // A writer that died; a live one is seconds old.
-                if age_s(&path).is_some_and(|s| s > 3600) {
-                    let _ = std::fs::remove_dir_all(&path);
-                }
-                continue;
-            }
-            let used = std::fs::metadata(path.join(META)).and_then(|m| m.modified());
-            let bytes = folder_bytes(&path);
-            entries.push((used.ok(), bytes, path));
-        }
-        entries.sort_by_key(|(used, _, _)| std::cmp::Reverse(*used));
-        let mut total = 0u64;
-        for (_, bytes, path) in entries {
-            total += bytes;
-            if total > budget {
-                let _ = std::fs::remove_dir_all(&path);
-            }
-        }
+        trim(&self.dir, BUDGET_BYTES);
     }
 }
 
@@ -198,10 +167,7 @@ fn read_entry(entry: &Path, key: &Phase1Key, model: &Net) -> Result<Phase1State,
     if meta.key != key.0 {
         return Err("its key differs (a hash collision or an edited file)".into());
     }
-    let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(entry.join(STATE))
-        .map_err(|e| format!("{STATE}: {e}"))?
-        .into_iter()
-        .collect();
+    let tensors = read_checked(&entry.join(STATE)).map_err(|e| e.to_string())?;
     let snapshot = |prefix| {
         Snapshot::from_named(model, &tensors, prefix)
             .ok_or_else(|| format!("{STATE} does not hold this model's `{prefix}` tensors"))
@@ -267,22 +233,6 @@ fn write_entry(
         return Ok(());
     }
     written
-}
-
-fn age_s(path: &Path) -> Option<u64> {
-    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(modified.elapsed().ok()?.as_secs())
-}
-
-fn folder_bytes(path: &Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|l| {
-            l.flatten()
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

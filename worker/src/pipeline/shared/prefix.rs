@@ -32,11 +32,11 @@
 //! go, least recently used first. Like the phase-1 snapshots, the cache
 //! never fails a trial.
 
-use super::touch;
+use super::{touch, trim};
 use crate::pipeline::net::{Net, Snapshot};
+use crate::pipeline::weights::read_checked;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use sweep_proto::trial::TrialConfig;
 use tch::Tensor;
@@ -199,10 +199,7 @@ fn read(
     if m.key != key.0 {
         return Err("its key differs (a hash collision or an edited file)".into());
     }
-    let named: HashMap<String, Tensor> = Tensor::read_safetensors(tensors)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .collect();
+    let named = read_checked(tensors).map_err(|e| e.to_string())?;
     let train = named
         .get("train")
         .ok_or("no `train` tensor")?
@@ -261,40 +258,4 @@ fn write(
         let _ = std::fs::remove_file(&tmp_meta);
     }
     written
-}
-
-/// Deletes whole key folders, least recently used first, until `dir` holds
-/// at most `budget` bytes; temporary files of writers that died (over an
-/// hour old) go too.
-fn trim(dir: &Path, budget: u64) {
-    let Ok(listing) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut keys = Vec::new();
-    for e in listing.flatten() {
-        let Ok(files) = std::fs::read_dir(e.path()) else {
-            continue;
-        };
-        let (mut bytes, mut used) = (0u64, std::time::SystemTime::UNIX_EPOCH);
-        for f in files.flatten() {
-            let Ok(m) = f.metadata() else { continue };
-            let modified = m.modified().unwrap_or(used);
-            let stale = modified.elapsed().is_ok_and(|age| age.as_secs() > 3600);
-            if stale && f.file_name().to_string_lossy().starts_with(".tmp-") {
-                let _ = std::fs::remove_file(f.path());
-                continue;
-            }
-            bytes += m.len();
-            used = used.max(modified);
-        }
-        keys.push((used, bytes, e.path()));
-    }
-    keys.sort_by_key(|(used, _, _)| std::cmp::Reverse(*used));
-    let mut total = 0u64;
-    for (_, bytes, path) in keys {
-        total += bytes;
-        if total > budget {
-            let _ = std::fs::remove_dir_all(&path);
-        }
-    }
 }
