@@ -9,7 +9,9 @@ BatchNorm is far from the identity and a mix-up of buffers shows), and writes:
   OUT_DIR/weights.safetensors   the state dict in torchvision's names (incl.
                                 num_batches_tracked, int64)
   OUT_DIR/io.safetensors        `input` (2x3x64x64, seeded) and `logits`
-                                (torchvision's eval-mode output, 2x1000)
+                                (torchvision's eval-mode output, 2x1000); `gray`
+                                (2x1x64x64 in [0, 1]) and `gray_logits` (torchvision's
+                                output for it replicated to 3 channels and normalised)
 
     python scripts/make_parity_fixture.py OUT_DIR [--seed 0] [--size 64] [--model resnet18|mobilenet_v2]
 
@@ -43,13 +45,20 @@ def main():
                 m.num_batches_tracked.fill_(int(torch.randint(0, 1000, ()).item()))
     model.eval()
     x = torch.randn(2, 3, a.size, a.size)
+    # A gray image in [0, 1] through the seed's transform (3 channels, ImageNet mean/std): the worker
+    # feeds the gray image itself and folds the rest into the first conv.
+    gray = torch.rand(2, 1, a.size, a.size)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
         logits = model(x)
+        gray_logits = model((gray.repeat(1, 3, 1, 1) - mean) / std)
 
     a.out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(a.out_dir / "weights.safetensors"))
-    save_file({"input": x.contiguous(), "logits": logits.contiguous()}, str(a.out_dir / "io.safetensors"))
+    save_file({"input": x.contiguous(), "logits": logits.contiguous(), "gray": gray.contiguous(),
+               "gray_logits": gray_logits.contiguous()}, str(a.out_dir / "io.safetensors"))
     print(f"wrote {a.out_dir}/weights.safetensors ({len(state)} tensors) and io.safetensors "
           f"(input {tuple(x.shape)}, logits {tuple(logits.shape)})")
 

@@ -7,7 +7,10 @@
 #   design then also runs with sharing on and sweeps/asha.yaml's early stopping (the search issue's
 #   combination), compared with the plain grid: wall ratio and whether the best configuration is the same.
 #
-#   scripts/bench/sharing.sh [design|frozen|all]
+#   big:    a 224 px grid of a few trials (the seed's resolution): [layer4] and [layer3, layer4] x backbone LR
+#           1e-4 / 1e-3, 1 + 2 epochs, on BIG_TRAIN/BIG_VAL/BIG_TEST (default 500 / 200 / 200); not part of `all`
+#
+#   scripts/bench/sharing.sh [design|frozen|all|big]
 #
 # Prints for each run: wall time, summed CPU time of every process (the workers and their trial processes),
 # the peak RSS of the largest single process, the best trial and its val/test; then the wall ratio, whether
@@ -22,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WHAT=${1:-all}
-case "$WHAT" in design|frozen|all) ;; *) echo "usage: $0 [design|frozen|all]" >&2; exit 2 ;; esac
+case "$WHAT" in design|frozen|all|big) ;; *) echo "usage: $0 [design|frozen|all|big]" >&2; exit 2 ;; esac
 BIN=${BIN:-}
 if [ -z "$BIN" ]; then
     if [ -x target/release/sweep ] && [ -x target/release/sweep-worker ]; then BIN=target/release; else BIN=target/debug; fi
@@ -78,11 +81,30 @@ rows = sqlite3.connect(sys.argv[1]).execute("select trial_id, result_json from t
 json.dump({t: json.loads(r) if r else None for t, r in rows}, open(sys.argv[2], "w"))' "$dir/sweep.db" "$dir/results.json"
 }
 
-# `compare OFF ON KIND`: the side-by-side lines for one grid.
+# `big_file NAME SHARING`: the 224 px grid (see the top).
+big_file() {
+    cat <<YAML
+name: $1
+metric: {name: val_acc, goal: maximize}
+method: grid
+base:
+  input_size: 224
+  data: {dir: data/mnist, train: ${BIG_TRAIN:-500}, val: ${BIG_VAL:-200}, test: ${BIG_TEST:-200}, split_seed: 0}
+  backbone: {weights: data/backbone/resnet18-fashion-32.safetensors}
+  phase1: {epochs: 1}
+  phase2: {epochs: 2}
+parameters:
+  phase2.lr_backbone: {values: [1.0e-4, 1.0e-3]}
+  phase2.unfreeze: {values: [[layer4], [layer3, layer4]]}
+execution: {sharing: $2, reuse: off}
+YAML
+}
+
+# `compare OFF ON KIND [TRAIN VAL TEST SIZE]`: the side-by-side lines for one grid.
 compare() {
-    "$PY" - "$OUT" "$1" "$2" "$3" "$TRAIN" "$VAL" "$TEST" <<'PY' | tee -a "$SUMMARY"
+    "$PY" - "$OUT" "$1" "$2" "$3" "${4:-$TRAIN}" "${5:-$VAL}" "${6:-$TEST}" "${7:-32}" <<'PY' | tee -a "$SUMMARY"
 import json, subprocess, sys
-out, off, on, kind, train, val, test = sys.argv[1:8]
+out, off, on, kind, train, val, test, size = sys.argv[1:9]
 def load(label):
     d = f"{out}/{label}"
     return json.load(open(f"{d}/usage.json")), json.load(open(f"{d}/board.json")), json.load(open(f"{d}/results.json"))
@@ -107,7 +129,7 @@ for label, (usage, board, results) in runs.items():
 (uo, _, ro), (un, _, rn) = runs[off], runs[on]
 same = set(ro) == set(rn) and all(ro[t] and rn[t] and numbers(ro[t]) == numbers(rn[t]) for t in ro)
 differ = [t for t in ro if not (ro[t] and rn.get(t) and numbers(ro[t]) == numbers(rn[t]))]
-ideal = json.loads(subprocess.check_output([sys.executable, "scripts/bench/sharing_ideal.py", kind, train, val, test]))
+ideal = json.loads(subprocess.check_output([sys.executable, "scripts/bench/sharing_ideal.py", kind, train, val, test, size]))
 measured = uo["wall_s"] / un["wall_s"]
 print(f"{'':>16}  measured {measured:.2f}x wall ({uo['cpu_s'] / un['cpu_s']:.2f}x cpu); ideal {ideal['built']:.2f}x for "
       f"what is shared today (measured = {100 * measured / ideal['built']:.0f}% of it), {ideal['issue']:.2f}x for "
@@ -148,4 +170,11 @@ if [ "$WHAT" = frozen ] || [ "$WHAT" = all ]; then
     run_sweep frozen-off "$OUT/frozen-off.yaml"
     run_sweep frozen-on "$OUT/frozen-on.yaml"
     compare frozen-off frozen-on frozen
+fi
+if [ "$WHAT" = big ]; then
+    big_file bench-big-off off > "$OUT/big-off.yaml"
+    big_file bench-big-on on > "$OUT/big-on.yaml"
+    run_sweep big-off "$OUT/big-off.yaml"
+    run_sweep big-on "$OUT/big-on.yaml"
+    compare big-off big-on big "${BIG_TRAIN:-500}" "${BIG_VAL:-200}" "${BIG_TEST:-200}" 224
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The ideal speed-up of shared execution for the grids of scripts/bench/sharing.sh, counted in multiply-adds.
 
-    sharing_ideal.py design|frozen TRAIN VAL TEST [SIZE]
+    sharing_ideal.py design|frozen|big TRAIN VAL TEST [SIZE]
 
 Prints JSON: {"phase1": x, "built": y, "issue": z, ...}: isolated work over unique work, where
   phase1: phase 1 runs once per distinct phase-1 config (snapshots alone);
@@ -13,7 +13,8 @@ Prints JSON: {"phase1": x, "built": y, "issue": z, ...}: isolated work over uniq
 A ResNet18's stages at SIZE px (default 32): forward multiply-adds per image; backward of a trained stage counted as
 twice its forward (input and weight gradients), frozen stages before the first trained one have none; the head is
 negligible. The grid is sweeps/grid.yaml's: phase 1 3 epochs (head only), phase 2 7 epochs, 3 backbone LRs x
-unfreeze depths x smoothing 0/0.1 x scheduler none/cosine; the test pass once per trial.
+unfreeze depths x smoothing 0/0.1 x scheduler none/cosine; the test pass once per trial. `big` is sharing.sh's
+224 px grid: phase 1 1 epoch, phase 2 2 epochs, 2 backbone LRs x [layer4], [layer3, layer4] (4 trials).
 """
 import json
 import sys
@@ -38,10 +39,13 @@ def main():
     total = sum(f)
     # First trained stage of each unfreeze recipe (index into f).
     depths = {"[layer4]": 4, "[layer3, layer4]": 3, "[all]": 0}
-    if kind == "frozen":
-        depths.pop("[all]")
     lrs, smoothings, schedulers = 3, 2, 2
     p1_epochs, p2_epochs = 3, 7
+    if kind in ("frozen", "big"):
+        depths.pop("[all]")
+    if kind == "big":
+        lrs, smoothings, schedulers = 2, 1, 1
+        p1_epochs, p2_epochs = 1, 2
     trials = [(d, s) for d in depths.values() for s in range(smoothings) for _ in range(lrs * schedulers)]
 
     phase1 = p1_epochs * (train + val) * total

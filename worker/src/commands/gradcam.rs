@@ -10,7 +10,7 @@ use super::train::load_config;
 use crate::figures::gradcam_grid::{self, Cell};
 use crate::figures::png;
 use crate::pipeline::data::prepare_data;
-use crate::pipeline::net::{Head, Net};
+use crate::pipeline::net::{Head, Layout, Net};
 use crate::pipeline::trial::apply_threads;
 use crate::pipeline::weights::read_state_dict;
 use anyhow::{Context, Result};
@@ -55,8 +55,9 @@ pub fn render(
     images: usize,
 ) -> Result<(sweep_proto::trial::Stage, Vec<u8>)> {
     let (sd, _) = read_state_dict(weights, cfg.input_size)?;
-    let model = Net::from_state_dict(cfg.model, sd, Head::Keep)
+    let mut model = Net::from_state_dict(cfg.model, sd, Head::Keep)
         .with_context(|| format!("--weights {}", weights.display()))?;
+    model.set_layout(Layout::for_input_size(i64::from(cfg.input_size)));
     let data = prepare_data(cfg)?;
     let x = &data.test_inputs;
     let n = x.len();
@@ -84,8 +85,8 @@ pub fn render(
     let classes: Vec<i64> = order.iter().map(|&i| pred[i]).collect();
     let (stage, heat) = model.grad_cam(&chosen, &classes);
     let side = cfg.input_size as usize;
-    // Channel 0 un-normalised is the grayscale image (all three channels are).
-    let gray = chosen.narrow(1, 0, 1) * 0.229 + 0.485;
+    // The network's inputs are the gray images themselves, in [0, 1].
+    let gray = chosen.shallow_clone();
     let cells: Vec<Cell> = order
         .iter()
         .enumerate()

@@ -15,7 +15,7 @@
 //! resampling instead of three, smoother images, and cheaper at 224 px.
 //! Both draw their randomness from the trial's augmentation stream.
 
-use super::transform::{normalize3, symmetric_uniform, thetas, Affine, Augmenter};
+use super::transform::{network_input, symmetric_uniform, thetas, Affine, Augmenter};
 use rand::Rng;
 use sweep_proto::trial::{AugmentConfig, AugmentMode};
 use tch::{Kind, Tensor};
@@ -93,7 +93,7 @@ impl ExactAugmenter {
             .collect()
     }
 
-    /// A `[B, 1, h, w]` unit batch → the normalised `[B, 3, size, size]` input.
+    /// A `[B, 1, h, w]` unit batch → the `[B, 1, size, size]` input.
     pub fn apply(&self, unit: &Tensor, transforms: &[ExactAffine]) -> Tensor {
         tch::no_grad(|| {
             let b = unit.size()[0];
@@ -118,7 +118,7 @@ impl ExactAugmenter {
                     [1.0, 0.0, -x, 0.0, 1.0, -y]
                 })
                 .collect();
-            normalize3(&self.sample_nearest(&rotated, &shifts))
+            network_input(self.sample_nearest(&rotated, &shifts))
         })
     }
 
@@ -165,25 +165,20 @@ mod tests {
         }
     }
 
-    /// Undoes [`normalize3`] on channel 0.
-    fn unit_of(x: &Tensor) -> Tensor {
-        x.narrow(1, 0, 1) * 0.229 + 0.485
-    }
-
     #[test]
     fn a_pure_shift_moves_whole_pixels_with_black_fill() {
         tch::manual_seed(1);
         let a = augmenter(0.0);
         let x = digits(1, 28);
         let resized = a.resize(&x);
-        let out = unit_of(&a.apply(
+        let out = a.apply(
             &x,
             &[ExactAffine {
                 angle_deg: 0.0,
                 shift_x: 2,
                 shift_y: -1,
             }],
-        ));
+        );
         // out[y][x] = resized[y + 1][x − 2], zero where that falls outside.
         let expected = Tensor::zeros([1, 1, 32, 32], (Kind::Float, tch::Device::Cpu));
         expected
@@ -205,7 +200,7 @@ mod tests {
         assert!(t
             .iter()
             .all(|t| t.angle_deg.abs() <= 15.0 && t.shift_x.abs() <= 3 && t.shift_y.abs() <= 3));
-        let out = Vec::<f32>::try_from(unit_of(&a.apply(&x, &t)).flatten(0, -1)).unwrap();
+        let out = Vec::<f32>::try_from(a.apply(&x, &t).flatten(0, -1)).unwrap();
         // Nearest sampling: every value is black fill or some resized pixel.
         for v in out {
             assert!(

@@ -55,7 +55,7 @@ pub fn grad_cam(
 }
 
 impl Net {
-    /// Grad-CAM maps of `x` (normalised network inputs) for `classes` (e.g.
+    /// Grad-CAM maps of `x` (network inputs) for `classes` (e.g.
     /// the predicted ones), at the input's size, on the stage
     /// [`grad_cam_stage`] picks; returns that stage too.
     pub fn grad_cam(&self, x: &Tensor, classes: &[i64]) -> (Stage, Tensor) {

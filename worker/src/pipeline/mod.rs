@@ -40,6 +40,11 @@ use std::sync::atomic::AtomicBool;
 use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
 pub use trial::TrialOptions;
 
+/// This build's pipeline: the crate's version and a hash of every file under
+/// src/pipeline (worker/build.rs). The shared caches' keys carry it, so
+/// entries written by other pipeline code are never read.
+pub const BUILD: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("SWEEP_PIPELINE_BUILD"));
+
 /// Called by [`run_trial`] as the trial advances (on the trial's own thread).
 pub trait TrialObserver {
     /// After each training batch: phase (1|2), global epoch (1-based), batch

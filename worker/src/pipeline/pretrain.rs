@@ -89,7 +89,8 @@ pub fn pretrain(
     let train_labels = label_tensor(&ds.train.labels, &train_idx);
     let size = cfg.input_size as i64;
 
-    let model = Net::random(cfg.model, 10, cfg.seed);
+    let mut model = Net::random(cfg.model, 10, cfg.seed);
+    model.set_layout(crate::pipeline::net::Layout::for_input_size(size));
     let optim = OptimizerConfig::default();
     let stages = cfg.model.stages();
     let mut opt = PhaseOptimizer::new(&model, stages, cfg.lr, cfg.lr, &optim)?;

@@ -1,16 +1,18 @@
-//! Image tensors for the network: grayscale → 3 channels, resized to the input
-//! size, ImageNet mean/std. Val/test are kept as they come ([`EvalImages`]:
-//! 1 channel, 28×28) and go through the evaluation transform batch by batch;
-//! training batches go through [`Augmenter`], which rotates, shifts and
-//! resizes a whole batch with one affine grid and one `grid_sample`.
+//! Image tensors for the network: gray `[N, 1, size, size]` images in [0, 1].
+//! The seed's transform goes on to replicate the gray channel three times and
+//! normalise with ImageNet's mean/std; the network's first conv does both
+//! itself ([`crate::pipeline::net::layers::Conv2d::forward_gray`]), so no
+//! 3-channel copy of a batch is ever made. Val/test are kept as they come
+//! ([`EvalImages`]: 1 channel, 28×28) and resized batch by batch; training
+//! batches go through [`Augmenter`], which rotates, shifts and resizes a whole
+//! batch with one affine grid and one `grid_sample`.
 
 use super::idx::Images;
 use rand::Rng;
 use std::f64::consts::PI;
 use tch::{Kind, Tensor};
 
-const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const STD: [f32; 3] = [0.229, 0.224, 0.225];
+use crate::pipeline::net::layers::{MEAN, STD};
 /// Images per chunk when preparing a kept split (bounds peak memory).
 const CHUNK: usize = 256;
 
@@ -38,7 +40,9 @@ pub fn label_tensor(labels: &[u8], indices: &[usize]) -> Tensor {
     Tensor::from_slice(&v)
 }
 
-/// `[N, 1, H, W]` in [0, 1] → `[N, 3, H, W]` with ImageNet normalisation.
+/// `[N, 1, H, W]` in [0, 1] → `[N, 3, H, W]` with ImageNet normalisation:
+/// the seed's (and torchvision's) 3-channel input, which the network computes
+/// the same as the gray image itself (for tests and exports).
 pub fn normalize3(x: &Tensor) -> Tensor {
     let mean = Tensor::from_slice(&MEAN).reshape([1, 3, 1, 1]);
     let inv_std = Tensor::from_slice(&STD.map(|s| 1.0 / s)).reshape([1, 3, 1, 1]);
@@ -46,15 +50,36 @@ pub fn normalize3(x: &Tensor) -> Tensor {
 }
 
 /// The evaluation transform of a `[N, 1, h, w]` unit batch: bilinear resize
-/// to `size` (as torchvision's `Resize` when enlarging), then [`normalize3`].
+/// to `size` (as torchvision's `Resize` when enlarging; none at the images'
+/// own size), gray and in [0, 1] (the network normalises).
 pub fn eval_transform(x: &Tensor, size: i64) -> Tensor {
     let (h, w) = (x.size()[2], x.size()[3]);
-    let resized = if (h, w) == (size, size) {
+    network_input(if (h, w) == (size, size) {
         x.shallow_clone()
     } else {
         x.upsample_bilinear2d([size, size], false, None, None)
-    };
-    normalize3(&resized)
+    })
+}
+
+/// Set to `off`, training and evaluation inputs are the seed's 3-channel
+/// normalised images and the first conv runs on all three channels: the
+/// path the fold replaces, kept for measuring one against the other.
+pub const FOLD_ENV: &str = "SWEEP_FOLD";
+
+/// Whether inputs stay gray for the folded first conv (see [`FOLD_ENV`]).
+pub fn fold_first_conv() -> bool {
+    static FOLD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FOLD.get_or_init(|| std::env::var(FOLD_ENV).as_deref() != Ok("off"))
+}
+
+/// A resized (and augmented) gray batch as the network's input: itself, or
+/// [`normalize3`] of it when the fold is off.
+pub fn network_input(x: Tensor) -> Tensor {
+    if fold_first_conv() {
+        x
+    } else {
+        normalize3(&x)
+    }
 }
 
 /// A kept evaluation split: its images as they come (`[N, 1, 28, 28]` in
@@ -149,8 +174,8 @@ impl Augmenter {
             .collect()
     }
 
-    /// Augments and resizes a `[B, 1, h, w]` unit batch into a normalised
-    /// `[B, 3, size, size]` network input: one affine grid, one grid sample.
+    /// Augments and resizes a `[B, 1, h, w]` unit batch into a
+    /// `[B, 1, size, size]` network input: one affine grid, one grid sample.
     pub fn apply(&self, unit: &Tensor, transforms: &[Affine]) -> Tensor {
         tch::no_grad(|| {
             let b = unit.size()[0];
@@ -158,8 +183,7 @@ impl Augmenter {
             let theta = Tensor::from_slice(&thetas(transforms)).reshape([b, 2, 3]);
             let grid = Tensor::affine_grid_generator(&theta, [b, 1, self.size, self.size], false);
             // interpolation 0 = bilinear, padding 0 = zeros (black fill).
-            let sampled = unit.grid_sampler_2d(&grid, 0, 0, false);
-            normalize3(&sampled)
+            network_input(unit.grid_sampler_2d(&grid, 0, 0, false))
         })
     }
 

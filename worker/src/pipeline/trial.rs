@@ -16,7 +16,7 @@ use super::data::{prepare_data, TrialData};
 use super::metrics::{
     evaluate, evaluate_with, expected_calibration_error, reliability_bins, Predictions, ECE_BINS,
 };
-use super::net::{Head, Net, Snapshot};
+use super::net::{Head, Layout, Net, Snapshot};
 use super::optim::PhaseOptimizer;
 use super::rng::{position, stream, stream_at, Stream, StreamRng};
 use super::schedule::Schedule;
@@ -511,6 +511,7 @@ pub fn run(
         source,
     })?;
     model.hold_frozen_bn = cfg.backbone.hold_frozen_bn;
+    model.set_layout(Layout::for_input_size(i64::from(cfg.input_size)));
     model.seed_dropout(cfg.seed, 0);
     let augmenter = TrainAugment::new(&cfg.augment, cfg.input_size as i64);
     let mut run = Run {

@@ -29,7 +29,7 @@ fn val_and_test_get_the_eval_transform_only() {
     let m = load_mnist(&cfg.data.dir).unwrap();
     let expect = eval_inputs(&unit_images(&m.train.images, &with.split.val), 32);
     assert!(all(&with.val_inputs).equal(&expect));
-    assert_eq!(all(&with.val_inputs).size(), vec![200, 3, 32, 32]);
+    assert_eq!(all(&with.val_inputs).size(), vec![200, 1, 32, 32]);
     // the same whichever batches the images come in (evaluation's, Grad-CAM's).
     let v = &with.val_inputs;
     let halves = Tensor::cat(&[v.inputs(0, 73), v.inputs(73, 127)], 0);
@@ -51,7 +51,7 @@ fn training_batches_vary_and_identity_is_the_eval_transform() {
     let mut rng = StdRng::seed_from_u64(1);
     let a = aug.augment(&batch, &mut rng);
     let b = aug.augment(&batch, &mut rng);
-    assert_eq!(a.size(), vec![64, 3, 32, 32]);
+    assert_eq!(a.size(), vec![64, 1, 32, 32]);
     let moved = (&a - &b)
         .abs()
         .amax([1i64, 2, 3], false)
@@ -83,9 +83,9 @@ fn training_batches_vary_and_identity_is_the_eval_transform() {
     );
 }
 
-/// Un-normalised channel 0 of `[B, 3, S, S]`, as `[B, S, S]` intensities.
+/// `[B, 1, S, S]` network inputs (gray, in [0, 1]) as `[B, S, S]` intensities.
 fn intensities(x: &Tensor) -> Tensor {
-    x.select(1, 0) * 0.229 + 0.485
+    x.select(1, 0)
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use super::common::{python, repo_root};
 use std::collections::HashMap;
 use std::process::Command;
-use sweep_worker::pipeline::net::{Head, Net};
+use sweep_worker::pipeline::net::{Head, Layout, Net};
 use tch::{Kind, Tensor};
 
 fn read(path: &std::path::Path) -> HashMap<String, Tensor> {
@@ -60,6 +60,19 @@ fn assert_parity(
         scale > 0.1,
         "the fixture's logits should not be trivially small"
     );
+    // A gray image in [0, 1], as the pipeline feeds it (replication and
+    // normalisation folded into the first conv), in both layouts.
+    for layout in [Layout::Nchw, Layout::ChannelsLast] {
+        let mut net = Net::from_state_dict(model, copy(weights), Head::Keep).unwrap();
+        net.set_layout(layout);
+        let ours = net.forward_eval(&io["gray"]);
+        let theirs = &io["gray_logits"];
+        let diff = (&ours - theirs).abs().max().double_value(&[]);
+        assert!(
+            diff < 1e-4,
+            "{model}, gray input, {layout:?}: max |ours - torchvision| = {diff}"
+        );
+    }
     let ours_sd: HashMap<String, Tensor> = net.state_dict().into_iter().collect();
     assert_eq!(ours_sd.len(), weights.len());
     for (name, t) in weights {

@@ -12,6 +12,10 @@ use tch::{Device, Kind, Tensor};
 const BN_MOMENTUM: f64 = 0.1;
 const BN_EPS: f64 = 1e-5;
 const CPU_F32: (Kind, Device) = (Kind::Float, Device::Cpu);
+/// ImageNet's per-channel mean and standard deviation (the evaluation
+/// transform's normalisation, folded into the first conv).
+pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// How a new conv's weight starts out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,15 +58,46 @@ impl Conv2d {
         }
     }
 
+    /// The conv of `x`. A 3-channel conv fed a 1-channel `[N, 1, H, W]`
+    /// image in [0, 1] runs [`Self::forward_gray`].
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        if self.groups == 1 && self.weight.size()[1] == 3 && x.size()[1] == 1 {
+            return self.forward_gray(x);
+        }
+        self.conv(x, &self.weight)
+    }
+
+    fn conv(&self, x: &Tensor, weight: &Tensor) -> Tensor {
         x.conv2d(
-            &self.weight,
+            weight,
             None::<Tensor>,
             [self.stride, self.stride],
             [self.padding, self.padding],
             [1, 1],
             self.groups,
         )
+    }
+
+    /// What [`Self::forward`] gives the 3-channel ImageNet-normalised image
+    /// `(x − mean_c) / std_c` of a gray `x` (the evaluation transform), from
+    /// `x` itself: the channels fold into one kernel `Σ_c W_c / std_c`, and
+    /// the mean into `Σ_c W_c · mean_c / std_c` convolved with the image's
+    /// own extent (ones inside, the zero padding outside: the border term
+    /// depends on the position), subtracted. A third of the first conv's
+    /// multiply-adds, no 3-channel copy of the batch; equal up to float
+    /// rounding, and differentiable in `W` (a trainable first conv learns
+    /// through it).
+    pub fn forward_gray(&self, x: &Tensor) -> Tensor {
+        let std = Tensor::from_slice(&STD).reshape([1, 3, 1, 1]);
+        let mean_over_std = Tensor::from_slice(&MEAN).reshape([1, 3, 1, 1]) / &std;
+        let scaled = self
+            .weight
+            .divide(&std)
+            .sum_dim_intlist(1, true, Kind::Float);
+        let shifted = (&self.weight * mean_over_std).sum_dim_intlist(1, true, Kind::Float);
+        let size = x.size();
+        let extent = Tensor::ones([1, 1, size[2], size[3]], CPU_F32);
+        self.conv(x, &scaled) - self.conv(&extent, &shifted)
     }
 }
 
@@ -162,4 +197,67 @@ pub fn dropout_mask(rng: &mut impl Rng, rows: i64, cols: i64, p: f64) -> Tensor 
         .map(|_| if rng.random::<f64>() < p { 0.0 } else { scale })
         .collect();
     Tensor::from_slice(&values).reshape([rows, cols])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed's 3-channel input of a gray `[N, 1, H, W]` unit batch.
+    fn normalized3(x: &Tensor) -> Tensor {
+        let mean = Tensor::from_slice(&MEAN).reshape([1, 3, 1, 1]);
+        let std = Tensor::from_slice(&STD).reshape([1, 3, 1, 1]);
+        (x.repeat([1, 3, 1, 1]) - mean) / std
+    }
+
+    /// The largest |folded − 3-channel| of `conv` on gray images of `side` px,
+    /// relative to the output's scale.
+    fn fold_error(conv: &Conv2d, side: i64) -> f64 {
+        let x = Tensor::rand([3, 1, side, side], CPU_F32);
+        let folded = conv.forward(&x);
+        let plain = conv.forward(&normalized3(&x));
+        assert_eq!(folded.size(), plain.size());
+        let scale = plain.abs().max().double_value(&[]).max(1.0);
+        (folded - plain).abs().max().double_value(&[]) / scale
+    }
+
+    #[test]
+    fn the_folded_first_conv_equals_the_three_channel_one() {
+        tch::manual_seed(11);
+        // ResNet18's conv1 (7×7, stride 2, padding 3) and MobileNetV2's
+        // features.0 (3×3, stride 2, padding 1), at MNIST's own size, the
+        // stand-ins' and the seed's: every border position is checked.
+        for (k, side) in [(7, 28), (7, 32), (7, 224), (3, 28), (3, 32), (3, 224)] {
+            let conv = Conv2d::new(3, 16, k, 2, Init::Kaiming);
+            let err = fold_error(&conv, side);
+            assert!(err < 1e-5, "{k}×{k} at {side} px: relative error {err}");
+        }
+    }
+
+    #[test]
+    fn a_trainable_first_conv_gets_the_same_gradient_through_the_fold() {
+        tch::manual_seed(12);
+        let conv = Conv2d::new(3, 8, 7, 2, Init::Kaiming);
+        let _ = conv.weight.set_requires_grad(true);
+        let x = Tensor::rand([2, 1, 32, 32], CPU_F32);
+        let target = Tensor::randn([2, 8, 16, 16], CPU_F32);
+        let grad = |input: &Tensor| {
+            let loss = (conv.forward(input) * &target).sum(Kind::Float);
+            Tensor::run_backward(&[loss], &[&conv.weight], false, false).remove(0)
+        };
+        let folded = grad(&x);
+        let plain = grad(&normalized3(&x));
+        let scale = plain.abs().max().double_value(&[]);
+        let err = (folded - &plain).abs().max().double_value(&[]) / scale;
+        assert!(scale > 0.0 && err < 1e-5, "relative gradient error {err}");
+    }
+
+    #[test]
+    fn three_channel_inputs_take_the_plain_conv() {
+        tch::manual_seed(13);
+        let conv = Conv2d::new(3, 4, 3, 1, Init::Kaiming);
+        let x = Tensor::randn([1, 3, 8, 8], CPU_F32);
+        let plain = x.conv2d(&conv.weight, None::<Tensor>, [1, 1], [1, 1], [1, 1], 1);
+        assert!(conv.forward(&x).equal(&plain));
+    }
 }

@@ -14,6 +14,7 @@
 //! This file: the model's API (construction, freezing, forward, snapshots).
 
 pub mod layers;
+pub mod layout;
 pub mod mobilenet;
 pub mod names;
 pub mod resnet;
@@ -22,6 +23,7 @@ pub mod state_dict;
 
 use crate::pipeline::rng::{position, stream, stream_at, Stream, StreamRng};
 use layers::{Init, Linear};
+pub use layout::Layout;
 use names::Entry;
 use stages::StageModule;
 use sweep_proto::trial::{Model, Stage};
@@ -64,6 +66,8 @@ pub struct Net {
     pub hold_frozen_bn: bool,
     /// The head's dropout draws ([`Self::seed_dropout`]).
     dropout_rng: std::cell::RefCell<StreamRng>,
+    /// How activations are laid out between stages ([`Self::set_layout`]).
+    layout: Layout,
 }
 
 impl Net {
@@ -74,7 +78,36 @@ impl Net {
             head,
             hold_frozen_bn: false,
             dropout_rng: std::cell::RefCell::new(stream(0, Stream::Dropout)),
+            layout: Layout::Nchw,
         }
+    }
+
+    /// Lays out every stage's input (after the first) as `layout`: the same
+    /// values, other kernels (so results may differ in the last digits).
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
+    }
+
+    /// How activations are laid out.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Stages `range` on `x` in order, each input in the net's layout; `train`:
+    /// BatchNorm as in training ([`Self::bn_train`]), else eval mode.
+    fn run_stages(&self, range: std::ops::Range<usize>, x: &Tensor, train: bool) -> Tensor {
+        let first = range.start;
+        self.stages[range]
+            .iter()
+            .enumerate()
+            .fold(x.shallow_clone(), |h, (i, s)| {
+                let h = if first + i == 0 {
+                    h
+                } else {
+                    self.layout.apply(&h)
+                };
+                s.forward(&h, train && self.bn_train(s))
+            })
     }
 
     /// torchvision's initialisation (kaiming-normal fan-out convs, BN 1/0)
@@ -185,38 +218,26 @@ impl Net {
     /// The first part of [`Self::forward_train`]: the frozen prefix's
     /// output of `x`, without a graph.
     pub fn prefix_forward_train(&self, x: &Tensor) -> Tensor {
-        tch::no_grad(|| {
-            self.stages[..self.frozen_prefix()]
-                .iter()
-                .fold(x.shallow_clone(), |h, s| s.forward(&h, self.bn_train(s)))
-        })
+        tch::no_grad(|| self.run_stages(0..self.frozen_prefix(), x, true))
     }
 
     /// The rest of [`Self::forward_train`]: the stages after the frozen
     /// prefix and the head, on the prefix's output `h`.
     pub fn suffix_forward_train(&self, h: &Tensor) -> Tensor {
-        let h = self.stages[self.frozen_prefix()..]
-            .iter()
-            .fold(h.shallow_clone(), |h, s| s.forward(&h, self.bn_train(s)));
+        let h = self.run_stages(self.frozen_prefix()..self.stages.len(), h, true);
         self.head_forward(&h, true)
     }
 
     /// Eval-mode outputs of the first `stages` stages (no graph): with
     /// [`Self::suffix_forward_eval`], the same as [`Self::forward_eval`].
     pub fn prefix_forward_eval(&self, stages: usize, x: &Tensor) -> Tensor {
-        tch::no_grad(|| {
-            self.stages[..stages]
-                .iter()
-                .fold(x.shallow_clone(), |h, s| s.forward(&h, false))
-        })
+        tch::no_grad(|| self.run_stages(0..stages, x, false))
     }
 
     /// Eval-mode logits from the output `h` of the first `stages` stages.
     pub fn suffix_forward_eval(&self, stages: usize, h: &Tensor) -> Tensor {
         tch::no_grad(|| {
-            let h = self.stages[stages..]
-                .iter()
-                .fold(h.shallow_clone(), |h, s| s.forward(&h, false));
+            let h = self.run_stages(stages..self.stages.len(), h, false);
             self.head_forward(&h, false)
         })
     }
@@ -305,11 +326,10 @@ impl Net {
     pub fn stage_outputs(&self, x: &Tensor) -> Vec<(Stage, Tensor)> {
         tch::no_grad(|| {
             let mut h = x.shallow_clone();
-            self.stages
-                .iter()
-                .map(|s| {
-                    h = s.forward(&h, false);
-                    (s.stage, h.shallow_clone())
+            (0..self.stages.len())
+                .map(|i| {
+                    h = self.run_stages(i..i + 1, &h, false);
+                    (self.stages[i].stage, h.shallow_clone())
                 })
                 .collect()
         })
@@ -323,19 +343,13 @@ impl Net {
             .iter()
             .position(|s| s.stage == stage)
             .map_or(self.stages.len(), |i| i + 1);
-        let h = self.stages[after..]
-            .iter()
-            .fold(h.shallow_clone(), |h, s| s.forward(&h, false));
+        let h = self.run_stages(after..self.stages.len(), h, false);
         self.head_forward(&h, false)
     }
 
     /// The last stage's feature maps of `x` in eval mode (no graph).
     pub fn last_features(&self, x: &Tensor) -> Tensor {
-        tch::no_grad(|| {
-            self.stages
-                .iter()
-                .fold(x.shallow_clone(), |h, s| s.forward(&h, false))
-        })
+        tch::no_grad(|| self.run_stages(0..self.stages.len(), x, false))
     }
 
     /// A deep copy of all weights and BatchNorm state.

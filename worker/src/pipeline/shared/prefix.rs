@@ -68,7 +68,9 @@ impl PrefixKey {
     pub fn new(cfg: &TrialConfig, data_sha256: &str, threads: u32, start: &PhaseStart<'_>) -> Self {
         let key = serde_json::json!({
             "format": FORMAT,
-            "worker": env!("CARGO_PKG_VERSION"),
+            "worker": crate::pipeline::BUILD,
+            "layout": crate::pipeline::net::Layout::for_input_size(i64::from(cfg.input_size)).name(),
+            "fold": crate::pipeline::transform::fold_first_conv(),
             "cpu": sweep_runtime::cores::model(),
             "threads": threads,
             "model": cfg.model.to_string(),
