@@ -41,7 +41,11 @@ SUMMARY="$OUT/summary.txt"
 say() { echo "$*" | tee -a "$SUMMARY"; }
 : > "$SUMMARY"
 say "cpu: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//"), $(nproc) cores; binaries: $BIN"
-say "split: train $TRAIN, val $VAL, test $TEST; 2 workers x 1 thread"
+if [ "$WHAT" = big ]; then
+    say "split: train ${BIG_TRAIN:-500}, val ${BIG_VAL:-200}, test ${BIG_TEST:-200}, 224 px; 2 workers x 1 thread"
+else
+    say "split: train $TRAIN, val $VAL, test $TEST; 2 workers x 1 thread"
+fi
 
 # `grid_file NAME SHARING [frozen|asha]`: sweeps/grid.yaml reduced, named NAME, with `execution: {sharing: SHARING,
 # reuse: off}` (each run computes its own trials), restricted to the frozen-heavy recipes with `frozen`, with

@@ -1,16 +1,24 @@
 //! Leases: handing a pending trial to a worker (the oldest running sweep
 //! with room under its `parallelism` first, its trials in index order,
-//! skipping those this worker failed for environment reasons; a TPE sweep
-//! without a pending trial proposes its next one, see `proposals`). A draining
-//! worker gets nothing; a quarantined one is refused, saying why.
+//! skipping those this worker failed for environment reasons; with sharing on,
+//! the first whose share group has no trial running, if one of the next
+//! [`SHARE_LOOKAHEAD`] has none, see `share_groups`; a TPE sweep without a
+//! pending trial proposes its next one, see `proposals`). A draining worker
+//! gets nothing; a quarantined one is refused, saying why.
 
 use super::error::{StoreError, StoreResult};
 use super::expiry::expire;
 use super::model::LeaseGrant;
+use super::share_groups::share_group;
 use super::worker_health::standing;
 use super::worker_registry::touch_worker;
 use super::{lease_requests, proposals, Store};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
+use std::collections::HashSet;
+
+/// How many pending trials, in order, a lease looks through for one whose
+/// share group is not running (bounds the configs parsed per lease).
+pub const SHARE_LOOKAHEAD: usize = 32;
 
 impl Store {
     /// Hands the first pending trial of the oldest running sweep with room
@@ -107,21 +115,34 @@ fn next_pending(tx: &Transaction, worker_id: &str) -> StoreResult<Option<(String
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
     let mut first_pending = conn.prepare_cached(
-        "SELECT t.trial_id FROM trials t
+        "SELECT t.trial_id, t.config_json FROM trials t
          WHERE t.sweep_id = ?1 AND t.state = 'pending'
            AND (t.environment_failures = 0 OR NOT EXISTS (
                SELECT 1 FROM worker_outcomes o
                WHERE o.sweep_id = t.sweep_id AND o.trial_id = t.trial_id
                  AND o.kind = 'environment' AND o.worker_id = ?2))
-         ORDER BY t.idx LIMIT 1",
+         ORDER BY t.idx LIMIT ?3",
     )?;
     for (sweep_id, parallelism, running, can_propose) in candidates {
         if parallelism > 0 && running >= parallelism {
             continue;
         }
-        let trial: Option<String> = first_pending
-            .query_row(params![sweep_id, worker_id], |r| r.get(0))
-            .optional()?;
+        let sharing = super::reuse::execution_of(tx, &sweep_id)?.sharing;
+        let look = if sharing && running > 0 {
+            SHARE_LOOKAHEAD
+        } else {
+            1
+        };
+        let pending: Vec<(String, String)> = first_pending
+            .query_map(params![sweep_id, worker_id, look as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let trial = if pending.len() > 1 {
+            apart_from_running(tx, &sweep_id, &pending)?
+        } else {
+            pending.into_iter().next().map(|(id, _)| id)
+        };
         if let Some(trial_id) = trial {
             return Ok(Some((sweep_id, trial_id)));
         }
@@ -132,4 +153,26 @@ fn next_pending(tx: &Transaction, worker_id: &str) -> StoreResult<Option<(String
         }
     }
     Ok(None)
+}
+
+/// The first of `pending` (id, config JSON; in lease order) whose share group
+/// has no running trial in `sweep_id`, else the first.
+fn apart_from_running(
+    tx: &Transaction,
+    sweep_id: &str,
+    pending: &[(String, String)],
+) -> StoreResult<Option<String>> {
+    let mut running = tx.prepare_cached(
+        "SELECT config_json FROM trials WHERE sweep_id = ?1 AND state = 'running'",
+    )?;
+    let busy: HashSet<String> = running
+        .query_map(params![sweep_id], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
+        .filter_map(|c| share_group(c))
+        .collect();
+    let free = pending
+        .iter()
+        .find(|(_, config)| share_group(config).is_none_or(|g| !busy.contains(&g)));
+    Ok(free.or(pending.first()).map(|(id, _)| id.clone()))
 }

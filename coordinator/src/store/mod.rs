@@ -54,6 +54,7 @@ mod resume;
 mod reuse;
 mod schema;
 mod secrets;
+mod share_groups;
 mod sweeps;
 mod worker_health;
 mod worker_registry;

@@ -1,0 +1,87 @@
+//! Share groups: which trials of a sweep a worker computes much of alike
+//! (issue 10). Trials whose configs differ only in what the trainable part
+//! sees — learning rates, label smoothing, the schedule, the optimizer, how
+//! long phase 2 runs — feed the same batches through the same frozen stages,
+//! so the worker's shared caches serve the second one from the first. That
+//! only pays if the second starts after the first: two of one group running
+//! at the same moment both compute the shared part. A lease therefore skips
+//! ahead to a pending trial whose group is not running, when there is one
+//! (`leases`). The grouping is a scheduling hint only: what is reused is
+//! decided by the worker's content keys, never by this.
+
+use sweep_proto::trial::{LossConfig, OptimizerConfig, SchedulerConfig, TrialConfig};
+
+/// The share group of a trial's resolved config (its JSON as stored), or
+/// `None` when it is not a pipeline trial config (then it conflicts with
+/// nothing).
+pub fn share_group(config_json: &str) -> Option<String> {
+    let mut c: TrialConfig = serde_json::from_str(config_json).ok()?;
+    c.phase2.lr_backbone = 0.0;
+    c.phase2.lr_head = 0.0;
+    c.phase2.epochs = 0;
+    // A head-only phase 1 leaves the backbone as it found it, whatever trains
+    // the head; a phase 1 that trains backbone stages keeps all of it.
+    if c.phase1.unfreeze.is_empty() {
+        c.phase1.lr_head = 0.0;
+        c.phase1.lr_backbone = 0.0;
+        c.loss = LossConfig::default();
+        c.scheduler = SchedulerConfig::default();
+        c.optimizer = OptimizerConfig::default();
+    }
+    Some(c.canonical_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(f: impl FnOnce(&mut TrialConfig)) -> String {
+        let mut c = TrialConfig::default();
+        f(&mut c);
+        c.canonical_json()
+    }
+
+    #[test]
+    fn what_only_the_trainable_part_sees_leaves_the_group() {
+        let base = share_group(&json(|_| {})).unwrap();
+        for changed in [
+            json(|c| c.phase2.lr_backbone = 1e-3),
+            json(|c| c.phase2.lr_head = 1e-2),
+            json(|c| c.phase2.epochs = 2),
+            json(|c| c.loss.label_smoothing = 0.1),
+            json(|c| c.scheduler.phase1 = true),
+            json(|c| c.optimizer.weight_decay = 0.05),
+        ] {
+            assert_eq!(share_group(&changed).unwrap(), base);
+        }
+    }
+
+    #[test]
+    fn what_the_frozen_stages_see_changes_it() {
+        let base = share_group(&json(|_| {})).unwrap();
+        for changed in [
+            json(|c| c.phase2.unfreeze = vec![sweep_proto::trial::Stage::All]),
+            json(|c| c.seed = 7),
+            json(|c| c.input_size = 64),
+            json(|c| c.batch_size = 64),
+            json(|c| c.data.train = 123),
+            json(|c| c.phase1.epochs = 1),
+        ] {
+            assert_ne!(share_group(&changed).unwrap(), base);
+        }
+        // A phase 1 that trains a backbone stage keeps its learning rates.
+        let trains = |lr: f64| {
+            json(|c| {
+                c.phase1.unfreeze = vec![sweep_proto::trial::Stage::Layer4];
+                c.phase1.lr_backbone = lr;
+            })
+        };
+        assert_ne!(share_group(&trains(1e-4)), share_group(&trains(1e-3)));
+    }
+
+    #[test]
+    fn other_configs_have_none() {
+        assert_eq!(share_group("{\"simulate\": true}"), None);
+        assert_eq!(share_group("not json"), None);
+    }
+}
