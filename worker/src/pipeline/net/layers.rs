@@ -93,10 +93,16 @@ impl Conv2d {
         let std = Tensor::from_slice(&STD).reshape([1, 3, 1, 1]);
         let mean = Tensor::from_slice(&MEAN).reshape([1, 3, 1, 1]);
         if self.weight.requires_grad() {
-            return self.conv(&((x.expand([-1, 3, -1, -1], false) - mean) / std), &self.weight);
+            return self.conv(
+                &((x.expand([-1, 3, -1, -1], false) - mean) / std),
+                &self.weight,
+            );
         }
         tch::no_grad(|| {
-            let scaled = self.weight.divide(&std).sum_dim_intlist(1, true, Kind::Float);
+            let scaled = self
+                .weight
+                .divide(&std)
+                .sum_dim_intlist(1, true, Kind::Float);
             let shifted = (&self.weight * (mean / &std)).sum_dim_intlist(1, true, Kind::Float);
             let size = x.size();
             let extent = Tensor::ones([1, 1, size[2], size[3]], CPU_F32);
