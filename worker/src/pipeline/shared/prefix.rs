@@ -47,7 +47,7 @@ const FORMAT: u32 = 1;
 pub const BUDGET_BYTES: u64 = 4 << 30;
 /// An epoch's outputs larger than this are not kept (nor held in memory
 /// while the epoch runs).
-pub const MAX_EPOCH_BYTES: u64 = 256 << 20;
+pub const MAX_EPOCH_BYTES: u64 = 512 << 20;
 
 /// Everything a phase's frozen-prefix outputs depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
