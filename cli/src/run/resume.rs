@@ -104,8 +104,33 @@ mod tests {
         }
     }
 
+    /// `f` until it does not fail for the database's writer lock, for up to
+    /// 5 s. Another test of this binary that starts a process (the worker
+    /// pool's) forks: until the child execs, it holds a copy of every open
+    /// descriptor, the lock file's among them, so a lock just released by
+    /// dropping a store can look held for a moment.
+    fn past_a_fork<T, E: std::fmt::Debug>(mut f: impl FnMut() -> Result<T, E>) -> T {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match f() {
+                Ok(v) => return v,
+                Err(e)
+                    if std::time::Instant::now() < deadline
+                        && format!("{e:?}").contains("lock") =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
+    fn open(db: &Path) -> Store {
+        past_a_fork(|| Store::open(db, StoreOptions::default()))
+    }
+
     fn store_with_a_sweep(db: &Path) -> (Store, String) {
-        let store = Store::open(db, StoreOptions::default()).unwrap();
+        let store = open(db);
         let sweep = sweepfile::load(FILE, "r.yaml", &LoadLimits::default()).unwrap();
         let id = store.create_sweep(&sweep, FILE, "r.yaml").unwrap();
         (store, id)
@@ -124,7 +149,8 @@ mod tests {
         assert_eq!(lease.attempt, 1);
         drop(store);
 
-        let Earlier::Resume { summary, released } = prepare(&db, FILE, false).unwrap() else {
+        let Earlier::Resume { summary, released } = past_a_fork(|| prepare(&db, FILE, false))
+        else {
             panic!("expected a resume");
         };
         assert_eq!((summary.sweep_id.as_str(), released), (id.as_str(), 1));
@@ -136,7 +162,7 @@ mod tests {
         );
 
         // The next lease is attempt 2 of a trial whose first attempt did not count.
-        let store = Store::open(&db, StoreOptions::default()).unwrap();
+        let store = open(&db);
         let new = store.register_worker(&worker()).unwrap();
         let again = store.lease(&new.worker_id, "").unwrap().unwrap();
         let other = store.lease(&new.worker_id, "").unwrap().unwrap();
@@ -157,18 +183,18 @@ mod tests {
         drop(store);
         let edited = FILE.replace("0.01]", "0.02]");
         assert!(matches!(
-            prepare(&db, &edited, false).unwrap(),
+            past_a_fork(|| prepare(&db, &edited, false)),
             Earlier::Nothing
         ));
 
-        let Earlier::Replaced { summary } = prepare(&db, FILE, true).unwrap() else {
+        let Earlier::Replaced { summary } = past_a_fork(|| prepare(&db, FILE, true)) else {
             panic!("expected --fresh to replace the sweep");
         };
         assert_eq!(summary.sweep_id, id);
         assert_eq!(summary.state, SweepState::Cancelled);
         // A cancelled sweep is never resumed.
         assert!(matches!(
-            prepare(&db, FILE, false).unwrap(),
+            past_a_fork(|| prepare(&db, FILE, false)),
             Earlier::Nothing
         ));
     }
