@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{open_store, result, worker, LEASE_MS};
+use common::{complete, open_store, result, worker, LEASE_MS};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use sweep_coordinator::server::{serve, ServerConfig, ServerError};
 use sweep_coordinator::store::{
-    CompletionReport, FailureReport, HeartbeatReport, InputFingerprints, LeaseGrant, ManualClock,
-    Store, SweepState, TrialState,
+    FailureReport, HeartbeatReport, InputFingerprints, LeaseGrant, ManualClock, Store, SweepState,
+    TrialState,
 };
 use sweep_coordinator::sweepfile::{self, LoadLimits};
 use sweep_proto::v1;
@@ -72,18 +72,6 @@ fn submit(
 ) -> sweep_coordinator::store::Submitted {
     let sweep = sweepfile::load(yaml, "t.yaml", &LoadLimits::default()).unwrap();
     store.submit_sweep(&sweep, yaml, "t.yaml", inputs).unwrap()
-}
-
-fn complete(store: &Store, w: &str, l: &LeaseGrant, result_json: String) {
-    assert!(store
-        .complete(&CompletionReport {
-            sweep_id: l.sweep_id.clone(),
-            worker_id: w.into(),
-            trial_id: l.trial_id.clone(),
-            attempt: l.attempt,
-            result_json,
-        })
-        .unwrap());
 }
 
 /// Leases everything of the running sweeps to `w`: (seed, lease) each.

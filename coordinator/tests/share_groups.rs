@@ -7,11 +7,9 @@
 
 mod common;
 
-use common::{open_store, result, worker};
+use common::{complete, open_store, result_json, worker};
 use std::sync::Arc;
-use sweep_coordinator::store::{
-    CompletionReport, InputFingerprints, LeaseGrant, ManualClock, Store,
-};
+use sweep_coordinator::store::{InputFingerprints, LeaseGrant, ManualClock, Store};
 use sweep_coordinator::sweepfile::{self, LoadLimits};
 
 /// 2 unfreeze depths × 2 backbone LRs: two share groups of two trials.
@@ -33,18 +31,6 @@ fn submit(store: &Store, yaml: &str) {
         .unwrap();
 }
 
-fn complete(store: &Store, w: &str, l: &LeaseGrant) {
-    assert!(store
-        .complete(&CompletionReport {
-            sweep_id: l.sweep_id.clone(),
-            worker_id: w.into(),
-            trial_id: l.trial_id.clone(),
-            attempt: l.attempt,
-            result_json: serde_json::to_string(&result(0.9, 0.89)).unwrap(),
-        })
-        .unwrap());
-}
-
 /// Three leases: w1, w2, then w1 again after finishing its first; their
 /// unfreeze depths.
 fn three_leases(sharing: &str) -> [usize; 3] {
@@ -54,7 +40,7 @@ fn three_leases(sharing: &str) -> [usize; 3] {
     let (w1, w2) = (worker(&store, "a"), worker(&store, "b"));
     let first = store.lease(&w1, "").unwrap().unwrap();
     let second = store.lease(&w2, "").unwrap().unwrap();
-    complete(&store, &w1, &first);
+    complete(&store, &w1, &first, result_json(0.9, 0.89));
     let third = store.lease(&w1, "").unwrap().unwrap();
     [depth(&first), depth(&second), depth(&third)]
 }

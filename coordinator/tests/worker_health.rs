@@ -9,8 +9,8 @@ mod common;
 use common::*;
 use std::sync::Arc;
 use sweep_coordinator::store::{
-    CompletionReport, FailureCause, FailureReport, LeaseGrant, ManualClock, Store, StoreError,
-    TrialState, WorkerState, WorkerStatus,
+    FailureCause, FailureReport, LeaseGrant, ManualClock, Store, StoreError, TrialState,
+    WorkerState, WorkerStatus,
 };
 
 fn setup(n: usize) -> (tempfile::TempDir, Arc<ManualClock>, Store, String) {
@@ -37,18 +37,6 @@ fn env_fail(store: &Store, w: &str, l: &LeaseGrant, error: &str) {
             error: error.into(),
             cause: FailureCause::Environment,
             ..Default::default()
-        })
-        .unwrap());
-}
-
-fn complete(store: &Store, w: &str, l: &LeaseGrant) {
-    assert!(store
-        .complete(&CompletionReport {
-            sweep_id: l.sweep_id.clone(),
-            worker_id: w.into(),
-            trial_id: l.trial_id.clone(),
-            attempt: l.attempt,
-            result_json: result_json(0.5, 0.5),
         })
         .unwrap());
 }
@@ -104,7 +92,7 @@ fn an_environment_failure_counts_no_attempt_and_the_worker_moves_on() {
         (again.trial_id.as_str(), again.attempt),
         (first.trial_id.as_str(), 2)
     );
-    complete(&store, &other, &again);
+    complete(&store, &other, &again, result_json(0.5, 0.5));
     let st = status(&store, &w);
     assert_eq!(
         (st.environment_failures, st.failed, st.done, st.running),
@@ -165,7 +153,7 @@ fn quarantine_after_k_environment_failures_on_different_trials() {
         summary.stalled_reason, "",
         "the good worker can still lease"
     );
-    complete(&store, &w, &held[0]);
+    complete(&store, &w, &held[0], result_json(0.5, 0.5));
     assert_eq!(status(&store, &w).state, WorkerState::Active);
     assert!(store.lease(&good, "").unwrap().is_some());
 }
@@ -177,7 +165,7 @@ fn a_completed_trial_between_environment_failures_breaks_the_streak() {
     for n in 0..4 {
         let l = store.lease(&w, "").unwrap().unwrap();
         if n == 1 {
-            complete(&store, &w, &l);
+            complete(&store, &w, &l, result_json(0.5, 0.5));
         } else {
             env_fail(&store, &w, &l, "out of memory");
         }
@@ -308,7 +296,7 @@ fn a_draining_worker_leases_nothing_but_finishes_its_trials() {
         "{}",
         summary.stalled_reason
     );
-    complete(&store, &w, &l);
+    complete(&store, &w, &l, result_json(0.5, 0.5));
     assert_eq!(status(&store, &w).done, 1);
     assert!(matches!(
         store.drain_worker("nobody-0000"),

@@ -49,7 +49,7 @@ impl Store {
             if draining {
                 return Ok(Ok(None));
             }
-            let Some((sweep_id, trial_id)) = next_pending(tx, worker_id)? else {
+            let Some((sweep_id, trial_id, sharing)) = next_pending(tx, worker_id)? else {
                 return Ok(Ok(None));
             };
             let (attempt, config_json): (u32, String) = tx.query_row(
@@ -69,7 +69,7 @@ impl Store {
             )?;
             changed.push(sweep_id.clone());
             let artifacts = super::artifacts::policy_of(tx, &sweep_id)?.kind_names();
-            let sharing_off = !super::reuse::execution_of(tx, &sweep_id)?.sharing;
+            let sharing_off = !sharing;
             let grant = LeaseGrant {
                 artifacts,
                 sweep_id,
@@ -91,10 +91,11 @@ impl Store {
     }
 }
 
-/// (sweep id, trial id) of the trial to lease next to `worker_id`, if any:
-/// a pending one, else, for a TPE sweep with proposals left, a new proposal
-/// (stored by [`proposals::propose`] in this transaction).
-fn next_pending(tx: &Transaction, worker_id: &str) -> StoreResult<Option<(String, String)>> {
+/// (sweep id, trial id, the sweep's `execution.sharing`) of the trial to
+/// lease next to `worker_id`, if any: a pending one, else, for a TPE sweep
+/// with proposals left, a new proposal (stored by [`proposals::propose`] in
+/// this transaction).
+fn next_pending(tx: &Transaction, worker_id: &str) -> StoreResult<Option<(String, String, bool)>> {
     let conn: &Transaction = tx;
     let mut sweeps = conn.prepare_cached(
         "SELECT id, parallelism, running, can_propose FROM (
@@ -144,11 +145,11 @@ fn next_pending(tx: &Transaction, worker_id: &str) -> StoreResult<Option<(String
             pending.into_iter().next().map(|(id, _)| id)
         };
         if let Some(trial_id) = trial {
-            return Ok(Some((sweep_id, trial_id)));
+            return Ok(Some((sweep_id, trial_id, sharing)));
         }
         if can_propose {
             if let Some(trial_id) = proposals::propose(tx, &sweep_id)? {
-                return Ok(Some((sweep_id, trial_id)));
+                return Ok(Some((sweep_id, trial_id, sharing)));
             }
         }
     }

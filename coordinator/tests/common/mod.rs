@@ -7,7 +7,9 @@ pub mod http_get;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use sweep_coordinator::store::{ManualClock, Store, StoreOptions, WorkerInfo};
+use sweep_coordinator::store::{
+    CompletionReport, LeaseGrant, ManualClock, Store, StoreOptions, WorkerInfo,
+};
 use sweep_coordinator::sweepfile::{self, LoadLimits, Sweep};
 use sweep_proto::trial::{BackboneInfo, EpochMetrics, PhaseTiming, TestMetrics, TrialResult};
 
@@ -118,4 +120,17 @@ pub fn result(val_acc: f64, test_acc: f64) -> TrialResult {
 
 pub fn result_json(val_acc: f64, test_acc: f64) -> String {
     serde_json::to_string(&result(val_acc, test_acc)).unwrap()
+}
+
+/// Reports `lease` done by `worker` with `result_json`; the store must accept it.
+pub fn complete(store: &Store, worker: &str, lease: &LeaseGrant, result_json: String) {
+    assert!(store
+        .complete(&CompletionReport {
+            sweep_id: lease.sweep_id.clone(),
+            worker_id: worker.into(),
+            trial_id: lease.trial_id.clone(),
+            attempt: lease.attempt,
+            result_json,
+        })
+        .unwrap());
 }

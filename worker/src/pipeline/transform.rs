@@ -12,7 +12,7 @@ use rand::Rng;
 use std::f64::consts::PI;
 use tch::{Kind, Tensor};
 
-use crate::pipeline::net::layers::{MEAN, STD};
+use crate::pipeline::net::layers::normalize3;
 /// Images per chunk when preparing a kept split (bounds peak memory).
 const CHUNK: usize = 256;
 
@@ -38,15 +38,6 @@ pub fn unit_images(images: &Images, indices: &[usize]) -> Tensor {
 pub fn label_tensor(labels: &[u8], indices: &[usize]) -> Tensor {
     let v: Vec<i64> = indices.iter().map(|&i| labels[i] as i64).collect();
     Tensor::from_slice(&v)
-}
-
-/// `[N, 1, H, W]` in [0, 1] → `[N, 3, H, W]` with ImageNet normalisation:
-/// the seed's (and torchvision's) 3-channel input, which the network computes
-/// the same as the gray image itself (for tests and exports).
-pub fn normalize3(x: &Tensor) -> Tensor {
-    let mean = Tensor::from_slice(&MEAN).reshape([1, 3, 1, 1]);
-    let inv_std = Tensor::from_slice(&STD.map(|s| 1.0 / s)).reshape([1, 3, 1, 1]);
-    (x - mean) * inv_std
 }
 
 /// The evaluation transform of a `[N, 1, h, w]` unit batch: bilinear resize

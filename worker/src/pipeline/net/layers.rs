@@ -17,6 +17,14 @@ const CPU_F32: (Kind, Device) = (Kind::Float, Device::Cpu);
 pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// `[N, 1, H, W]` in [0, 1] → `[N, 3, H, W]` with ImageNet normalisation:
+/// the seed's (and torchvision's) 3-channel input of a gray image.
+pub fn normalize3(x: &Tensor) -> Tensor {
+    let mean = Tensor::from_slice(&MEAN).reshape([1, 3, 1, 1]);
+    let inv_std = Tensor::from_slice(&STD.map(|s| 1.0 / s)).reshape([1, 3, 1, 1]);
+    (x - mean) * inv_std
+}
+
 /// How a new conv's weight starts out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Init {
@@ -90,14 +98,11 @@ impl Conv2d {
     /// its weight gradient are no faster than the 3-channel ones, and the
     /// fold's own backward costs more than the copy it saves.
     pub fn forward_gray(&self, x: &Tensor) -> Tensor {
+        if self.weight.requires_grad() {
+            return self.conv(&normalize3(x), &self.weight);
+        }
         let std = Tensor::from_slice(&STD).reshape([1, 3, 1, 1]);
         let mean = Tensor::from_slice(&MEAN).reshape([1, 3, 1, 1]);
-        if self.weight.requires_grad() {
-            return self.conv(
-                &((x.expand([-1, 3, -1, -1], false) - mean) / std),
-                &self.weight,
-            );
-        }
         tch::no_grad(|| {
             let scaled = self
                 .weight

@@ -17,6 +17,19 @@ pub mod phase1;
 pub mod prefix;
 
 use std::path::{Path, PathBuf};
+use sweep_proto::trial::TrialConfig;
+
+/// What both caches' keys hold of how this worker computes `cfg`'s trial: the
+/// pipeline build ([`crate::pipeline::BUILD`]), the activation layout and
+/// whether the first conv folds its input, so a worker that computes
+/// otherwise never reads what this one wrote.
+fn numerics(cfg: &TrialConfig) -> serde_json::Value {
+    serde_json::json!({
+        "build": crate::pipeline::BUILD,
+        "layout": crate::pipeline::net::Layout::for_input_size(i64::from(cfg.input_size)).name(),
+        "fold": crate::pipeline::transform::fold_first_conv(),
+    })
+}
 
 /// The folder of phase-1 snapshots under `dir`.
 pub fn phase1_dir(dir: &Path) -> PathBuf {

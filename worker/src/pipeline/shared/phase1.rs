@@ -64,9 +64,7 @@ impl Phase1Key {
         c.data.dir = PathBuf::new();
         let key = serde_json::json!({
             "format": FORMAT,
-            "worker": crate::pipeline::BUILD,
-            "layout": crate::pipeline::net::Layout::for_input_size(i64::from(cfg.input_size)).name(),
-            "fold": crate::pipeline::transform::fold_first_conv(),
+            "numerics": super::numerics(cfg),
             "cpu": sweep_runtime::cores::model(),
             "config": c.canonical_json(),
             "backbone_sha256": backbone_sha256,

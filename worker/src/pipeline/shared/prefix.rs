@@ -68,9 +68,7 @@ impl PrefixKey {
     pub fn new(cfg: &TrialConfig, data_sha256: &str, threads: u32, start: &PhaseStart<'_>) -> Self {
         let key = serde_json::json!({
             "format": FORMAT,
-            "worker": crate::pipeline::BUILD,
-            "layout": crate::pipeline::net::Layout::for_input_size(i64::from(cfg.input_size)).name(),
-            "fold": crate::pipeline::transform::fold_first_conv(),
+            "numerics": super::numerics(cfg),
             "cpu": sweep_runtime::cores::model(),
             "threads": threads,
             "model": cfg.model.to_string(),
