@@ -329,6 +329,7 @@ async fn serve_trials(url: String) {
                 worker_id: worker_id.clone(),
                 worker_secret: worker_secret.clone(),
                 request_id: String::new(),
+                max_trials: 1,
             })
             .await
             .unwrap()

@@ -65,6 +65,7 @@ async fn lease(w: &mut WorkerServiceClient<Channel>, h: &Hand) -> Lease {
         worker_id: h.id.clone(),
         worker_secret: h.secret.clone(),
         request_id: String::new(),
+        max_trials: 1,
     })
     .await
     .unwrap()
@@ -198,6 +199,7 @@ async fn workers_lists_states_and_status_says_when_the_sweep_stalls() {
             worker_id: nodata.id.clone(),
             worker_secret: nodata.secret.clone(),
             request_id: String::new(),
+            max_trials: 1,
         })
         .await
         .unwrap_err();

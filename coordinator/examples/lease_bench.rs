@@ -199,6 +199,7 @@ async fn worker(
                 worker_id: worker_id.clone(),
                 worker_secret: worker_secret.clone(),
                 request_id: String::new(),
+                max_trials: 1,
             })
             .await?
             .into_inner();

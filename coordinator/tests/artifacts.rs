@@ -94,6 +94,7 @@ async fn lease(w: &mut Workers, me: &Me) -> Lease {
         worker_id: me.worker_id.clone(),
         worker_secret: me.secret.clone(),
         request_id: String::new(),
+        max_trials: 1,
     })
     .await
     .unwrap()

@@ -184,6 +184,7 @@ async fn call_worker_service(
                 worker_id: worker_id.clone(),
                 request_id: "forged-lease".into(),
                 worker_secret: worker_secret(),
+                max_trials: 1,
             })
             .await),
         ),
@@ -281,6 +282,7 @@ async fn every_rpc_refuses_callers_without_the_right_token() {
             worker_id: worker_id.clone(),
             worker_secret: worker_secret.clone(),
             request_id: "real-lease".into(),
+            max_trials: 1,
         })
         .await
         .unwrap()

@@ -68,6 +68,7 @@ async fn lease_one(
             worker_id: worker_id.into(),
             worker_secret: secret.into(),
             request_id: String::new(),
+            max_trials: 1,
         })
         .await
         .unwrap()

@@ -198,6 +198,7 @@ async fn every_string_a_caller_sends_is_capped() {
                 worker_id: wid.clone(),
                 worker_secret: secret.clone(),
                 request_id: long_id.clone(),
+                max_trials: 1,
             })
             .await,
         "request_id",

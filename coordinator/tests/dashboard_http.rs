@@ -228,6 +228,7 @@ async fn pages_need_the_token_and_the_api_sorts_pages_and_streams_changes() {
             worker_id: reg.worker_id,
             request_id: "sse-1".into(),
             worker_secret: reg.worker_secret,
+            max_trials: 1,
         })
         .await
         .unwrap()

@@ -206,6 +206,7 @@ async fn a_sweep_runs_end_to_end_over_grpc() {
                 worker_id: wid.clone(),
                 worker_secret: secret.clone(),
                 request_id: String::new(),
+                max_trials: 1,
             })
             .await
             .unwrap()
@@ -435,6 +436,7 @@ async fn lease(
             worker_id: worker_id.into(),
             worker_secret: secret.into(),
             request_id: request_id.into(),
+            max_trials: 1,
         })
         .await
         .unwrap()

@@ -143,6 +143,7 @@ async fn only_the_lease_holder_with_its_secret_may_report() {
                 worker_id: a.clone(),
                 worker_secret: secret.into(),
                 request_id: String::new(),
+                max_trials: 1,
             })
             .await
             .unwrap_err();
@@ -159,6 +160,7 @@ async fn only_the_lease_holder_with_its_secret_may_report() {
             worker_id: a.clone(),
             worker_secret: a_secret.clone(),
             request_id: String::new(),
+            max_trials: 1,
         })
         .await
         .unwrap()
@@ -220,6 +222,7 @@ async fn only_the_lease_holder_with_its_secret_may_report() {
             worker_id: a.clone(),
             worker_secret: a_secret.clone(),
             request_id: String::new(),
+            max_trials: 1,
         })
         .await
         .unwrap()

@@ -119,6 +119,7 @@ async fn metrics_count_rpcs_leases_reports_and_trials_behind_the_client_token() 
             worker_id: reg.worker_id.clone(),
             request_id: "r1".into(),
             worker_secret: reg.worker_secret.clone(),
+            max_trials: 1,
         })
         .await
         .unwrap()

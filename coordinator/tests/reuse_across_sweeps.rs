@@ -395,6 +395,7 @@ async fn over_grpc_reuse_marks_survive_a_restart_and_sharing_off_reaches_every_l
         worker_id: reg.worker_id.clone(),
         request_id: request_id.into(),
         worker_secret: reg.worker_secret.clone(),
+        max_trials: 1,
     };
 
     // A: sharing off; every lease says so, and so does its replay.

@@ -7,6 +7,9 @@
 #   design then also runs with sharing on and sweeps/asha.yaml's early stopping (the search issue's
 #   combination), compared with the plain grid: wall ratio and whether the best configuration is the same.
 #
+#   frozen also runs with sharing on and bundles off (`SWEEP_BUNDLE=1`: every slot leases one trial at a time),
+#   to show what leasing bundles adds.
+#
 #   big:    a 224 px grid of a few trials (the seed's resolution): [layer4] and [layer3, layer4] x backbone LR
 #           1e-4 / 1e-3, 1 + 2 epochs, on BIG_TRAIN/BIG_VAL/BIG_TEST (default 500 / 200 / 200); not part of `all`
 #
@@ -59,7 +62,7 @@ grid_file() {
     if [ "${3:-}" = asha ]; then grep '^early_stop:' sweeps/asha.yaml; fi
 }
 
-# `run_sweep LABEL FILE`: runs FILE in OUT/LABEL (fresh) under a rusage probe: OUT/LABEL/usage.json (wall,
+# `run_sweep LABEL FILE`: runs FILE (its workers lease bundles of SWEEP_BUNDLE, default the worker's) in OUT/LABEL (fresh) under a rusage probe: OUT/LABEL/usage.json (wall,
 # CPU of all descendants, peak RSS of the largest), board.json (leaderboard) and results.json (each trial's
 # result JSON, from the SQLite file).
 run_sweep() {
@@ -174,6 +177,10 @@ if [ "$WHAT" = frozen ] || [ "$WHAT" = all ]; then
     run_sweep frozen-off "$OUT/frozen-off.yaml"
     run_sweep frozen-on "$OUT/frozen-on.yaml"
     compare frozen-off frozen-on frozen
+    grid_file bench-frozen-on-single on frozen > "$OUT/frozen-on-single.yaml"
+    SWEEP_BUNDLE=1 run_sweep frozen-on-single "$OUT/frozen-on-single.yaml"
+    say "the same with sharing on, each slot leasing one trial at a time (no bundles):"
+    compare frozen-off frozen-on-single frozen
 fi
 if [ "$WHAT" = big ]; then
     big_file bench-big-off off > "$OUT/big-off.yaml"

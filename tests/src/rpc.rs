@@ -132,6 +132,7 @@ pub async fn lease(url: &str, worker: &HandWorker, timeout: Duration) -> Lease {
                     worker_id: worker.id.clone(),
                     worker_secret: worker.secret.clone(),
                     request_id: String::new(),
+                    max_trials: 1,
                 })
                 .await
                 .unwrap_or_else(|s| panic!("LeaseTrial: {s:?}"))

@@ -131,14 +131,18 @@ impl WorkerService for WorkerApi {
             worker_id,
             request_id,
             worker_secret,
+            max_trials,
         } = r;
         required("worker_id", &worker_id)?;
         let w = worker_id.clone();
-        let lease = on_store(&self.store, move |s| {
+        let grants = on_store(&self.store, move |s| {
             s.authenticate_worker(&w, &worker_secret)?;
-            s.lease(&w, &request_id)
+            s.lease_bundle(&w, &request_id, max_trials)
         })
         .await?;
+        let mut grants = grants.into_iter();
+        let lease = grants.next();
+        let bundle: Vec<_> = grants.collect();
         if let Some(l) = &lease {
             self.metrics.lease_granted();
             let span = tracing::Span::current();
@@ -150,9 +154,18 @@ impl WorkerService for WorkerApi {
                 "trial {} attempt {} leased to {worker_id}", l.trial_id, l.attempt
             );
         }
+        for l in &bundle {
+            self.metrics.lease_granted();
+            tracing::info!(
+                sweep = %l.sweep_id, trial = %l.trial_id,
+                "trial {} attempt {} leased to {worker_id} in a bundle with {}",
+                l.trial_id, l.attempt, lease.as_ref().map_or("", |f| f.trial_id.as_str())
+            );
+        }
         Ok(Response::new(v1::LeaseTrialResponse {
             lease: lease.map(convert::lease),
             retry_after_ms: self.retry_after_ms(),
+            bundle: bundle.into_iter().map(convert::lease).collect(),
         }))
     }
 

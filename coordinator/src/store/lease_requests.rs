@@ -3,7 +3,9 @@
 //! retry with the same worker and request id (the answer was lost, the
 //! coordinator restarted) gets the same assignment back and burns no
 //! attempt. An empty request id is never remembered, nor is an empty answer
-//! (a retry of "nothing pending" just asks again).
+//! (a retry of "nothing pending" just asks again). A bundle's partners are
+//! remembered under derived ids (`<request id>#2`, `#3`, …), so a retry gets
+//! the whole bundle back, in its order.
 
 use super::error::StoreResult;
 use super::model::LeaseGrant;
@@ -14,11 +16,42 @@ use rusqlite::{params, OptionalExtension, Transaction};
 /// more than a daemon has slots, hence requests in flight).
 const REMEMBERED_PER_WORKER: i64 = 256;
 
-/// The assignment an earlier request `request_id` of `worker_id` got, if
-/// any. While that attempt still runs with this worker its lease restarts
-/// now; otherwise it is handed back as it was, and the worker's first
-/// heartbeat finds out where it stands (re-adopted, stale or over).
+/// The id a bundle's `k`-th grant (from 0) is remembered under.
+fn member_id(request_id: &str, k: usize) -> String {
+    if k == 0 {
+        request_id.to_string()
+    } else {
+        format!("{request_id}#{}", k + 1)
+    }
+}
+
+/// The assignments an earlier request `request_id` of `worker_id` got (a
+/// bundle, in order), or none. While an attempt still runs with this worker
+/// its lease restarts now; otherwise it is handed back as it was, and the
+/// worker's first heartbeat finds out where it stands (re-adopted, stale or
+/// over).
 pub(super) fn answered(
+    tx: &Transaction,
+    worker_id: &str,
+    request_id: &str,
+    now: Now,
+    lease_ms: u64,
+) -> StoreResult<Vec<LeaseGrant>> {
+    let mut grants = Vec::new();
+    while let Some(grant) = answered_one(
+        tx,
+        worker_id,
+        &member_id(request_id, grants.len()),
+        now,
+        lease_ms,
+    )? {
+        grants.push(grant);
+    }
+    Ok(grants)
+}
+
+/// One remembered grant, as [`answered`] says.
+fn answered_one(
     tx: &Transaction,
     worker_id: &str,
     request_id: &str,
@@ -66,25 +99,28 @@ pub(super) fn answered(
     Ok(earlier)
 }
 
-/// Remembers that request `request_id` of `worker_id` got `grant`, and
-/// forgets the worker's requests beyond the latest [`REMEMBERED_PER_WORKER`].
+/// Remembers that request `request_id` of `worker_id` got `grants` (a
+/// bundle, in order), and forgets the worker's requests beyond the latest
+/// [`REMEMBERED_PER_WORKER`].
 pub(super) fn remember(
     tx: &Transaction,
     worker_id: &str,
     request_id: &str,
-    grant: &LeaseGrant,
+    grants: &[LeaseGrant],
 ) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO lease_requests (worker_id, request_id, sweep_id, trial_id, attempt)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            worker_id,
-            request_id,
-            grant.sweep_id,
-            grant.trial_id,
-            grant.attempt
-        ],
-    )?;
+    for (k, grant) in grants.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO lease_requests (worker_id, request_id, sweep_id, trial_id, attempt)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                worker_id,
+                member_id(request_id, k),
+                grant.sweep_id,
+                grant.trial_id,
+                grant.attempt
+            ],
+        )?;
+    }
     tx.execute(
         "DELETE FROM lease_requests
          WHERE worker_id = ?1 AND seq NOT IN (

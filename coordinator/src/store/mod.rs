@@ -34,6 +34,7 @@
 //! coordinator was down, and its origin was the old process's.
 
 mod artifacts;
+mod bundles;
 mod clock;
 mod dashboard_reads;
 mod early_stopping;

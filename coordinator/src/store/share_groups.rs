@@ -8,6 +8,11 @@
 //! ahead to a pending trial whose group is not running, when there is one
 //! (`leases`). The grouping is a scheduling hint only: what is reused is
 //! decided by the worker's content keys, never by this.
+//!
+//! A bundle key is wider: trials that see the same batch stream (data, split,
+//! seed, input size, augmentation, batch size, backbone, model), whatever
+//! they train. A worker asking for several trials at once gets partners of
+//! one bundle key (`bundles`), those of the first trial's share group first.
 
 use sweep_proto::trial::{LossConfig, OptimizerConfig, SchedulerConfig, TrialConfig};
 
@@ -28,6 +33,22 @@ pub fn share_group(config_json: &str) -> Option<String> {
         c.scheduler = SchedulerConfig::default();
         c.optimizer = OptimizerConfig::default();
     }
+    Some(c.canonical_json())
+}
+
+/// The bundle key of a trial's resolved config: everything but what each
+/// phase trains and how (phases, loss, schedule, optimizer, threads);
+/// `None` when it is not a pipeline trial config (it is then bundled with
+/// nothing).
+pub fn bundle_key(config_json: &str) -> Option<String> {
+    let mut c: TrialConfig = serde_json::from_str(config_json).ok()?;
+    let blank = TrialConfig::default();
+    c.phase1 = blank.phase1;
+    c.phase2 = blank.phase2;
+    c.loss = blank.loss;
+    c.scheduler = blank.scheduler;
+    c.optimizer = blank.optimizer;
+    c.threads = 0;
     Some(c.canonical_json())
 }
 
@@ -83,5 +104,30 @@ mod tests {
     fn other_configs_have_none() {
         assert_eq!(share_group("{\"simulate\": true}"), None);
         assert_eq!(share_group("not json"), None);
+        assert_eq!(bundle_key("not json"), None);
+    }
+
+    #[test]
+    fn a_bundle_spans_what_each_trial_trains_but_not_its_batches() {
+        let base = bundle_key(&json(|_| {})).unwrap();
+        for same in [
+            json(|c| c.phase2.unfreeze = vec![sweep_proto::trial::Stage::All]),
+            json(|c| c.phase1.unfreeze = vec![sweep_proto::trial::Stage::Layer4]),
+            json(|c| c.phase1.epochs = 1),
+            json(|c| c.phase2.lr_backbone = 1e-3),
+            json(|c| c.loss.label_smoothing = 0.1),
+            json(|c| c.scheduler.phase1 = true),
+        ] {
+            assert_eq!(bundle_key(&same).unwrap(), base);
+        }
+        for other in [
+            json(|c| c.seed = 7),
+            json(|c| c.input_size = 64),
+            json(|c| c.batch_size = 64),
+            json(|c| c.data.train = 123),
+            json(|c| c.augment.rotation_deg = 3.0),
+        ] {
+            assert_ne!(bundle_key(&other).unwrap(), base);
+        }
     }
 }

@@ -273,17 +273,20 @@ impl CoordinatorClient {
         }
     }
 
-    /// Asks for a trial. `request_id` is repeated on a retry of the same
-    /// request, so the coordinator answers it with the same lease.
+    /// Asks for a trial, or a bundle of up to `max_trials`. `request_id` is
+    /// repeated on a retry of the same request, so the coordinator answers it
+    /// with the same lease(s).
     pub async fn lease(
         &self,
         worker_id: &str,
         request_id: &str,
+        max_trials: u32,
     ) -> Result<LeaseTrialResponse, Status> {
         let req = LeaseTrialRequest {
             worker_id: worker_id.to_string(),
             request_id: request_id.to_string(),
             worker_secret: self.secret(worker_id),
+            max_trials,
         };
         Ok(self.rpc.clone().lease_trial(req).await?.into_inner())
     }

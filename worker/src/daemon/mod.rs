@@ -31,6 +31,7 @@
 //! each trial now has a process to itself.
 
 pub mod artifacts;
+pub mod bundle;
 pub mod cause;
 pub mod client;
 pub mod env_backoff;
@@ -85,6 +86,9 @@ pub struct DaemonConfig {
     pub coordinator: String,
     /// Trials run side by side.
     pub slots: u32,
+    /// Trials a slot leases at once and runs one after the other (a bundle
+    /// of trials that see the same batches, see [`bundle`]); 1: one at a time.
+    pub bundle: u32,
     /// Intra-op threads each trial gets (see the module doc).
     pub threads_per_trial: u32,
     /// The name this worker registers under (hostname by default).
@@ -162,7 +166,13 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
         metrics,
     });
     let mut slots = JoinSet::new();
-    lease_until_draining(&ctx, config.slots.max(1) as usize, &mut slots).await;
+    lease_until_draining(
+        &ctx,
+        config.slots.max(1) as usize,
+        config.bundle.max(1),
+        &mut slots,
+    )
+    .await;
     let drain = tokio::spawn(drain(coordinator.clone()));
 
     if !slots.is_empty() {
@@ -248,6 +258,7 @@ fn new_request_id() -> String {
 async fn lease_until_draining(
     ctx: &Arc<SlotContext>,
     max_slots: usize,
+    bundle_size: u32,
     slots: &mut JoinSet<SlotEnd>,
 ) {
     let mut shutdown = ctx.shutdown.clone();
@@ -287,13 +298,18 @@ async fn lease_until_draining(
             return;
         };
         let request_id = unanswered.get_or_insert_with(new_request_id).clone();
-        let wait = match ctx.coordinator.lease(&session.worker_id, &request_id).await {
+        let wait = match ctx
+            .coordinator
+            .lease(&session.worker_id, &request_id, bundle_size)
+            .await
+        {
             Ok(answer) => {
                 unanswered = None;
                 backoff.reset();
                 match answer.lease {
                     Some(lease) => {
-                        slots.spawn(slot::run(ctx.clone(), session, lease));
+                        let leases = std::iter::once(lease).chain(answer.bundle).collect();
+                        slots.spawn(bundle::run(ctx.clone(), session, leases));
                         continue;
                     }
                     None => Duration::from_millis(answer.retry_after_ms)

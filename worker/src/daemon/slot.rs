@@ -202,6 +202,20 @@ async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> S
     }
 }
 
+/// Hands back `lease`, which this worker held but never started (a bundle's
+/// waiting trial): one try, as a slot hands back on abort.
+pub(super) async fn hand_back_unstarted(ctx: &Arc<SlotContext>, worker_id: &str, lease: &Lease) {
+    let attempt = Attempt {
+        ctx: ctx.clone(),
+        sweep_id: lease.sweep_id.clone(),
+        worker_id: worker_id.to_string(),
+        heartbeat_interval: Duration::ZERO,
+        trial_id: lease.trial_id.clone(),
+        number: lease.attempt,
+    };
+    attempt.hand_back().await;
+}
+
 /// The lease's config as this worker runs it: its paths checked against
 /// the allowed roots (and replaced by what they resolve to), its threads
 /// this slot's. An error is the failure to report (a trial failure: the

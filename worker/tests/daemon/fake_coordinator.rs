@@ -108,14 +108,24 @@ impl WorkerService for Fake {
         req: Request<LeaseTrialRequest>,
     ) -> Result<Response<LeaseTrialResponse>, Status> {
         let mut s = self.state.lock().unwrap();
-        s.1.lease_calls.push(req.into_inner().worker_id);
+        let req = req.into_inner();
+        s.1.lease_calls.push(req.worker_id);
         s.1.lease_times.push(Instant::now());
         if let Some(code) = s.0.lease_errors.pop_front() {
             return Err(Status::new(code, "scripted lease error"));
         }
+        let lease = s.0.leases.pop_front();
+        let mut bundle = Vec::new();
+        while lease.is_some() && 1 + bundle.len() < req.max_trials as usize {
+            match s.0.leases.pop_front() {
+                Some(l) => bundle.push(l),
+                None => break,
+            }
+        }
         Ok(Response::new(LeaseTrialResponse {
-            lease: s.0.leases.pop_front(),
+            lease,
             retry_after_ms: 20,
+            bundle,
         }))
     }
 

@@ -8,10 +8,13 @@
 //!   two shutdown steps, the outbox, refused paths.
 //! - [`artifacts`]: the files a trial leaves, uploaded before its result,
 //!   retried when the coordinator is away, skipped when refused.
+//! - [`bundles`]: several trials from one lease call, run one after the
+//!   other in one slot, the waiting ones kept alive, handed back on drain.
 //! - [`isolation`]: a trial process that aborts beside one that completes;
 //!   the pause after environment failures; `Drain` on shutdown.
 
 mod artifacts;
+mod bundles;
 mod fake_coordinator;
 mod isolation;
 mod scenarios;
@@ -54,9 +57,24 @@ pub async fn start_with_state(script: Script, state: tempfile::TempDir) -> Daemo
 /// A daemon with `slots` slots running `program`, serving a fake that
 /// follows `script`.
 pub async fn start_with(
+    script: Script,
+    state: tempfile::TempDir,
+    slots: u32,
+    program: TrialProgram,
+) -> Daemon {
+    launch(script, state, slots, 1, program).await
+}
+
+/// A one-slot daemon that leases up to `bundle` trials at once.
+pub async fn start_bundled(script: Script, bundle: u32) -> Daemon {
+    launch(script, tempfile::tempdir().unwrap(), 1, bundle, program()).await
+}
+
+async fn launch(
     mut script: Script,
     state: tempfile::TempDir,
     slots: u32,
+    bundle: u32,
     program: TrialProgram,
 ) -> Daemon {
     std::env::set_var(simulated::EPOCH_MS_ENV, "5");
@@ -68,6 +86,7 @@ pub async fn start_with(
     let config = DaemonConfig {
         coordinator: url,
         slots,
+        bundle,
         threads_per_trial: 3,
         name: "test-host".into(),
         cores: 4,

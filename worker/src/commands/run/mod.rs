@@ -68,6 +68,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
     let config = DaemonConfig {
         coordinator: credentials.url(coordinator)?,
         slots: settings.slots,
+        bundle: settings.bundle,
         threads_per_trial,
         name: settings.name.clone().unwrap_or_else(crate::host::hostname),
         cores,

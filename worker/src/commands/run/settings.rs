@@ -2,7 +2,7 @@
 //! then a settings file (`--config FILE` or `SWEEP_WORKER_CONFIG`, TOML or
 //! YAML), then the environment (`SWEEP_` + the key upper-cased:
 //! `SWEEP_COORDINATOR`, `SWEEP_TOKEN_FILE`, `SWEEP_CA_CERT`, `SWEEP_SLOTS`,
-//! `SWEEP_THREADS`, `SWEEP_DATA_ROOTS` (`:`-separated; the older
+//! `SWEEP_THREADS`, `SWEEP_BUNDLE`, `SWEEP_DATA_ROOTS` (`:`-separated; the older
 //! `SWEEP_DATA_ROOT` too), `SWEEP_CACHE_DIR`, `SWEEP_DRAIN_TIMEOUT`, ...), then
 //! the flags. Unknown keys are refused naming the file; values out of range
 //! name the setting.
@@ -25,6 +25,10 @@ const LEGACY_DATA_ROOT_ENV: &str = "SWEEP_DATA_ROOT";
 const LIST_KEYS: &[&str] = &["data_roots"];
 /// Most slots one daemon may run.
 pub const MAX_SLOTS: u32 = 256;
+/// Most trials a slot leases at once (the coordinator caps a bundle at 16).
+pub const MAX_BUNDLE: u32 = 16;
+/// Trials a slot leases at once unless told.
+pub const DEFAULT_BUNDLE: u32 = 4;
 /// Most intra-op threads per trial.
 pub const MAX_THREADS: u32 = 1024;
 /// The longest drain a stop signal may start, seconds (a week).
@@ -49,6 +53,10 @@ pub struct WorkerSettings {
     pub slots: u32,
     /// Intra-op threads per trial [default: max(1, cores / slots)].
     pub threads: Option<u32>,
+    /// Trials a slot leases at once and runs one after the other: partners
+    /// that see the same batches, whose shared work the worker's caches
+    /// compute once; 1 leases one at a time.
+    pub bundle: u32,
     /// The name to register under [default: the host name].
     pub name: Option<String>,
     /// Where reports wait until the coordinator acknowledges them.
@@ -89,6 +97,7 @@ impl Default for WorkerSettings {
             tls_key: None,
             slots: 1,
             threads: None,
+            bundle: DEFAULT_BUNDLE,
             name: None,
             state_dir: None,
             shared_dir: None,
@@ -120,6 +129,13 @@ pub struct Flags {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<u32>,
+    /// Trials a slot leases at once and runs one after the other (a bundle:
+    /// partners that see the same batches, so the worker's caches compute
+    /// their shared work once); each keeps its own lease, heartbeats and
+    /// report; 1 leases one at a time [default: 4].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_BUNDLE as i64))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<u32>,
     /// The name to register under [default: the host name].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,6 +275,12 @@ impl WorkerSettings {
                 problem: format!("{} is not in 1..={MAX_SLOTS}", self.slots),
             });
         }
+        if !(1..=MAX_BUNDLE).contains(&self.bundle) {
+            return Err(WorkerSettingsError::Invalid {
+                setting: "bundle",
+                problem: format!("{} is not in 1..={MAX_BUNDLE}", self.bundle),
+            });
+        }
         if let Some(t) = self.threads.filter(|t| !(1..=MAX_THREADS).contains(t)) {
             return Err(WorkerSettingsError::Invalid {
                 setting: "threads",
@@ -357,6 +379,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "bundle",
                 "ca_cert",
                 "cache_dir",
                 "coordinator",
@@ -484,6 +507,9 @@ mod tests {
         std::fs::write(&file, "coordinator: h:1\nslots: 0\n").unwrap();
         let e = load(Some(&file), &Flags::default(), env(&[])).unwrap_err();
         assert_eq!(e.to_string(), "slots: 0 is not in 1..=256");
+
+        let e = load(None, &url(), env(&[("SWEEP_BUNDLE", "17")])).unwrap_err();
+        assert_eq!(e.to_string(), "bundle: 17 is not in 1..=16");
 
         let e = load(None, &url(), env(&[("SWEEP_THREADS", "many")])).unwrap_err();
         assert!(e.to_string().contains("SWEEP_THREADS"), "{e}");

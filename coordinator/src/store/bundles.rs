@@ -1,0 +1,103 @@
+//! Bundles (issue 10): a worker may ask for several trials at once
+//! (`LeaseTrialRequest.max_trials`) and gets, with the trial a lease picks,
+//! pending partners of the same sweep that see the same batch stream
+//! ([`bundle_key`]), those of the first trial's share group first, then in
+//! lease order. Running them one after the other in one worker lets its
+//! shared caches serve every partner what the first computed (phase-1
+//! snapshots, frozen-prefix outputs, evaluation features), with no other
+//! worker racing it for the same group.
+//!
+//! A bundle is an execution detail only: each partner is a lease of its own
+//! (attempt, deadline, heartbeats, report, fencing), so expiry, handing back,
+//! stale attempts and terminal states work on it exactly as on a lone lease.
+//!
+//! How many partners: at most what was asked (capped at [`MAX_BUNDLE`]),
+//! room left under the sweep's `parallelism`, and the worker's fair share
+//! of the sweep's pending trials (pending over the slots of live workers,
+//! rounded up), so one worker asking first does not take the others' work.
+
+use super::error::StoreResult;
+use super::share_groups::{bundle_key, share_group};
+use super::Now;
+use rusqlite::{params, Transaction};
+
+/// The most trials one lease hands out.
+pub const MAX_BUNDLE: u32 = 16;
+
+/// How many pending trials, in lease order, a bundle looks through for
+/// partners (bounds the configs parsed per lease).
+const PARTNER_LOOKAHEAD: i64 = 256;
+
+/// Up to `wanted` pending trials of `sweep_id` to lease to `worker_id` with
+/// `first` (not yet leased itself), in the order to run them.
+pub(super) fn partners(
+    tx: &Transaction,
+    sweep_id: &str,
+    first: &str,
+    worker_id: &str,
+    wanted: u32,
+    now: Now,
+    lease_ms: u64,
+) -> StoreResult<Vec<String>> {
+    let room = room_for(tx, sweep_id, now, lease_ms)?;
+    let wanted = (wanted as i64).min(room - 1);
+    if wanted <= 0 {
+        return Ok(Vec::new());
+    }
+    let first_config: String = tx.query_row(
+        "SELECT config_json FROM trials WHERE sweep_id = ?1 AND trial_id = ?2",
+        params![sweep_id, first],
+        |r| r.get(0),
+    )?;
+    let Some(key) = bundle_key(&first_config) else {
+        return Ok(Vec::new());
+    };
+    let group = share_group(&first_config);
+    // `first` is still pending here: it is granted after its partners are chosen.
+    let candidates = super::leases::pending_for(tx, sweep_id, worker_id, PARTNER_LOOKAHEAD + 1)?
+        .into_iter()
+        .filter(|(id, _)| id != first);
+    let mut same_group = Vec::new();
+    let mut others = Vec::new();
+    for (trial_id, config) in candidates {
+        if bundle_key(&config).as_ref() != Some(&key) {
+            continue;
+        }
+        if group.is_some() && share_group(&config) == group {
+            same_group.push(trial_id);
+        } else {
+            others.push(trial_id);
+        }
+    }
+    same_group.extend(others);
+    same_group.truncate(wanted as usize);
+    Ok(same_group)
+}
+
+/// How many trials of `sweep_id` one lease may hand out, the first
+/// included: its room under `parallelism` (when set) and the fair share of
+/// its pending trials among the slots of live workers.
+fn room_for(tx: &Transaction, sweep_id: &str, now: Now, lease_ms: u64) -> StoreResult<i64> {
+    let (parallelism, running, pending): (i64, i64, i64) = tx.query_row(
+        "SELECT s.parallelism,
+                (SELECT count(*) FROM trials r WHERE r.sweep_id = s.id AND r.state = 'running'),
+                (SELECT count(*) FROM trials p WHERE p.sweep_id = s.id AND p.state = 'pending')
+         FROM sweeps s WHERE s.id = ?1",
+        params![sweep_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    // Alive: seen within two lease times, neither draining nor quarantined.
+    let seen_since = now.wall_ms.saturating_sub(2 * lease_ms) as i64;
+    let slots: i64 = tx.query_row(
+        "SELECT coalesce(sum(max(slots, 1)), 0) FROM workers
+         WHERE last_seen_ms >= ?1 AND draining = 0 AND quarantine_reason = ''",
+        params![seen_since],
+        |r| r.get(0),
+    )?;
+    let fair = (pending + slots.max(1) - 1) / slots.max(1);
+    let mut room = fair.max(1);
+    if parallelism > 0 {
+        room = room.min(parallelism - running);
+    }
+    Ok(room)
+}

@@ -1,0 +1,174 @@
+//! Bundles (issue 10, item 1): a worker asking for several trials gets, in
+//! one transaction, partners that see the same batch stream, those of the
+//! first trial's share group first; never more than its fair share of the
+//! pending trials or the sweep's `parallelism` allows; never a trial of
+//! another batch stream. Each partner is a lease of its own: a retry of the
+//! request gets the same bundle back, a waiting partner's heartbeat keeps
+//! it, an expired one is taken back and leased again under a new attempt,
+//! and its stale attempt is refused. On a real SQLite file, through the
+//! store's public API.
+
+mod common;
+
+use common::{complete, open_store, result_json, worker, LEASE_MS};
+use std::sync::Arc;
+use sweep_coordinator::store::{
+    HeartbeatReport, InputFingerprints, LeaseGrant, ManualClock, Store, StoreError,
+};
+use sweep_coordinator::sweepfile::{self, LoadLimits};
+
+/// 3 unfreeze depths × 2 backbone LRs × `seeds` (a batch stream of 6
+/// trials per seed, each three share groups of two), with `extra` sweep keys.
+fn grid(seeds: &str, extra: &str) -> String {
+    format!(
+        "name: bundles\nmethod: grid\nexecution: {{reuse: off}}\n{extra}base:\n  input_size: 32\n  data: {{train: 500, val: 200, test: 200}}\nparameters:\n  seed: {{values: [{seeds}]}}\n  phase2.unfreeze: {{values: [[layer4], [layer3, layer4], [all]]}}\n  phase2.lr_backbone: {{values: [1.0e-4, 1.0e-3]}}\n"
+    )
+}
+
+fn field(l: &LeaseGrant, path: &[&str]) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(&l.config_json).unwrap();
+    for p in path {
+        v = v[*p].take();
+    }
+    v
+}
+
+fn seed(l: &LeaseGrant) -> u64 {
+    field(l, &["seed"]).as_u64().unwrap()
+}
+
+fn depth(l: &LeaseGrant) -> serde_json::Value {
+    field(l, &["phase2", "unfreeze"])
+}
+
+fn submit(store: &Store, yaml: &str) -> String {
+    let sweep = sweepfile::load(yaml, "t.yaml", &LoadLimits::default()).unwrap();
+    store
+        .submit_sweep(&sweep, yaml, "t.yaml", &InputFingerprints::new())
+        .unwrap()
+        .sweep_id
+}
+
+fn setup(seeds: &str, extra: &str) -> (tempfile::TempDir, Arc<ManualClock>, Store, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000));
+    let store = open_store(dir.path(), &clock);
+    let sweep = submit(&store, &grid(seeds, extra));
+    (dir, clock, store, sweep)
+}
+
+fn beat(store: &Store, w: &str, l: &LeaseGrant) -> Result<bool, StoreError> {
+    store
+        .heartbeat(&HeartbeatReport {
+            sweep_id: l.sweep_id.clone(),
+            worker_id: w.into(),
+            trial_id: l.trial_id.clone(),
+            attempt: l.attempt,
+            epoch_json: Vec::new(),
+            epochs_done: 0,
+            total_epochs: 10,
+        })
+        .map(|a| a.stop)
+}
+
+#[test]
+fn a_bundle_is_one_batch_stream_its_share_group_first() {
+    let (_d, _c, store, _) = setup("1, 2", "");
+    let w = worker(&store, "a");
+    let bundle = store.lease_bundle(&w, "r1", 4).unwrap();
+    assert_eq!(
+        bundle.len(),
+        4,
+        "one live worker may take up to what it asks"
+    );
+    let stream = seed(&bundle[0]);
+    assert!(bundle.iter().all(|l| seed(l) == stream), "one batch stream");
+    assert_eq!(
+        depth(&bundle[1]),
+        depth(&bundle[0]),
+        "the first trial's group partner comes next"
+    );
+    let mut ids: Vec<_> = bundle.iter().map(|l| l.trial_id.clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "four different trials");
+    assert!(bundle
+        .iter()
+        .all(|l| l.attempt == 1 && l.lease_ms == LEASE_MS));
+
+    // A retry of the request gets the same bundle, in order, no new attempt.
+    let again = store.lease_bundle(&w, "r1", 4).unwrap();
+    assert_eq!(again, bundle);
+
+    // The two left of its stream, then the other stream (never mixed).
+    let rest = store.lease_bundle(&w, "r2", 16).unwrap();
+    assert_eq!(rest.len(), 2, "{rest:#?}");
+    assert!(rest.iter().all(|l| seed(l) == stream));
+    let other = store.lease_bundle(&w, "r3", 16).unwrap();
+    assert_eq!(other.len(), 6);
+    assert!(other.iter().all(|l| seed(l) != stream));
+    assert!(store.lease_bundle(&w, "r4", 16).unwrap().is_empty());
+}
+
+#[test]
+fn a_worker_takes_its_fair_share_and_parallelism_holds() {
+    let (_d, _c, store, _) = setup("1, 2, 3", "");
+    let (a, b, c) = (
+        worker(&store, "a"),
+        worker(&store, "b"),
+        worker(&store, "c"),
+    );
+    // 18 pending, 3 live slots: at most 6 each.
+    assert_eq!(store.lease_bundle(&a, "", 16).unwrap().len(), 6);
+    // 12 pending: 4 (of the next stream); then 8 pending, at most 3: the
+    // next trial is the last group of that stream, with its partner.
+    assert_eq!(store.lease_bundle(&b, "", 16).unwrap().len(), 4);
+    assert_eq!(store.lease_bundle(&c, "", 16).unwrap().len(), 2);
+    // 6 pending (one stream): 2 each.
+    assert_eq!(store.lease_bundle(&a, "", 16).unwrap().len(), 2);
+
+    let (_d2, _c2, store, _) = setup("1, 2", "parallelism: 3\n");
+    let w = worker(&store, "a");
+    let first = store.lease_bundle(&w, "", 16).unwrap();
+    assert_eq!(first.len(), 3, "no more than parallelism runs");
+    assert!(store.lease_bundle(&w, "", 16).unwrap().is_empty());
+    complete(&store, &w, &first[0], result_json(0.9, 0.9));
+    assert_eq!(store.lease_bundle(&w, "", 16).unwrap().len(), 1);
+}
+
+#[test]
+fn each_partner_is_a_lease_of_its_own() {
+    let (_d, clock, store, _) = setup("1, 2", "");
+    let (w, other) = (worker(&store, "a"), worker(&store, "b"));
+    let bundle = store.lease_bundle(&w, "", 3).unwrap();
+    assert_eq!(bundle.len(), 3);
+    // The worker runs the first and keeps the second waiting with
+    // heartbeats; it forgets the third, whose lease expires.
+    clock.advance_ms(LEASE_MS / 2);
+    assert!(!beat(&store, &w, &bundle[0]).unwrap());
+    assert!(!beat(&store, &w, &bundle[1]).unwrap());
+    clock.advance_ms(LEASE_MS / 2 + 1);
+    assert_eq!(store.expire_leases().unwrap(), 1, "only the forgotten one");
+    let again = store.lease(&other, "").unwrap().unwrap();
+    assert_eq!(
+        (again.trial_id.as_str(), again.attempt),
+        (bundle[2].trial_id.as_str(), 2),
+        "the expired partner is leased again, under a new attempt"
+    );
+    assert!(
+        beat(&store, &w, &bundle[2]).is_err(),
+        "its stale attempt is refused"
+    );
+    // The waiting one still belongs to its worker and completes as any.
+    complete(&store, &w, &bundle[1], result_json(0.8, 0.8));
+    complete(&store, &w, &bundle[0], result_json(0.9, 0.9));
+}
+
+#[test]
+fn asking_for_one_is_a_plain_lease() {
+    let (_d, _c, store, _) = setup("1, 2", "");
+    let w = worker(&store, "a");
+    assert_eq!(store.lease_bundle(&w, "", 0).unwrap().len(), 1);
+    assert_eq!(store.lease_bundle(&w, "", 1).unwrap().len(), 1);
+    let plain = store.lease(&w, "x").unwrap().unwrap();
+    assert_eq!(store.lease_bundle(&w, "x", 8).unwrap(), vec![plain]);
+}
