@@ -12,9 +12,12 @@
 //! stale attempts and terminal states work on it exactly as on a lone lease.
 //!
 //! How many partners: at most what was asked (capped at [`MAX_BUNDLE`]),
-//! room left under the sweep's `parallelism`, and the worker's fair share
-//! of the sweep's pending trials (pending over the slots of live workers,
-//! rounded up), so one worker asking first does not take the others' work.
+//! room left under the sweep's `parallelism`, and half the worker's fair
+//! share of the sweep's pending trials (pending over twice the slots of live
+//! workers, rounded up): one worker asking first does not take the others'
+//! work, and bundles shrink as the sweep nears its end, so its last trials
+//! spread over every slot instead of waiting in one bundle while other
+//! slots idle.
 
 use super::error::StoreResult;
 use super::share_groups::{bundle_key, share_group};
@@ -23,6 +26,10 @@ use rusqlite::{params, Transaction};
 
 /// The most trials one lease hands out.
 pub const MAX_BUNDLE: u32 = 16;
+
+/// A bundle takes at most 1/`TAIL_SPLIT` of a slot's share of the pending
+/// trials.
+const TAIL_SPLIT: i64 = 2;
 
 /// How many pending trials, in lease order, a bundle looks through for
 /// partners (bounds the configs parsed per lease).
@@ -75,8 +82,8 @@ pub(super) fn partners(
 }
 
 /// How many trials of `sweep_id` one lease may hand out, the first
-/// included: its room under `parallelism` (when set) and the fair share of
-/// its pending trials among the slots of live workers.
+/// included: its room under `parallelism` (when set) and half the fair
+/// share of its pending trials among the slots of live workers.
 fn room_for(tx: &Transaction, sweep_id: &str, now: Now, lease_ms: u64) -> StoreResult<i64> {
     let (parallelism, running, pending): (i64, i64, i64) = tx.query_row(
         "SELECT s.parallelism,
@@ -94,7 +101,8 @@ fn room_for(tx: &Transaction, sweep_id: &str, now: Now, lease_ms: u64) -> StoreR
         params![seen_since],
         |r| r.get(0),
     )?;
-    let fair = (pending + slots.max(1) - 1) / slots.max(1);
+    let shares = TAIL_SPLIT * slots.max(1);
+    let fair = (pending + shares - 1) / shares;
     let mut room = fair.max(1);
     if parallelism > 0 {
         room = room.min(parallelism - running);
