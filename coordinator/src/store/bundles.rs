@@ -1,7 +1,7 @@
 //! Bundles (issue 10): a worker may ask for several trials at once
 //! (`LeaseTrialRequest.max_trials`) and gets, with the trial a lease picks,
 //! pending partners of the same sweep that see the same batch stream
-//! ([`bundle_key`]), those of the first trial's share group first, then in
+//! ([`Keys::bundle`]), those of the first trial's share group first, then in
 //! lease order. Running them one after the other in one worker lets its
 //! shared caches serve every partner what the first computed (phase-1
 //! snapshots, frozen-prefix outputs, evaluation features), with no other
@@ -20,7 +20,7 @@
 //! slots idle.
 
 use super::error::StoreResult;
-use super::share_groups::{bundle_key, share_group};
+use super::share_groups::{keys, Keys};
 use super::Now;
 use rusqlite::{params, Transaction};
 
@@ -56,10 +56,9 @@ pub(super) fn partners(
         params![sweep_id, first],
         |r| r.get(0),
     )?;
-    let Some(key) = bundle_key(&first_config) else {
+    let Some(Keys { bundle, group }) = keys(&first_config) else {
         return Ok(Vec::new());
     };
-    let group = share_group(&first_config);
     // `first` is still pending here: it is granted after its partners are chosen.
     let candidates = super::leases::pending_for(tx, sweep_id, worker_id, PARTNER_LOOKAHEAD + 1)?
         .into_iter()
@@ -67,13 +66,10 @@ pub(super) fn partners(
     let mut same_group = Vec::new();
     let mut others = Vec::new();
     for (trial_id, config) in candidates {
-        if bundle_key(&config).as_ref() != Some(&key) {
-            continue;
-        }
-        if group.is_some() && share_group(&config) == group {
-            same_group.push(trial_id);
-        } else {
-            others.push(trial_id);
+        match keys(&config) {
+            Some(k) if k.bundle == bundle && k.group == group => same_group.push(trial_id),
+            Some(k) if k.bundle == bundle => others.push(trial_id),
+            _ => {}
         }
     }
     same_group.extend(others);

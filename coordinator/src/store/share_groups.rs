@@ -20,7 +20,30 @@ use sweep_proto::trial::{LossConfig, OptimizerConfig, SchedulerConfig, TrialConf
 /// `None` when it is not a pipeline trial config (then it conflicts with
 /// nothing).
 pub fn share_group(config_json: &str) -> Option<String> {
-    let mut c: TrialConfig = serde_json::from_str(config_json).ok()?;
+    serde_json::from_str(config_json).ok().map(group_of)
+}
+
+/// A trial's bundle key and share group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// Everything but what each phase trains and how (phases, loss,
+    /// schedule, optimizer, threads): the batch stream.
+    pub bundle: String,
+    /// See [`share_group`].
+    pub group: String,
+}
+
+/// The [`Keys`] of a trial's resolved config, from one parse of it; `None`
+/// when it is not a pipeline trial config (it is then bundled with nothing).
+pub fn keys(config_json: &str) -> Option<Keys> {
+    let c: TrialConfig = serde_json::from_str(config_json).ok()?;
+    Some(Keys {
+        bundle: bundle_of(&c),
+        group: group_of(c),
+    })
+}
+
+fn group_of(mut c: TrialConfig) -> String {
     c.phase2.lr_backbone = 0.0;
     c.phase2.lr_head = 0.0;
     c.phase2.epochs = 0;
@@ -33,23 +56,21 @@ pub fn share_group(config_json: &str) -> Option<String> {
         c.scheduler = SchedulerConfig::default();
         c.optimizer = OptimizerConfig::default();
     }
-    Some(c.canonical_json())
+    c.canonical_json()
 }
 
-/// The bundle key of a trial's resolved config: everything but what each
-/// phase trains and how (phases, loss, schedule, optimizer, threads);
-/// `None` when it is not a pipeline trial config (it is then bundled with
-/// nothing).
-pub fn bundle_key(config_json: &str) -> Option<String> {
-    let mut c: TrialConfig = serde_json::from_str(config_json).ok()?;
+fn bundle_of(c: &TrialConfig) -> String {
     let blank = TrialConfig::default();
-    c.phase1 = blank.phase1;
-    c.phase2 = blank.phase2;
-    c.loss = blank.loss;
-    c.scheduler = blank.scheduler;
-    c.optimizer = blank.optimizer;
-    c.threads = 0;
-    Some(c.canonical_json())
+    TrialConfig {
+        phase1: blank.phase1,
+        phase2: blank.phase2,
+        loss: blank.loss,
+        scheduler: blank.scheduler,
+        optimizer: blank.optimizer,
+        threads: 0,
+        ..c.clone()
+    }
+    .canonical_json()
 }
 
 #[cfg(test)]
@@ -104,12 +125,12 @@ mod tests {
     fn other_configs_have_none() {
         assert_eq!(share_group("{\"simulate\": true}"), None);
         assert_eq!(share_group("not json"), None);
-        assert_eq!(bundle_key("not json"), None);
+        assert_eq!(keys("not json"), None);
     }
 
     #[test]
     fn a_bundle_spans_what_each_trial_trains_but_not_its_batches() {
-        let base = bundle_key(&json(|_| {})).unwrap();
+        let base = keys(&json(|_| {})).unwrap().bundle;
         for same in [
             json(|c| c.phase2.unfreeze = vec![sweep_proto::trial::Stage::All]),
             json(|c| c.phase1.unfreeze = vec![sweep_proto::trial::Stage::Layer4]),
@@ -118,7 +139,7 @@ mod tests {
             json(|c| c.loss.label_smoothing = 0.1),
             json(|c| c.scheduler.phase1 = true),
         ] {
-            assert_eq!(bundle_key(&same).unwrap(), base);
+            assert_eq!(keys(&same).unwrap().bundle, base);
         }
         for other in [
             json(|c| c.seed = 7),
@@ -127,7 +148,7 @@ mod tests {
             json(|c| c.data.train = 123),
             json(|c| c.augment.rotation_deg = 3.0),
         ] {
-            assert_ne!(bundle_key(&other).unwrap(), base);
+            assert_ne!(keys(&other).unwrap().bundle, base);
         }
     }
 }

@@ -26,13 +26,35 @@ use std::sync::{Arc, Mutex};
 use sweep_proto::trial::TrialConfig;
 use sweep_proto::v1::{HeartbeatRequest, Lease};
 
+/// A trial waiting its turn, with what its keep-alive heartbeats say.
+#[derive(Clone)]
+struct Waiting {
+    lease: Lease,
+    /// From its config, read once.
+    total_epochs: u32,
+}
+
+impl Waiting {
+    fn new(lease: Lease) -> Self {
+        let total_epochs = serde_json::from_str::<TrialConfig>(&lease.config_json)
+            .map(|c| c.total_epochs())
+            .unwrap_or(0);
+        Self {
+            lease,
+            total_epochs,
+        }
+    }
+}
+
+type Queue = Arc<Mutex<VecDeque<Waiting>>>;
+
 /// Runs `leases` (in order) in one slot; the end of the last one run.
 pub async fn run(ctx: Arc<SlotContext>, session: Session, leases: Vec<Lease>) -> SlotEnd {
     let mut leases = leases.into_iter();
     let Some(first) = leases.next() else {
         return SlotEnd::Stopped;
     };
-    let rest: VecDeque<Lease> = leases.collect();
+    let rest: VecDeque<Waiting> = leases.map(Waiting::new).collect();
     if rest.is_empty() {
         return slot::run(ctx, session, first).await;
     }
@@ -41,11 +63,11 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, leases: Vec<Lease>) ->
         1 + rest.len(),
         first.trial_id,
         rest.iter()
-            .map(|l| l.trial_id.as_str())
+            .map(|w| w.lease.trial_id.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let waiting = Arc::new(Mutex::new(rest));
+    let waiting: Queue = Arc::new(Mutex::new(rest));
     let keep_alive = tokio::spawn(keep_alive(ctx.clone(), session.clone(), waiting.clone()));
     let mut shutdown = ctx.shutdown.clone();
     let mut next = Some(first);
@@ -77,22 +99,22 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, leases: Vec<Lease>) ->
             .await;
             break;
         }
-        next = waiting.lock().expect("queue lock").pop_front();
+        next = waiting
+            .lock()
+            .expect("queue lock")
+            .pop_front()
+            .map(|w| w.lease);
     }
     keep_alive.abort();
+    // A drain that began as the trial ended (its end won the race above).
     hand_back_waiting(&ctx, &session, &waiting, "the worker is draining").await;
     end
 }
 
 /// Hands back every trial still waiting in `waiting`, saying `why` in the log.
-async fn hand_back_waiting(
-    ctx: &Arc<SlotContext>,
-    session: &Session,
-    waiting: &Mutex<VecDeque<Lease>>,
-    why: &str,
-) {
-    let queued: Vec<Lease> = waiting.lock().expect("queue lock").drain(..).collect();
-    for lease in queued {
+async fn hand_back_waiting(ctx: &Arc<SlotContext>, session: &Session, waiting: &Queue, why: &str) {
+    let queued: Vec<Waiting> = waiting.lock().expect("queue lock").drain(..).collect();
+    for Waiting { lease, .. } in queued {
         tracing::info!(
             trial = %lease.trial_id,
             "handing back trial {} of this bundle, not started: {why}",
@@ -105,22 +127,23 @@ async fn hand_back_waiting(
 /// Heartbeats every waiting trial each heartbeat interval (no epochs, none
 /// done); drops from the queue those the coordinator stopped or gave to
 /// another attempt. Runs until aborted.
-async fn keep_alive(ctx: Arc<SlotContext>, session: Session, waiting: Arc<Mutex<VecDeque<Lease>>>) {
+async fn keep_alive(ctx: Arc<SlotContext>, session: Session, waiting: Queue) {
     let period = session.heartbeat_interval;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let queued: Vec<Lease> = waiting
+        let queued: Vec<Waiting> = waiting
             .lock()
             .expect("queue lock")
             .iter()
             .cloned()
             .collect();
-        for lease in queued {
-            let total_epochs = serde_json::from_str::<TrialConfig>(&lease.config_json)
-                .map(|c| c.total_epochs())
-                .unwrap_or(0);
+        for Waiting {
+            lease,
+            total_epochs,
+        } in queued
+        {
             let req = HeartbeatRequest {
                 sweep_id: lease.sweep_id.clone(),
                 worker_id: session.worker_id.clone(),
@@ -153,10 +176,9 @@ async fn keep_alive(ctx: Arc<SlotContext>, session: Session, waiting: Arc<Mutex<
                     lease.trial_id,
                     lease.attempt
                 );
-                waiting
-                    .lock()
-                    .expect("queue lock")
-                    .retain(|l| !(l.trial_id == lease.trial_id && l.attempt == lease.attempt));
+                waiting.lock().expect("queue lock").retain(|w| {
+                    !(w.lease.trial_id == lease.trial_id && w.lease.attempt == lease.attempt)
+                });
             }
         }
     }
