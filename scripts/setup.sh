@@ -92,11 +92,16 @@ if ! command -v kubectl >/dev/null 2>&1; then
 fi
 # The dashboard's browser test (tests/tests/dashboard_browser.rs): Debian's chromium, driven over CDP by
 # playwright-core (pinned in tests/browser/package-lock.json) under Debian's node.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    say "installing Debian's chromium, nodejs and npm (the dashboard's browser test)"
+# Only what is missing: a machine whose Node.js comes from NodeSource has npm inside its nodejs package, which
+# conflicts with Debian's npm (asking apt for both fails with "held broken packages").
+BROWSER_PKGS=()
+command -v chromium >/dev/null 2>&1 || BROWSER_PKGS+=(chromium)
+command -v npm >/dev/null 2>&1 || BROWSER_PKGS+=(nodejs npm)
+if [ "${#BROWSER_PKGS[@]}" -gt 0 ]; then
+    say "installing Debian's ${BROWSER_PKGS[*]} (the dashboard's browser test)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium nodejs npm >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${BROWSER_PKGS[@]}" >/dev/null
 fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
     say "installing playwright-core into tests/browser/node_modules (npm ci)"
