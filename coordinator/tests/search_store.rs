@@ -308,6 +308,81 @@ fn a_stopped_trial_is_terminal_and_keeps_its_partial_curve() {
     );
 }
 
+#[test]
+fn asha_on_phase_two_epochs_judges_each_trial_where_its_own_phase_two_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), &Arc::new(ManualClock::new(0)));
+    // Two trials whose phase 1 lasts 3 and 1 epochs; rungs at phase-2 epochs
+    // 1 and 2 (min_epochs 1, reduction_factor 2), 4 phase-2 epochs each.
+    let yaml = "name: p2
+early_stop: {kind: asha, epochs: phase2, min_epochs: 1, reduction_factor: 2}
+method: grid
+base:
+  input_size: 32
+  data: {train: 500, val: 200, test: 200}
+  phase2: {epochs: 4}
+parameters:
+  phase1.epochs: {values: [3, 1]}
+";
+    let s = submit(&store, yaml);
+    let (a, b) = (worker(&store, "a"), worker(&store, "b"));
+    let mut leases = [
+        (a.clone(), store.lease(&a, "").unwrap().unwrap()),
+        (b.clone(), store.lease(&b, "").unwrap().unwrap()),
+    ];
+    leases.sort_by_key(|(_, l)| std::cmp::Reverse(config(l).phase1.epochs));
+    let [(wl, long), (ws, short)] = &leases;
+    let beat = |w: &str, l: &LeaseGrant, e: u32, phase: u32, v: f64| {
+        let mut m = common::epoch(e, v);
+        m.phase = phase;
+        store.heartbeat(&HeartbeatReport {
+            sweep_id: l.sweep_id.clone(),
+            worker_id: w.into(),
+            trial_id: l.trial_id.clone(),
+            attempt: l.attempt,
+            epoch_json: vec![serde_json::to_string(&m).unwrap()],
+            epochs_done: e,
+            total_epochs: config(l).total_epochs(),
+        })
+    };
+    // The long trial's phase 1 is never judged, however poor; its first
+    // phase-2 epoch (epoch 4) is the first at rung 1 and continues.
+    for e in 1..=3 {
+        assert!(!beat(wl, long, e, 1, 0.1).unwrap().stop);
+    }
+    assert!(!beat(wl, long, 4, 2, 0.9).unwrap().stop);
+    // The short trial: a phase-1 epoch better than anything is not a rung;
+    // its epoch 2 is its phase-2 epoch 1, judged against the long trial's
+    // epoch 4, and worse: stopped there.
+    assert!(!beat(ws, short, 1, 1, 0.99).unwrap().stop);
+    let answer = beat(ws, short, 2, 2, 0.5).unwrap();
+    assert!(answer.stop);
+    let reason = answer.stopped_early.unwrap();
+    assert!(reason.contains("ASHA at rung 1 of phase 2"), "{reason}");
+    assert!(reason.contains("top 1 of 2"), "{reason}");
+    let ranking = store.list_trials(&s, 0).unwrap();
+    let stopped = ranking
+        .trials
+        .iter()
+        .find(|t| t.trial_id == short.trial_id)
+        .unwrap();
+    assert_eq!(stopped.state, TrialState::Stopped);
+    assert_eq!((stopped.epochs_done, stopped.total_epochs), (2, 5));
+    // Its best so far counts phase 1 too (0.99 at epoch 1): ranking is not
+    // early stopping's count.
+    assert_eq!((stopped.metric, stopped.best_epoch), (Some(0.99), 1));
+    // Without `epochs:`, rungs count every epoch.
+    let all = sweepfile::load(
+        &yaml.replace("epochs: phase2, ", ""),
+        "all.yaml",
+        &LoadLimits::default(),
+    )
+    .unwrap()
+    .early_stop
+    .unwrap();
+    assert_eq!(all.epochs(), sweep_coordinator::search::EpochCount::All);
+}
+
 const SPACE: &str = "base:
   input_size: 32
   data: {train: 500, val: 200, test: 200}
@@ -481,6 +556,10 @@ fn early_stop_and_tpe_keys_are_checked_naming_the_field() {
         e.contains("`early_stop.metric`: unknown metric `test_acc`"),
         "{e}"
     );
+    let e = refused(&format!(
+        "early_stop: {{kind: asha, epochs: phase3}}\n{grid}"
+    ));
+    assert!(e.contains("phase3") && e.contains("phase2"), "{e}");
     let e = refused(&format!("early_stop: {{kind: hyperband}}\n{grid}"));
     assert!(e.contains("hyperband"), "{e}");
     let e = refused(&format!("startup_trials: 3\n{grid}"));

@@ -7,13 +7,17 @@
 #   design then also runs with sharing on and sweeps/asha.yaml's early stopping (the search issue's
 #   combination), compared with the plain grid: wall ratio and whether the best configuration is the same.
 #
+#   asha:   the search issue's measure on the design grid, side by side: the plain grid (sharing off), the same
+#           grid with early stopping alone (sharing off), and with early stopping and sharing; the early stopping
+#           is sweeps/asha.yaml's unless EARLY_STOP gives another `early_stop:` line. Not part of `all`.
+#
 #   frozen also runs with sharing on and bundles off (`SWEEP_BUNDLE=1`: every slot leases one trial at a time),
 #   to show what leasing bundles adds.
 #
 #   big:    a 224 px grid of a few trials (the seed's resolution): [layer4] and [layer3, layer4] x backbone LR
 #           1e-4 / 1e-3, 1 + 2 epochs, on BIG_TRAIN/BIG_VAL/BIG_TEST (default 500 / 200 / 200); not part of `all`
 #
-#   scripts/bench/sharing.sh [design|frozen|all|big]
+#   scripts/bench/sharing.sh [design|frozen|all|big|asha]
 #
 # Prints for each run: wall time, summed CPU time of every process (the workers and their trial processes),
 # the peak RSS of the largest single process, the best trial and its val/test; then the wall ratio, whether
@@ -28,7 +32,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WHAT=${1:-all}
-case "$WHAT" in design|frozen|all|big) ;; *) echo "usage: $0 [design|frozen|all|big]" >&2; exit 2 ;; esac
+case "$WHAT" in design|frozen|all|big|asha) ;; *) echo "usage: $0 [design|frozen|all|big|asha]" >&2; exit 2 ;; esac
+EARLY_STOP=${EARLY_STOP:-$(grep '^early_stop:' sweeps/asha.yaml)}
 BIN=${BIN:-}
 if [ -z "$BIN" ]; then
     if [ -x target/release/sweep ] && [ -x target/release/sweep-worker ]; then BIN=target/release; else BIN=target/debug; fi
@@ -52,14 +57,14 @@ fi
 
 # `grid_file NAME SHARING [frozen|asha]`: sweeps/grid.yaml reduced, named NAME, with `execution: {sharing: SHARING,
 # reuse: off}` (each run computes its own trials), restricted to the frozen-heavy recipes with `frozen`, with
-# sweeps/asha.yaml's `early_stop` with `asha`.
+# sweeps/asha.yaml's `early_stop` (or EARLY_STOP) with `asha`.
 grid_file() {
     sed -e "s|^  data: {.*}|  data: {dir: data/mnist, train: $TRAIN, val: $VAL, test: $TEST, split_seed: 0}|" \
         -e "s|^name: .*|name: $1|" \
         -e "s|^  phase2.unfreeze: .*|$( [ "${3:-}" = frozen ] && echo '  phase2.unfreeze: {values: [[layer4], [layer3, layer4]]}' || echo '&' )|" \
         sweeps/grid.yaml
     echo "execution: {sharing: $2, reuse: off}"
-    if [ "${3:-}" = asha ]; then grep '^early_stop:' sweeps/asha.yaml; fi
+    if [ "${3:-}" = asha ]; then echo "$EARLY_STOP"; fi
 }
 
 # `run_sweep LABEL FILE`: runs FILE (its workers lease bundles of SWEEP_BUNDLE, default the worker's) in OUT/LABEL (fresh) under a rusage probe: OUT/LABEL/usage.json (wall,
@@ -145,6 +150,33 @@ print(f"{'':>16}  every trial's numbers identical with and without sharing: {'ye
 PY
 }
 
+# `asha_vs_plain LABEL WHAT`: an early-stopped run of the design grid against the plain grid (design-off): wall
+# ratio, epochs run, and whether its best configuration is the plain grid's (a tie at the plain grid's best metric
+# counts, saying so: a tie is ranked by index, which the seeded order of a grid with ASHA changes).
+asha_vs_plain() {
+    "$PY" - "$OUT" "$1" "$2" <<'PY' | tee -a "$SUMMARY"
+import json, sys
+out, label, what = sys.argv[1:4]
+def best(label):
+    return next(e for e in json.load(open(f"{out}/{label}/board.json")) if e["rank"] == 1)
+def wall(label):
+    return json.load(open(f"{out}/{label}/usage.json"))["wall_s"]
+board = json.load(open(f"{out}/{label}/board.json"))
+run = sum(e["epochs_done"] for e in board)
+total = sum(e["total_epochs"] for e in board)
+stopped = sum(1 for e in board if e["state"] == "stopped")
+b = best(label)
+print(f"{label:>16}: wall {wall(label):7.1f} s, epochs {run}/{total} ({stopped} trials stopped), "
+      f"best {b['trial_id']} val {b['metric']:.4f} test {b['test_acc']:.4f}")
+plain = json.load(open(f"{out}/design-off/board.json"))
+top = [e["params"] for e in plain if e["metric"] == best("design-off")["metric"]]
+same = "yes" if b["params"] == best("design-off")["params"] else (
+    f"yes, one of {len(top)} tied at {b['metric']:.4f} in the plain grid" if b["params"] in top else "NO")
+print(f"{'':>16}  {what} against the plain grid: {wall('design-off') / wall(label):.2f}x wall; same best "
+      f"configuration: {same}")
+PY
+}
+
 if [ "$WHAT" = design ] || [ "$WHAT" = all ]; then
     grid_file bench-design-off off > "$OUT/design-off.yaml"
     grid_file bench-design-on on > "$OUT/design-on.yaml"
@@ -153,29 +185,25 @@ if [ "$WHAT" = design ] || [ "$WHAT" = all ]; then
     compare design-off design-on design
     grid_file bench-design-asha on asha > "$OUT/design-asha.yaml"
     run_sweep design-asha "$OUT/design-asha.yaml"
-    "$PY" - "$OUT" <<'PY' | tee -a "$SUMMARY"
+    asha_vs_plain design-asha "sharing + early stopping"
+fi
+if [ "$WHAT" = asha ]; then
+    say "early stopping: $EARLY_STOP"
+    grid_file bench-design-off off > "$OUT/design-off.yaml"
+    grid_file bench-design-asha-alone off asha > "$OUT/design-asha-alone.yaml"
+    grid_file bench-design-asha on asha > "$OUT/design-asha.yaml"
+    run_sweep design-off "$OUT/design-off.yaml"
+    run_sweep design-asha-alone "$OUT/design-asha-alone.yaml"
+    run_sweep design-asha "$OUT/design-asha.yaml"
+    "$PY" - "$OUT/design-off" <<'PY' | tee -a "$SUMMARY"
 import json, sys
-out = sys.argv[1]
-def best(label):
-    return next(e for e in json.load(open(f"{out}/{label}/board.json")) if e["rank"] == 1)
-def wall(label):
-    return json.load(open(f"{out}/{label}/usage.json"))["wall_s"]
-board = json.load(open(f"{out}/design-asha/board.json"))
-run = sum(e["epochs_done"] for e in board)
-total = sum(e["total_epochs"] for e in board)
-stopped = sum(1 for e in board if e["state"] == "stopped")
-b = best("design-asha")
-print(f"{'design-asha':>16}: wall {wall('design-asha'):7.1f} s, epochs {run}/{total} ({stopped} trials stopped), "
+usage, board = (json.load(open(f"{sys.argv[1]}/{f}.json")) for f in ("usage", "board"))
+b = next(e for e in board if e["rank"] == 1)
+print(f"{'design-off':>16}: wall {usage['wall_s']:7.1f} s, epochs {sum(e['epochs_done'] for e in board)}, "
       f"best {b['trial_id']} val {b['metric']:.4f} test {b['test_acc']:.4f}")
-# The plain grid's best configurations: every one at its best metric (a tie is ranked by index, which ASHA's
-# seeded order changes).
-plain = json.load(open(f"{out}/design-off/board.json"))
-top = [e["params"] for e in plain if e["metric"] == best("design-off")["metric"]]
-same = "yes" if b["params"] == best("design-off")["params"] else (
-    f"yes, one of {len(top)} tied at {b['metric']:.4f} in the plain grid" if b["params"] in top else "NO")
-print(f"{'':>16}  sharing + ASHA against the plain grid: {wall('design-off') / wall('design-asha'):.2f}x wall; same best "
-      f"configuration: {same}")
 PY
+    asha_vs_plain design-asha-alone "early stopping alone"
+    asha_vs_plain design-asha "sharing + early stopping"
 fi
 if [ "$WHAT" = frozen ] || [ "$WHAT" = all ]; then
     grid_file bench-frozen-off off frozen > "$OUT/frozen-off.yaml"

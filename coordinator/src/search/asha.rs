@@ -8,8 +8,11 @@
 //! (itself included; ties continue). The first trial at a rung always
 //! continues. `grace`: a rung stops nobody until at least that many trials
 //! (this one included) have reached it (Optuna's `bootstrap_count`).
+//! `epochs`: which epochs the rungs count ([`EpochCount`]; with `phase2`,
+//! rungs sit at phase-2 epochs `min_epochs * reduction_factor^k`).
 
 use super::early_stop::Decision;
+use super::epoch_count::EpochCount;
 use super::metric::{at, better_first, Curve};
 use crate::sweepfile::Goal;
 use serde::{Deserialize, Serialize};
@@ -25,6 +28,9 @@ pub struct Asha {
     pub reduction_factor: u32,
     /// Trials that must reach a rung before it stops anyone.
     pub grace: u32,
+    /// Which epochs the rungs count (absent in sweeps stored before it: all).
+    #[serde(default)]
+    pub epochs: EpochCount,
 }
 
 impl Asha {
@@ -74,7 +80,8 @@ impl Asha {
                 return Some(Decision {
                     epoch: rung,
                     reason: format!(
-                        "stopped by ASHA at rung {rung}: {} {mine:.4} not in the top {keep} of {n} trials there (cutoff {cutoff:.4})",
+                        "stopped by ASHA at rung {}: {} {mine:.4} not in the top {keep} of {n} trials there (cutoff {cutoff:.4})",
+                        self.epochs.name(rung),
                         self.metric
                     ),
                 });
@@ -95,6 +102,7 @@ mod tests {
             min_epochs: 1,
             reduction_factor: 3,
             grace,
+            epochs: EpochCount::All,
         }
     }
 

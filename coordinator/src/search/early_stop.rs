@@ -3,6 +3,7 @@
 //! [`EarlyStop::decide`], which looks at the epochs this heartbeat brought
 //! against every other trial's curve and says whether the trial stops.
 
+use super::epoch_count::EpochCount;
 use super::metric::Curve;
 use super::{asha, median};
 use crate::sweepfile::Goal;
@@ -42,11 +43,20 @@ impl EarlyStop {
         }
     }
 
+    /// Which epochs it counts.
+    pub fn epochs(&self) -> EpochCount {
+        match self {
+            EarlyStop::Asha(a) => a.epochs,
+            EarlyStop::Median(m) => m.epochs,
+        }
+    }
+
     /// Whether the trial whose curve is `own` (its latest attempt) stops now,
     /// given the epochs `new` this heartbeat brought and the curves of the
     /// sweep's other trials (`others`, any state). `total_epochs` is the
     /// trial's length: nothing stops at its last epoch (there is nothing
-    /// left to save).
+    /// left to save). Curves, epochs and length are on the rule's count
+    /// ([`EarlyStop::epochs`]), and so is the decision's epoch.
     pub fn decide(
         &self,
         new: &[u32],
@@ -60,15 +70,6 @@ impl EarlyStop {
         match self {
             EarlyStop::Asha(a) => a.decide(&new, own, others),
             EarlyStop::Median(m) => m.decide(&new, own, others),
-        }
-    }
-
-    /// The last epoch this trial's curve would be judged at, for a stopped
-    /// trial: the ASHA rung it reached, or its last epoch.
-    pub fn last_rung(&self, epochs_done: u32) -> u32 {
-        match self {
-            EarlyStop::Asha(a) => a.rung_at_or_below(epochs_done).unwrap_or(epochs_done),
-            EarlyStop::Median(_) => epochs_done,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! epoch.
 
 use super::early_stop::Decision;
+use super::epoch_count::EpochCount;
 use super::metric::{best_until, better_first, Curve};
 use crate::sweepfile::Goal;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,9 @@ pub struct Median {
     pub after_epochs: u32,
     /// Other trials that must have reached an epoch before it stops anyone.
     pub min_trials: u32,
+    /// Which epochs `after_epochs` counts (absent in sweeps stored before it: all).
+    #[serde(default)]
+    pub epochs: EpochCount,
 }
 
 impl Median {
@@ -44,7 +48,8 @@ impl Median {
                 return Some(Decision {
                     epoch,
                     reason: format!(
-                        "stopped by median stopping at epoch {epoch}: best {} {best:.4} worse than the median {median:.4} of {} trials' running averages",
+                        "stopped by median stopping at epoch {}: best {} {best:.4} worse than the median {median:.4} of {} trials' running averages",
+                        self.epochs.name(epoch),
                         self.metric,
                         averages.len()
                     ),
@@ -92,6 +97,7 @@ mod tests {
             goal: Goal::Maximize,
             after_epochs: 2,
             min_trials: 3,
+            epochs: EpochCount::All,
         }
     }
 

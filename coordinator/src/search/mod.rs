@@ -6,9 +6,11 @@
 
 pub mod asha;
 pub mod early_stop;
+pub mod epoch_count;
 pub mod median;
 pub mod metric;
 pub mod tpe;
 
 pub use early_stop::{Decision, EarlyStop};
+pub use epoch_count::EpochCount;
 pub use metric::Curve;

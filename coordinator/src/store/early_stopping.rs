@@ -13,8 +13,9 @@ use super::error::{StoreError, StoreResult};
 use super::reported_trial::ReportedTrial;
 use super::worker_health::{self, Outcome};
 use super::Changed;
+use crate::search::epoch_count::Point;
 use crate::search::metric::{self, Curve};
-use crate::search::{Decision, EarlyStop};
+use crate::search::{Decision, EarlyStop, EpochCount};
 use crate::sweepfile::Goal;
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::BTreeMap;
@@ -56,12 +57,13 @@ fn parse(json: &str) -> StoreResult<EpochMetrics> {
 }
 
 /// The curves (metric `name`, epochs up to `until`) of the sweep's trials
-/// other than `t`, each from its latest attempt with epochs.
+/// other than `t`, each from its latest attempt with epochs, on `count`.
 fn other_curves(
     tx: &Transaction,
     t: &ReportedTrial,
     name: &str,
     until: u32,
+    count: EpochCount,
 ) -> StoreResult<Vec<Curve>> {
     let mut stmt = tx.prepare_cached(
         "SELECT trial_id, attempt, epoch, json FROM epochs
@@ -76,17 +78,20 @@ fn other_curves(
             r.get::<_, String>(3)?,
         ))
     })?;
-    let mut curves: BTreeMap<String, (u32, Curve)> = BTreeMap::new();
+    let mut points: BTreeMap<String, (u32, Vec<Point>)> = BTreeMap::new();
     for row in rows {
         let (trial, attempt, epoch, json) = row?;
-        let value = metric::value(&parse(&json)?, name);
-        let entry = curves.entry(trial).or_insert((attempt, Vec::new()));
+        let e = parse(&json)?;
+        let entry = points.entry(trial).or_insert((attempt, Vec::new()));
         if attempt > entry.0 {
             *entry = (attempt, Vec::new());
         }
-        entry.1.push((epoch, value));
+        entry.1.push((epoch, e.phase, metric::value(&e, name)));
     }
-    Ok(curves.into_values().map(|(_, c)| c).collect())
+    Ok(points
+        .into_values()
+        .map(|(_, p)| count.count(&p).curve)
+        .collect())
 }
 
 /// Judges the heartbeat's `new` epochs of `t` (a trial of `total_epochs`)
@@ -107,14 +112,31 @@ pub(super) fn judge(
         return Ok(None);
     };
     let epochs = own_epochs(tx, t)?;
-    let own: Curve = epochs
+    // Everything on the rule's count: with `phase2`, each trial's phase-2
+    // epochs from 1 (others' phase 1 may be longer, so their curves are
+    // read whole), and the decision mapped back to this trial's epoch.
+    let count = rule.epochs();
+    let own_points: Vec<Point> = epochs
         .iter()
-        .map(|e| (e.epoch, metric::value(e, rule.metric())))
+        .map(|e| (e.epoch, e.phase, metric::value(e, rule.metric())))
         .collect();
-    let others = other_curves(tx, t, rule.metric(), until)?;
-    let Some(decision) = rule.decide(new, &own, &others, total_epochs) else {
+    let own = count.count(&own_points);
+    let counted_new: Vec<u32> = new
+        .iter()
+        .filter(|e| **e > own.offset)
+        .map(|e| e - own.offset)
+        .collect();
+    let others_until = match count {
+        EpochCount::All => until,
+        EpochCount::Phase2 => u32::MAX,
+    };
+    let others = other_curves(tx, t, rule.metric(), others_until, count)?;
+    let counted_total = total_epochs.saturating_sub(own.offset);
+    let Some(mut decision) = rule.decide(&counted_new, &own.curve, &others, counted_total) else {
         return Ok(None);
     };
+    let stop_value = metric::at(&own.curve, decision.epoch).filter(|v| v.is_finite());
+    decision.epoch += own.offset;
     // Its best so far in the sweep's ranking metric.
     let ranking: Curve = epochs
         .iter()
@@ -127,7 +149,6 @@ pub(super) fn judge(
         .map(|e| e.wall_s)
         .filter(|w| w.is_finite())
         .sum();
-    let stop_value = metric::at(&own, decision.epoch).filter(|v| v.is_finite());
     tx.execute(
         "UPDATE trials
          SET state = 'stopped', lease_deadline_ms = NULL, reported_attempt = attempt,

@@ -2,7 +2,8 @@
 //! a ranking metric (the sweep's by default; the sweep's goal when it is the
 //! same metric, else the metric's natural one), the keys of its kind only,
 //! and sane numbers. Defaults: ASHA `min_epochs: 1`, `reduction_factor: 3`,
-//! `grace: 0`; median `after_epochs: 1`, `min_trials: 3`.
+//! `grace: 0`; median `after_epochs: 1`, `min_trials: 3`; both count every
+//! epoch (`epochs: all`) unless told `epochs: phase2`.
 
 use super::error::Problem;
 use super::limits::MAX_NAME_CHARS;
@@ -81,6 +82,7 @@ pub fn check(spec: &EarlyStopSpec, metric_name: &str, goal: Goal) -> Result<Earl
                     2,
                 )?,
                 grace: bounded("early_stop.grace", spec.grace, 0, 0)?,
+                epochs: spec.epochs.unwrap_or_default(),
             }))
         }
         EarlyStopKind::Median => {
@@ -96,6 +98,7 @@ pub fn check(spec: &EarlyStopSpec, metric_name: &str, goal: Goal) -> Result<Earl
                 goal,
                 after_epochs: bounded("early_stop.after_epochs", spec.after_epochs, 1, 1)?,
                 min_trials: bounded("early_stop.min_trials", spec.min_trials, 3, 1)?,
+                epochs: spec.epochs.unwrap_or_default(),
             }))
         }
     }

@@ -134,6 +134,9 @@ pub struct EarlyStopSpec {
     pub after_epochs: Option<u32>,
     #[serde(default)]
     pub min_trials: Option<u32>,
+    /// Which epochs `min_epochs`/`after_epochs` count: `all` or `phase2`.
+    #[serde(default)]
+    pub epochs: Option<crate::search::EpochCount>,
 }
 
 /// `artifacts:` as written; checked in `artifacts.rs`.
