@@ -103,8 +103,9 @@ fn asha_is_the_design_grid_with_asha() {
     let Some(sweep_coordinator::search::EarlyStop::Asha(a)) = &sweep.early_stop else {
         panic!("{:?}", sweep.early_stop)
     };
-    // One rung, the first epoch of phase 2.
-    assert_eq!(a.rungs(10), [4]);
+    // Rungs at phase 2's epochs 1 and 3 (of 7; 9 would be past its end).
+    assert_eq!(a.epochs, sweep_coordinator::search::EpochCount::Phase2);
+    assert_eq!(a.rungs(7), [1, 3]);
 }
 
 #[test]

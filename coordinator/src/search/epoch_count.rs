@@ -42,11 +42,21 @@ impl EpochCount {
                 offset: 0,
             },
             EpochCount::Phase2 => {
-                let offset = points
+                // Phase 2 starts after the last phase-1 epoch; a curve with
+                // no phase-1 epoch (none stored) counts from its first
+                // phase-2 one.
+                let last_phase1 = points
                     .iter()
                     .filter(|(_, phase, _)| *phase == 1)
                     .map(|(e, _, _)| *e)
-                    .max()
+                    .max();
+                let first_phase2 = points
+                    .iter()
+                    .filter(|(_, phase, _)| *phase == 2)
+                    .map(|(e, _, _)| *e)
+                    .min();
+                let offset = last_phase1
+                    .or(first_phase2.map(|e| e.saturating_sub(1)))
                     .unwrap_or(0);
                 Counted {
                     curve: points
@@ -93,6 +103,13 @@ mod tests {
         // No phase 1 at all: phase 2 starts at epoch 1.
         let only2 = EpochCount::Phase2.count(&[(1, 2, 0.7), (2, 2, 0.8)]);
         assert_eq!((only2.offset, only2.curve.len()), (0, 2));
+        // A curve missing its phase-1 epochs counts from its first phase-2
+        // one; missing its first phase-2 epoch, from its phase 1.
+        let late = EpochCount::Phase2.count(&[(4, 2, 0.4), (5, 2, 0.5)]);
+        assert_eq!(late.curve, vec![(1, 0.4), (2, 0.5)]);
+        let gap = EpochCount::Phase2.count(&[(1, 1, 0.1), (2, 1, 0.2), (4, 2, 0.4)]);
+        assert_eq!(gap.curve, vec![(2, 0.4)]);
+        assert_eq!(EpochCount::Phase2.count(&[]).offset, 0);
         assert_eq!(EpochCount::Phase2.name(1), "1 of phase 2");
     }
 }
