@@ -92,6 +92,11 @@ impl Conv2d {
         )
     }
 
+    /// How many outputs a `k`-tap kernel gives along an input side of `len`.
+    fn output_len(&self, len: i64, k: i64) -> i64 {
+        (len + 2 * self.padding - k) / self.stride + 1
+    }
+
     /// A conv whose output is a single pixel (ResNet18's layer4 at 32 px: 2 × 2
     /// and 1 × 1 maps), as one matrix product of the input with the kernel
     /// taps that fall on it; the other taps meet only the zero padding. Equal
@@ -104,8 +109,7 @@ impl Conv2d {
             return None;
         };
         let (out, k) = (weight.size()[0], weight.size()[2]);
-        let outputs = |len: i64| (len + 2 * self.padding - k) / self.stride + 1;
-        if self.groups != 1 || outputs(h) != 1 || outputs(w) != 1 {
+        if self.groups != 1 || self.output_len(h, k) != 1 || self.output_len(w, k) != 1 {
             return None;
         }
         // The one output's window covers input rows (and columns)
@@ -141,8 +145,7 @@ impl Conv2d {
             return None;
         }
         let (out, k) = (weight.size()[0], weight.size()[2]);
-        let outputs = |len: i64| (len + 2 * self.padding - k) / self.stride + 1;
-        let (oh, ow) = (outputs(h), outputs(w));
+        let (oh, ow) = (self.output_len(h, k), self.output_len(w, k));
         let tap = |o: i64, i: i64| i - o * self.stride + self.padding;
         let mut blocks = Vec::with_capacity((oh * ow * h * w) as usize);
         for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
