@@ -10,6 +10,11 @@
 #   asha:   the search issue's measure on the design grid, side by side: the plain grid (sharing off), the same
 #           grid with early stopping alone (sharing off), and with early stopping and sharing; the early stopping
 #           is sweeps/asha.yaml's unless EARLY_STOP gives another `early_stop:` line. Not part of `all`.
+#           With BASE_BIN (a folder with an older build's `sweep` and `sweep-worker`, e.g. the commit before issue
+#           10's first), the plain grid runs first with those binaries too (no `execution:` key, which older builds
+#           refuse), and both early-stopped runs are also compared with it: the gain since that build. ALONE=0
+#           skips the run with early stopping alone. Last, scripts/bench/asha_bound.py's bound from the plain grid:
+#           the most any early stopping that never judges phase 1 could save here.
 #
 #   frozen also runs with sharing on and bundles off (`SWEEP_BUNDLE=1`: every slot leases one trial at a time),
 #   to show what leasing bundles adds.
@@ -57,14 +62,14 @@ else
 fi
 
 # `grid_file NAME SHARING [frozen|asha]`: sweeps/grid.yaml reduced, named NAME, with `execution: {sharing: SHARING,
-# reuse: off}` (each run computes its own trials), restricted to the frozen-heavy recipes with `frozen`, with
+# reuse: off}` (each run computes its own trials; none: no `execution:` key), restricted to the frozen-heavy recipes with `frozen`, with
 # sweeps/asha.yaml's `early_stop` (or EARLY_STOP) with `asha`.
 grid_file() {
     sed -e "s|^  data: {.*}|  data: {dir: data/mnist, train: $TRAIN, val: $VAL, test: $TEST, split_seed: 0}|" \
         -e "s|^name: .*|name: $1|" \
         -e "s|^  phase2.unfreeze: .*|$( [ "${3:-}" = frozen ] && echo '  phase2.unfreeze: {values: [[layer4], [layer3, layer4]]}' || echo '&' )|" \
         sweeps/grid.yaml
-    echo "execution: {sharing: $2, reuse: off}"
+    if [ "$2" != none ]; then echo "execution: {sharing: $2, reuse: off}"; fi
     if [ "${3:-}" = asha ]; then echo "$EARLY_STOP"; fi
 }
 
@@ -153,13 +158,14 @@ print(f"{'':>16}  every trial's numbers identical with and without sharing: {'ye
 PY
 }
 
-# `asha_vs_plain LABEL WHAT`: an early-stopped run of the design grid against the plain grid (design-off): wall
+# `asha_vs_plain LABEL WHAT [PLAIN]`: an early-stopped run of the design grid against the plain grid (PLAIN,
+# default design-off): wall
 # ratio, epochs run, and whether its best configuration is the plain grid's (a tie at the plain grid's best metric
 # counts, saying so: a tie is ranked by index, which the seeded order of a grid with ASHA changes).
 asha_vs_plain() {
-    "$PY" - "$OUT" "$1" "$2" <<'PY' | tee -a "$SUMMARY"
+    "$PY" - "$OUT" "$1" "$2" "${3:-design-off}" <<'PY' | tee -a "$SUMMARY"
 import json, sys
-out, label, what = sys.argv[1:4]
+out, label, what, plain_label = sys.argv[1:5]
 def best(label):
     return next(e for e in json.load(open(f"{out}/{label}/board.json")) if e["rank"] == 1)
 def wall(label):
@@ -171,12 +177,12 @@ stopped = sum(1 for e in board if e["state"] == "stopped")
 b = best(label)
 print(f"{label:>16}: wall {wall(label):7.1f} s, epochs {run}/{total} ({stopped} trials stopped), "
       f"best {b['trial_id']} val {b['metric']:.4f} test {b['test_acc']:.4f}")
-plain = json.load(open(f"{out}/design-off/board.json"))
-top = [e["params"] for e in plain if e["metric"] == best("design-off")["metric"]]
-same = "yes" if b["params"] == best("design-off")["params"] else (
+plain = json.load(open(f"{out}/{plain_label}/board.json"))
+top = [e["params"] for e in plain if e["metric"] == best(plain_label)["metric"]]
+same = "yes" if b["params"] == best(plain_label)["params"] else (
     f"yes, one of {len(top)} tied at {b['metric']:.4f} in the plain grid" if b["params"] in top else "NO")
-print(f"{'':>16}  {what} against the plain grid: {wall('design-off') / wall(label):.2f}x wall; same best "
-      f"configuration: {same}")
+print(f"{'':>16}  {what} against the plain grid ({plain_label}): {wall(plain_label) / wall(label):.2f}x wall; "
+      f"same best configuration: {same}")
 PY
 }
 
@@ -195,18 +201,31 @@ if [ "$WHAT" = asha ]; then
     grid_file bench-design-off off > "$OUT/design-off.yaml"
     grid_file bench-design-asha-alone off asha > "$OUT/design-asha-alone.yaml"
     grid_file bench-design-asha on asha > "$OUT/design-asha.yaml"
+    plains=(design-off)
+    if [ -n "${BASE_BIN:-}" ]; then
+        say "base binaries (the plain grid's second run): $BASE_BIN"
+        grid_file bench-design-base none > "$OUT/design-base.yaml"
+        BIN=$BASE_BIN run_sweep design-base "$OUT/design-base.yaml"
+        plains+=(design-base)
+    fi
     run_sweep design-off "$OUT/design-off.yaml"
-    run_sweep design-asha-alone "$OUT/design-asha-alone.yaml"
+    if [ "${ALONE:-1}" != 0 ]; then run_sweep design-asha-alone "$OUT/design-asha-alone.yaml"; fi
     run_sweep design-asha "$OUT/design-asha.yaml"
-    "$PY" - "$OUT/design-off" <<'PY' | tee -a "$SUMMARY"
+    for plain in "${plains[@]}"; do
+        "$PY" - "$OUT/$plain" "$plain" <<'PY' | tee -a "$SUMMARY"
 import json, sys
 usage, board = (json.load(open(f"{sys.argv[1]}/{f}.json")) for f in ("usage", "board"))
 b = next(e for e in board if e["rank"] == 1)
-print(f"{'design-off':>16}: wall {usage['wall_s']:7.1f} s, epochs {sum(e['epochs_done'] for e in board)}, "
+print(f"{sys.argv[2]:>16}: wall {usage['wall_s']:7.1f} s, epochs {sum(e['epochs_done'] for e in board)}, "
       f"best {b['trial_id']} val {b['metric']:.4f} test {b['test_acc']:.4f}")
 PY
-    asha_vs_plain design-asha-alone "early stopping alone"
-    asha_vs_plain design-asha "sharing + early stopping"
+    done
+    for plain in "${plains[@]}"; do
+        if [ "${ALONE:-1}" != 0 ]; then asha_vs_plain design-asha-alone "early stopping alone" "$plain"; fi
+        asha_vs_plain design-asha "sharing + early stopping" "$plain"
+    done
+    say "the most early stopping alone could save on this grid, judging no phase-1 epoch (scripts/bench/asha_bound.py):"
+    "$PY" scripts/bench/asha_bound.py "$OUT/design-off" | tee -a "$SUMMARY"
 fi
 if [ "$WHAT" = frozen ] || [ "$WHAT" = all ]; then
     grid_file bench-frozen-off off frozen > "$OUT/frozen-off.yaml"
