@@ -51,4 +51,6 @@ def main(run_dir: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: scripts/bench/asha_bound.py RUN_DIR (a plain run of scripts/bench/sharing.sh)")
     main(sys.argv[1])

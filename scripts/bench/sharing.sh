@@ -44,8 +44,10 @@ BIN=${BIN:-}
 if [ -z "$BIN" ]; then
     if [ -x target/release/sweep ] && [ -x target/release/sweep-worker ]; then BIN=target/release; else BIN=target/debug; fi
 fi
-for b in sweep sweep-worker; do
-    [ -x "$BIN/$b" ] || { echo "$BIN/$b is missing: build it first (cargo build -p sweep-cli -p sweep-worker)" >&2; exit 1; }
+for dir in "$BIN" ${BASE_BIN:+"$BASE_BIN"}; do
+    for b in sweep sweep-worker; do
+        [ -x "$dir/$b" ] || { echo "$dir/$b is missing: build it first (cargo build -p sweep-cli -p sweep-worker)" >&2; exit 1; }
+    done
 done
 TRAIN=${TRAIN:-2000} VAL=${VAL:-500} TEST=${TEST:-500}
 OUT=${OUT:-runs/bench-sharing}
