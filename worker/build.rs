@@ -1,7 +1,8 @@
 //! Puts libtorch's lib folder on the binaries' rpath, so `sweep-worker` runs
-//! without the user setting `LD_LIBRARY_PATH`, and compiles the small C++ shim
-//! that reaches libtorch's fused AdamW kernel (src/pipeline/fused_adamw.cpp)
-//! against the same libtorch. torch-sys exports the lib folder to crates that
+//! without the user setting `LD_LIBRARY_PATH`, and compiles the small C++
+//! shims against the same libtorch: libtorch's fused AdamW kernel
+//! (src/pipeline/fused_adamw.cpp), the channels-last copy and a faster NCHW
+//! max pool (src/pipeline/net/). torch-sys exports the lib folder to crates that
 //! depend on it directly as `DEP_TCH_LIBTORCH_LIB`; the headers sit beside it.
 //! It also names the pipeline's numerics: `SWEEP_PIPELINE_BUILD`, a hash of
 //! every file under src/pipeline, goes into the shared caches' keys, so a
@@ -52,15 +53,21 @@ fn main() {
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
     // The C++ shims compile against libtorch's headers (tens of seconds), so they are compiled again
     // only when their sources, the headers' folder or the ABI change, not on every pipeline edit.
-    const SHIMS: [&str; 2] = [
+    const SHIMS: [&str; 3] = [
         "src/pipeline/fused_adamw.cpp",
         "src/pipeline/net/channels_last.cpp",
+        "src/pipeline/net/max_pool.cpp",
     ];
     let mut shims_hash = 0xcbf2_9ce4_8422_2325_u64;
     for shim in SHIMS {
         hash_tree_file(Path::new(shim), &mut shims_hash);
     }
-    let stamp = format!("{shims_hash:016x} {} {abi}", include.display());
+    // The max-pool kernel is ours, not a call into libtorch: optimised even in a debug build.
+    const SHIMS_OPT_LEVEL: u32 = 3;
+    let stamp = format!(
+        "{shims_hash:016x} {} {abi} O{SHIMS_OPT_LEVEL}",
+        include.display()
+    );
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let stamp_file = out.join("shims.stamp");
     let archive = out.join("libsweep_torch_shims.a");
@@ -72,6 +79,7 @@ fn main() {
             .cpp(true)
             .pic(true)
             .warnings(false)
+            .opt_level(SHIMS_OPT_LEVEL)
             .include(&include)
             .flag("-std=c++17")
             .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))

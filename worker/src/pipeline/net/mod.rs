@@ -5,7 +5,8 @@
 //! eval mode, and each block's parameters can go into their own optimizer
 //! group. (tch's built-in models are opaque closures and can do none of this.)
 //!
-//! - [`layers`]: conv, BatchNorm, the head; forward passes.
+//! - [`layers`]: conv, BatchNorm, the head; forward passes;
+//!   [`max_pool`]: the stem's max pool, faster than libtorch's on NCHW.
 //! - [`resnet`], [`mobilenet`]: each architecture's blocks and layout, built
 //!   once from shapes; [`stages`]: a backbone as a list of freezable blocks.
 //! - [`names`]: the one walk that names every tensor as torchvision does.
@@ -15,6 +16,7 @@
 
 pub mod layers;
 pub mod layout;
+pub mod max_pool;
 pub mod mobilenet;
 pub mod names;
 pub mod resnet;

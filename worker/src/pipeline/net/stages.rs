@@ -52,7 +52,7 @@ impl StageModule {
             Body::Stem { conv1, bn1 } => {
                 let mut y = bn1.forward(&conv1.forward(x), bn_train);
                 let _ = y.relu_();
-                y.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false)
+                super::max_pool::max_pool2d(&y, [3, 3], [2, 2], [1, 1])
             }
             Body::Layer(blocks) => blocks
                 .iter()
