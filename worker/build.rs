@@ -1,8 +1,8 @@
 //! Puts libtorch's lib folder on the binaries' rpath, so `sweep-worker` runs
 //! without the user setting `LD_LIBRARY_PATH`, and compiles the small C++
 //! shims against the same libtorch: libtorch's fused AdamW kernel
-//! (src/pipeline/fused_adamw.cpp), the channels-last copy and a faster NCHW
-//! max pool (src/pipeline/net/). torch-sys exports the lib folder to crates that
+//! (src/pipeline/fused_adamw.cpp), the channels-last copy, a faster NCHW
+//! max pool and tensor versions (src/pipeline/net/). torch-sys exports the lib folder to crates that
 //! depend on it directly as `DEP_TCH_LIBTORCH_LIB`; the headers sit beside it.
 //! It also names the pipeline's numerics: `SWEEP_PIPELINE_BUILD`, a hash of
 //! every file under src/pipeline, goes into the shared caches' keys, so a
@@ -53,10 +53,11 @@ fn main() {
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
     // The C++ shims compile against libtorch's headers (tens of seconds), so they are compiled again
     // only when their sources, the headers' folder or the ABI change, not on every pipeline edit.
-    const SHIMS: [&str; 3] = [
+    const SHIMS: [&str; 4] = [
         "src/pipeline/fused_adamw.cpp",
         "src/pipeline/net/channels_last.cpp",
         "src/pipeline/net/max_pool.cpp",
+        "src/pipeline/net/version.cpp",
     ];
     let mut shims_hash = 0xcbf2_9ce4_8422_2325_u64;
     for shim in SHIMS {

@@ -4,6 +4,7 @@
 //! [`super::resnet`] and [`super::mobilenet`]; parameter names live in
 //! [`super::names`], nowhere here.
 
+use super::derived::Derived;
 use crate::pipeline::rng::{stream, Stream};
 use rand::Rng;
 use std::cell::Cell;
@@ -41,6 +42,8 @@ pub struct Conv2d {
     stride: i64,
     padding: i64,
     groups: i64,
+    /// The small-map paths' matrices, built once while the weight is frozen.
+    derived: Box<Derived>,
 }
 
 impl Conv2d {
@@ -63,6 +66,7 @@ impl Conv2d {
             stride,
             padding: k / 2,
             groups,
+            derived: Box::default(),
         }
     }
 
@@ -123,10 +127,12 @@ impl Conv2d {
             .narrow(2, 0, seen_h)
             .narrow(3, 0, seen_w)
             .reshape([n, inputs]);
-        let weight = weight
-            .reshape([out, c, k * k])
-            .index_select(2, &Tensor::from_slice(&taps))
-            .reshape([out, inputs]);
+        let weight = self.derived.get(weight, [0, h, w], || {
+            weight
+                .reshape([out, c, k * k])
+                .index_select(2, &Tensor::from_slice(&taps))
+                .reshape([out, inputs])
+        });
         Some(x.linear(&weight, None::<Tensor>).reshape([n, out, 1, 1]))
     }
 
@@ -156,18 +162,19 @@ impl Conv2d {
             }
         }
         let (pixels_out, pixels_in) = (oh * ow, h * w);
-        let taps = Tensor::cat(
-            &[
-                weight.permute([2, 3, 0, 1]).reshape([k * k, out, c]),
-                Tensor::zeros([1, out, c], (weight.kind(), weight.device())),
-            ],
-            0,
-        );
-        let map = taps
-            .index_select(0, &Tensor::from_slice(&blocks))
-            .reshape([pixels_out, pixels_in, out, c])
-            .permute([0, 2, 1, 3])
-            .reshape([pixels_out * out, pixels_in * c]);
+        let map = self.derived.get(weight, [1, h, w], || {
+            let taps = Tensor::cat(
+                &[
+                    weight.permute([2, 3, 0, 1]).reshape([k * k, out, c]),
+                    Tensor::zeros([1, out, c], (weight.kind(), weight.device())),
+                ],
+                0,
+            );
+            taps.index_select(0, &Tensor::from_slice(&blocks))
+                .reshape([pixels_out, pixels_in, out, c])
+                .permute([0, 2, 1, 3])
+                .reshape([pixels_out * out, pixels_in * c])
+        });
         let x = x.permute([0, 2, 3, 1]).reshape([n, pixels_in * c]);
         let y = x.linear(&map, None::<Tensor>).reshape([n, oh, ow, out]);
         Some(y.permute([0, 3, 1, 2]).contiguous())
@@ -406,6 +413,27 @@ mod tests {
             // The taps that meet only padding get exactly no gradient.
             let untouched = want[0].eq(0.0).logical_and(&got[0].ne(0.0));
             assert_eq!(untouched.sum(Kind::Int64).int64_value(&[]), 0);
+        }
+    }
+
+    #[test]
+    fn a_frozen_small_map_conv_reuses_its_matrix_until_the_weight_changes() {
+        tch::manual_seed(15);
+        // layer4's first conv (one pixel) and layer3's 2 × 2 conv (tiny map).
+        for (cin, cout, k, stride, side) in [(16, 32, 3, 2, 2), (16, 16, 3, 1, 2)] {
+            let conv = Conv2d::new(cin, cout, k, stride, Init::Kaiming);
+            let x = Tensor::randn([5, cin, side, side], CPU_F32);
+            let rebuilt = |w: &Tensor| conv.conv(&x, &w.copy());
+            let first = conv.forward(&x);
+            let again = conv.forward(&x);
+            assert!(first.equal(&again) && first.equal(&rebuilt(&conv.weight)));
+            // A snapshot copied into the weight: the next forward sees it.
+            tch::no_grad(|| {
+                let _ = conv.weight.shallow_clone().g_mul_scalar_(-0.5);
+            });
+            let after = conv.forward(&x);
+            assert!(after.equal(&rebuilt(&conv.weight)), "{k}×{k} /{stride}");
+            assert!(!after.equal(&first));
         }
     }
 

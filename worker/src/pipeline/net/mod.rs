@@ -6,7 +6,8 @@
 //! group. (tch's built-in models are opaque closures and can do none of this.)
 //!
 //! - [`layers`]: conv, BatchNorm, the head; forward passes;
-//!   [`max_pool`]: the stem's max pool, faster than libtorch's on NCHW.
+//!   [`max_pool`]: the stem's max pool, faster than libtorch's on NCHW;
+//!   [`derived`]: matrices built from frozen weights, kept while unchanged.
 //! - [`resnet`], [`mobilenet`]: each architecture's blocks and layout, built
 //!   once from shapes; [`stages`]: a backbone as a list of freezable blocks.
 //! - [`names`]: the one walk that names every tensor as torchvision does.
@@ -14,6 +15,7 @@
 //!
 //! This file: the model's API (construction, freezing, forward, snapshots).
 
+pub mod derived;
 pub mod layers;
 pub mod layout;
 pub mod max_pool;
