@@ -8,9 +8,11 @@
 //!   only place the daemon's trials touch libtorch).
 //! - [`figures`]: PNG figures (the Grad-CAM grid), drawn without a plotting library.
 //! - [`commands`]: the `sweep-worker` subcommands.
+//! - [`allocator`]: glibc malloc told to keep freed memory (tensor processes).
 //! - [`host`]: the host name results and registrations carry.
 //! - [`error_chain`]: an error and its causes on one line.
 
+pub mod allocator;
 pub mod child;
 pub mod commands;
 pub mod daemon;

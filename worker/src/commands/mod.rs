@@ -40,6 +40,10 @@ enum Command {
 /// Entry point of the `sweep-worker` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every command but the daemon runs tensors in this process.
+    if !matches!(cli.command, Command::Run(_)) {
+        crate::allocator::keep_freed_memory();
+    }
     let outcome = match cli.command {
         Command::Train(a) => train::execute(a),
         Command::Gradcam(a) => gradcam::execute(a),

@@ -23,6 +23,7 @@ extern "C" {
         err: *mut c_char,
         err_len: usize,
     ) -> c_int;
+    fn sweep_clear_grads(params: *const *const torch_sys::C_tensor, n: usize);
 }
 
 /// libtorch refused a fused AdamW step (its message).
@@ -90,14 +91,22 @@ impl FusedAdamW {
         self.groups[group].lr
     }
 
-    /// Zeroes every gradient in place (as `zero_grad(set_to_none=False)`).
+    /// Drops every gradient (as `zero_grad(set_to_none=True)`, torch's
+    /// default): the next backward's gradients are handed over, not added
+    /// into zeros. Every parameter of a group is used by every forward here,
+    /// so each still gets a gradient and a step, with the same values as
+    /// after zeroing (`0 + g` is `g`; only the sign of a zero could differ,
+    /// and AdamW's moments and update cannot tell them apart).
     pub fn zero_grad(&mut self) {
-        for slot in self.groups.iter().flat_map(|g| &g.slots) {
-            let mut g = slot.param.grad();
-            if g.defined() {
-                let _ = g.zero_();
-            }
-        }
+        let params: Vec<*const torch_sys::C_tensor> = self
+            .groups
+            .iter()
+            .flat_map(|g| &g.slots)
+            .map(|s| s.param.as_ptr())
+            .collect();
+        // SAFETY: every pointer is a live at::Tensor owned by `self.groups`
+        // for the call; the shim only resets each one's gradient.
+        unsafe { sweep_clear_grads(params.as_ptr(), params.len()) };
     }
 
     /// One AdamW step for every parameter that has a gradient.

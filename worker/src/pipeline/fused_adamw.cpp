@@ -36,3 +36,12 @@ extern "C" int sweep_fused_adamw(at::Tensor **params, at::Tensor **grads, at::Te
     return 1;
   }
 }
+
+// Drops the gradients of `params` (as `zero_grad(set_to_none=True)`): the
+// next backward hands its gradient tensors over instead of adding them into
+// zero-filled ones, which saves a fill and an add per parameter per batch.
+extern "C" void sweep_clear_grads(at::Tensor **params, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    params[i]->mutable_grad().reset();
+  }
+}

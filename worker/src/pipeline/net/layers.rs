@@ -119,15 +119,16 @@ impl Conv2d {
         // The one output's window covers input rows (and columns)
         // −padding ..= k − 1 − padding; those inside the image are 0..seen.
         let (seen_h, seen_w) = (h.min(k - self.padding), w.min(k - self.padding));
-        let taps: Vec<i64> = (0..seen_h)
-            .flat_map(|r| (0..seen_w).map(move |col| (r + self.padding) * k + col + self.padding))
-            .collect();
         let inputs = c * seen_h * seen_w;
         let x = x
             .narrow(2, 0, seen_h)
             .narrow(3, 0, seen_w)
             .reshape([n, inputs]);
+        let padding = self.padding;
         let weight = self.derived.get(weight, [0, h, w], || {
+            let taps: Vec<i64> = (0..seen_h)
+                .flat_map(|r| (0..seen_w).map(move |col| (r + padding) * k + col + padding))
+                .collect();
             weight
                 .reshape([out, c, k * k])
                 .index_select(2, &Tensor::from_slice(&taps))
@@ -152,17 +153,18 @@ impl Conv2d {
         }
         let (out, k) = (weight.size()[0], weight.size()[2]);
         let (oh, ow) = (self.output_len(h, k), self.output_len(w, k));
-        let tap = |o: i64, i: i64| i - o * self.stride + self.padding;
-        let mut blocks = Vec::with_capacity((oh * ow * h * w) as usize);
-        for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
-            for (iy, ix) in (0..h).flat_map(|iy| (0..w).map(move |ix| (iy, ix))) {
-                let (ky, kx) = (tap(oy, iy), tap(ox, ix));
-                let inside = (0..k).contains(&ky) && (0..k).contains(&kx);
-                blocks.push(if inside { ky * k + kx } else { k * k });
-            }
-        }
         let (pixels_out, pixels_in) = (oh * ow, h * w);
+        let (stride, padding) = (self.stride, self.padding);
         let map = self.derived.get(weight, [1, h, w], || {
+            let tap = |o: i64, i: i64| i - o * stride + padding;
+            let mut blocks = Vec::with_capacity((oh * ow * h * w) as usize);
+            for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
+                for (iy, ix) in (0..h).flat_map(|iy| (0..w).map(move |ix| (iy, ix))) {
+                    let (ky, kx) = (tap(oy, iy), tap(ox, ix));
+                    let inside = (0..k).contains(&ky) && (0..k).contains(&kx);
+                    blocks.push(if inside { ky * k + kx } else { k * k });
+                }
+            }
             let taps = Tensor::cat(
                 &[
                     weight.permute([2, 3, 0, 1]).reshape([k * k, out, c]),

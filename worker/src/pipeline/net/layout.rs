@@ -3,7 +3,8 @@
 //! inputs. The layout changes kernels, not values beyond the last digits, so
 //! it is part of what the shared caches' keys name.
 
-use std::ffi::{c_char, c_int, CStr};
+use super::shim::{owned, ERR_LEN};
+use std::ffi::{c_char, c_int};
 use tch::Tensor;
 
 extern "C" {
@@ -69,18 +70,11 @@ impl Layout {
 
 /// `x` as a channels-last tensor (libtorch's `contiguous(ChannelsLast)`).
 pub fn channels_last(x: &Tensor) -> Tensor {
-    let mut err = [0 as c_char; 512];
-    // SAFETY: `x` is a live tensor for the call; the shim returns a new
-    // heap-allocated `at::Tensor` (ownership passes to the returned Tensor) or
-    // null with a NUL-terminated message in `err`.
+    let mut err = [0 as c_char; ERR_LEN];
+    // SAFETY: `x` is a live tensor for the call; the shim only reads it and
+    // writes at most `err.len()` bytes into `err`.
     let ptr = unsafe { sweep_channels_last(x.as_ptr(), err.as_mut_ptr(), err.len()) };
-    if ptr.is_null() {
-        // SAFETY: the shim wrote a NUL-terminated message (snprintf).
-        let msg = unsafe { CStr::from_ptr(err.as_ptr()) };
-        panic!("channels-last copy failed: {}", msg.to_string_lossy());
-    }
-    // SAFETY: a fresh, owned `at::Tensor *` from the shim.
-    unsafe { Tensor::from_ptr(ptr) }
+    owned(ptr, &err, "channels-last copy")
 }
 
 /// Whether `x` is stored channels-last (and not also plain contiguous).

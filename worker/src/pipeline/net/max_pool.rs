@@ -5,7 +5,8 @@
 //! Inputs the kernel does not cover (channels-last, other strides or types)
 //! go to libtorch's.
 
-use std::ffi::{c_char, CStr};
+use super::shim::{owned, ERR_LEN};
+use std::ffi::c_char;
 use tch::Tensor;
 
 extern "C" {
@@ -35,7 +36,7 @@ extern "C" {
 /// `x.max_pool2d(kernel, stride, padding, [1, 1], false)`: dilation 1, floor
 /// mode. Differentiable when `x` requires grad.
 pub fn max_pool2d(x: &Tensor, kernel: [i64; 2], stride: [i64; 2], padding: [i64; 2]) -> Tensor {
-    let mut err = [0 as c_char; 512];
+    let mut err = [0 as c_char; ERR_LEN];
     // SAFETY: `x` is a live tensor for the call; the shim returns a new
     // heap-allocated `at::Tensor` (ownership passes to the returned Tensor) or
     // null with a NUL-terminated message in `err`.
@@ -55,22 +56,10 @@ pub fn max_pool2d(x: &Tensor, kernel: [i64; 2], stride: [i64; 2], padding: [i64;
     owned(ptr, &err, "max pool")
 }
 
-/// The returned tensor, or a panic with the shim's message (libtorch's own
-/// `max_pool2d` panics in tch on the same bad input).
-fn owned(ptr: *mut torch_sys::C_tensor, err: &[c_char], what: &str) -> Tensor {
-    if ptr.is_null() {
-        // SAFETY: the shim wrote a NUL-terminated message (snprintf).
-        let msg = unsafe { CStr::from_ptr(err.as_ptr()) };
-        panic!("{what} failed: {}", msg.to_string_lossy());
-    }
-    // SAFETY: a fresh, owned `at::Tensor *` from the shim.
-    unsafe { Tensor::from_ptr(ptr) }
-}
-
 /// The argmax the fast kernel finds for a stride-2 pool of `x`.
 #[cfg(test)]
 fn argmax(x: &Tensor, kernel: [i64; 2], padding: [i64; 2]) -> Tensor {
-    let mut err = [0 as c_char; 512];
+    let mut err = [0 as c_char; ERR_LEN];
     // SAFETY: as in `max_pool2d`.
     let ptr = unsafe {
         sweep_max_pool2d_argmax(

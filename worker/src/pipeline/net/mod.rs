@@ -22,6 +22,7 @@ pub mod max_pool;
 pub mod mobilenet;
 pub mod names;
 pub mod resnet;
+mod shim;
 pub mod stages;
 pub mod state_dict;
 
