@@ -2,7 +2,7 @@
 //! without the user setting `LD_LIBRARY_PATH`, and compiles the small C++
 //! shims against the same libtorch: libtorch's fused AdamW kernel
 //! (src/pipeline/fused_adamw.cpp), the channels-last copy, a faster NCHW
-//! max pool and tensor versions (src/pipeline/net/). torch-sys exports the lib folder to crates that
+//! max pool, train-mode batch norm of frozen stages and tensor versions (src/pipeline/net/). torch-sys exports the lib folder to crates that
 //! depend on it directly as `DEP_TCH_LIBTORCH_LIB`; the headers sit beside it.
 //! It also names the pipeline's numerics: `SWEEP_PIPELINE_BUILD`, a hash of
 //! every file under src/pipeline, goes into the shared caches' keys, so a
@@ -53,8 +53,9 @@ fn main() {
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
     // The C++ shims compile against libtorch's headers (tens of seconds), so they are compiled again
     // only when their sources, the headers' folder or the ABI change, not on every pipeline edit.
-    const SHIMS: [&str; 4] = [
+    const SHIMS: [&str; 5] = [
         "src/pipeline/fused_adamw.cpp",
+        "src/pipeline/net/batch_norm.cpp",
         "src/pipeline/net/channels_last.cpp",
         "src/pipeline/net/max_pool.cpp",
         "src/pipeline/net/version.cpp",
@@ -66,7 +67,7 @@ fn main() {
     // The max-pool kernel is ours, not a call into libtorch: optimised even in a debug build.
     const SHIMS_OPT_LEVEL: u32 = 3;
     let stamp = format!(
-        "{shims_hash:016x} {} {abi} O{SHIMS_OPT_LEVEL}",
+        "{shims_hash:016x} {} {abi} O{SHIMS_OPT_LEVEL} nocontract",
         include.display()
     );
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -85,6 +86,8 @@ fn main() {
             .flag("-std=c++17")
             .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
             .flag("-DGLOG_USE_GLOG_EXPORT")
+            // batch_norm.cpp repeats libtorch's roundings: no fused multiply-adds.
+            .flag("-ffp-contract=off")
             .files(SHIMS)
             .compile("sweep_torch_shims");
         std::fs::write(&stamp_file, stamp).expect("write the shims' stamp");

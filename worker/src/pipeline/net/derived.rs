@@ -19,7 +19,7 @@ extern "C" {
 }
 
 /// `t`'s version counter.
-fn version(t: &Tensor) -> i64 {
+pub(super) fn version(t: &Tensor) -> i64 {
     // SAFETY: `t` is a live tensor for the call; the shim only reads it.
     unsafe { sweep_tensor_version(t.as_ptr()) }
 }

@@ -4,6 +4,7 @@
 //! [`super::resnet`] and [`super::mobilenet`]; parameter names live in
 //! [`super::names`], nowhere here.
 
+use super::batch_norm;
 use super::derived::Derived;
 use crate::pipeline::rng::{stream, Stream};
 use rand::Rng;
@@ -235,11 +236,24 @@ impl BatchNorm2d {
     }
 
     /// `update_stats`: train mode (batch statistics, running stats updated in
-    /// place); otherwise eval mode (running statistics).
+    /// place); otherwise eval mode (running statistics). Train mode of a
+    /// frozen BatchNorm fed an input that needs no gradient goes through
+    /// [`batch_norm::frozen_train`] (libtorch's numbers, faster statistics).
     pub fn forward(&self, x: &Tensor, update_stats: bool) -> Tensor {
         if update_stats {
             self.num_batches_tracked
                 .set(self.num_batches_tracked.get() + 1);
+            if let Some(y) = batch_norm::frozen_train(
+                x,
+                &self.weight,
+                &self.bias,
+                &self.running_mean,
+                &self.running_var,
+                BN_MOMENTUM,
+                BN_EPS,
+            ) {
+                return y;
+            }
         }
         x.batch_norm(
             Some(&self.weight),

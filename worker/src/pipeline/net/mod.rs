@@ -15,6 +15,7 @@
 //!
 //! This file: the model's API (construction, freezing, forward, snapshots).
 
+pub mod batch_norm;
 pub mod derived;
 pub mod layers;
 pub mod layout;
