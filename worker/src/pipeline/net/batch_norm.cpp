@@ -5,12 +5,14 @@
 // (the sum, then the squared deviations from the float mean): a chain of dependent additions that keeps the CPU
 // waiting on each, 6.7% of a seed-recipe trial's samples. Here each channel's two sums are the same additions in
 // the same order (batch, then position), so their values are the same, but blocks of channels run side by side,
-// so the chains overlap. The running statistics and the saved inverse deviation follow libtorch's
-// `batch_norm_cpu_update_stats_template` expression for expression (same types, so the same roundings). The
-// normalisation itself is libtorch's own eval-mode kernel, fed the batch mean and a variance chosen so that its
-// `1 / sqrt(var + eps)` in float is exactly the train-mode inverse deviation: train and eval mode then compute the
-// same scale and shift and apply them with the same code. Anything else (other types or layouts, a gradient
-// needed, a statistic that finds no such variance) returns null and the caller uses libtorch's batch norm.
+// so the chains overlap (8 AVX2 lanes where the CPU has them). The running statistics, the saved inverse
+// deviation and the per-channel scale and shift follow libtorch's `batch_norm_cpu_update_stats_template` and
+// `batch_norm_cpu_collect_linear_and_constant_terms` expression for expression (same types, so the same
+// roundings). The normalisation itself is libtorch's own kernel, called in eval mode with that scale as weight,
+// that shift as bias, mean 0 and a variance whose `1 / sqrt(var + eps)` is exactly 1: it then applies
+// `x * scale + shift` with the code train mode uses. How libtorch's build rounds the shift is found once per
+// process by a probe against its own train mode; where neither rounding matches, and for anything else (other
+// types or layouts, a gradient needed, planes of one pixel) this returns null and the caller uses libtorch's.
 //
 // Compiled without floating-point contraction (build.rs): no fused multiply-add may merge two roundings.
 #include <ATen/ATen.h>
@@ -18,7 +20,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#if defined(__x86_64__)
 #include <immintrin.h>
+#define SWEEP_BN_AVX2 1
+#endif
 #include <exception>
 #include <optional>
 #include <vector>
@@ -65,6 +70,7 @@ void channel_block(const float *x, int64_t batch, int64_t channels, int64_t imag
   }
 }
 
+#ifdef SWEEP_BN_AVX2
 // AVX2 (chosen at run time): a block of 8 channels, one lane each, the same additions as `channel_block`. Each
 // step loads 8 positions of each channel and transposes them, so a vector holds one position of all 8 channels;
 // adding the vectors position after position keeps every lane's order (batch, then position).
@@ -156,15 +162,23 @@ __attribute__((target("avx2"))) void block8_avx2(const float *x, int64_t batch, 
   }
 }
 
+#endif
+
 void collect_stats(const float *x, int64_t batch, int64_t channels, int64_t image, float *mean, float *var_sum) {
+#ifdef SWEEP_BN_AVX2
   static const bool avx2 = __builtin_cpu_supports("avx2");
+#endif
   const int64_t blocks = (channels + LANES - 1) / LANES;
   at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const int64_t c0 = b * LANES, lanes = std::min(LANES, channels - c0);
+#ifdef SWEEP_BN_AVX2
       if (lanes == LANES && avx2) {
         block8_avx2(x, batch, channels, image, c0, mean, var_sum);
-      } else if (lanes == LANES) {
+        continue;
+      }
+#endif
+      if (lanes == LANES) {
         channel_block<LANES>(x, batch, channels, image, c0, lanes, mean, var_sum);
       } else {
         channel_block<0>(x, batch, channels, image, c0, lanes, mean, var_sum);

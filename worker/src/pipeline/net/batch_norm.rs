@@ -6,8 +6,8 @@
 //! trial). Only for inputs nothing needs a gradient of, NCHW float;
 //! [`frozen_train`] says `None` for anything else.
 
-use super::shim::ERR_LEN;
-use std::ffi::{c_char, CStr};
+use super::shim::{owned_unless_declined, ERR_LEN};
+use std::ffi::c_char;
 use tch::Tensor;
 
 extern "C" {
@@ -78,21 +78,7 @@ pub fn frozen_train(
             err.len(),
         )
     };
-    if ptr.is_null() {
-        // SAFETY: the shim always NUL-terminates `err` (empty when it only
-        // declined the case).
-        let msg = unsafe { CStr::from_ptr(err.as_ptr()) };
-        // libtorch refusing what it was given is a bug here, not a trial's
-        // fault: say it the way tch's own ops do.
-        assert!(
-            msg.is_empty(),
-            "batch norm failed: {}",
-            msg.to_string_lossy()
-        );
-        return None;
-    }
-    // SAFETY: a fresh, owned `at::Tensor *` from the shim.
-    Some(unsafe { Tensor::from_ptr(ptr) })
+    owned_unless_declined(ptr, &err, "batch norm")
 }
 
 #[cfg(test)]
