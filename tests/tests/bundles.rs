@@ -1,10 +1,11 @@
 //! Bundles end to end (issue 10, item 1): a real coordinator and a real
 //! `sweep-worker run --simulate --bundle 4` over real sockets. Six trials of
 //! one batch stream (they differ only in the head's learning rate) are
-//! leased in bundles; the lease (1.5 s) is shorter than a bundle's trials
-//! take one after the other, so the waiting ones live only through their
-//! keep-alive heartbeats: every trial must finish on its first attempt, on
-//! that worker, and the worker's log must show the bundles it ran.
+//! leased in bundles and run in lockstep, each trial taking its turn epoch by
+//! epoch; the lease (1.5 s) is shorter than a bundle's trials take together,
+//! so a trial waiting for its turn must keep its lease with its own
+//! heartbeats: every trial must finish on its first attempt, on that worker,
+//! and the worker's log must show the bundles it ran.
 
 use std::time::Duration;
 use sweep_proto::v1::SweepState;
@@ -29,10 +30,11 @@ parameters:
 }
 
 #[tokio::test]
-async fn a_bundle_s_waiting_trials_keep_their_leases_and_run_once() {
+async fn a_bundle_s_trials_keep_their_leases_between_turns_and_run_once() {
     let c = Cluster::start(1500);
     let id = c.submit("bundle.yaml", &one_stream("bundled")).await;
-    // 4 epochs of 250 ms: 1 s a trial, so a bundle's third trial waits ~2 s.
+    // 4 epochs of 250 ms: 1 s a trial; a bundle of 3 takes 3 s, and each
+    // trial waits two epochs' time between its turns.
     let w = c.worker(
         "bundler",
         &["--simulate", "--threads", "1", "--bundle", "4"],
@@ -60,5 +62,5 @@ async fn a_bundle_s_waiting_trials_keep_their_leases_and_run_once() {
         bundles.iter().any(|l| l.contains("bundle of 2 trials")),
         "{log}"
     );
-    assert!(!log.contains("leaves the bundle"), "{log}");
+    assert!(bundles.iter().all(|l| l.contains("in lockstep")), "{log}");
 }

@@ -2,10 +2,10 @@
 //! (`LeaseTrialRequest.max_trials`) and gets, with the trial a lease picks,
 //! pending partners of the same sweep that see the same batch stream
 //! ([`Keys::bundle`]), those of the first trial's share group first, then in
-//! lease order. Running them one after the other in one worker lets its
-//! shared caches serve every partner what the first computed (phase-1
-//! snapshots, frozen-prefix outputs, evaluation features), with no other
-//! worker racing it for the same group.
+//! lease order. Running them in lockstep in one worker slot (taking turns,
+//! epoch by epoch) lets its shared caches serve every partner what the first
+//! to reach an epoch computed (phase-1 features, frozen-prefix outputs,
+//! evaluation features), with no other worker racing it for the same group.
 //!
 //! A bundle is an execution detail only: each partner is a lease of its own
 //! (attempt, deadline, heartbeats, report, fencing), so expiry, handing back,

@@ -18,11 +18,14 @@
 //! - [`classify`]: whose fault a failure is (trial or environment).
 //! - [`artifacts`]: the files a successful trial leaves in its attempt's
 //!   folder for the daemon to upload (best weights, Grad-CAM, confusion).
+//! - [`turn`]: with `--turns` (a lockstep bundle), the trial waits for the
+//!   daemon's `go` before it starts and between epochs.
 
 pub mod artifacts;
 pub mod classify;
+pub mod turn;
 
-use crate::daemon::protocol::{ChildMessage, CANCEL, MAX_CONFIG_LINE};
+use crate::daemon::protocol::{ChildMessage, CANCEL, GO, MAX_CONFIG_LINE};
 use crate::error_chain::error_chain;
 use crate::pipeline::{TrialError, TrialObserver, TrialOptions};
 use classify::{cause_of, cause_of_panic};
@@ -60,11 +63,13 @@ pub type ChildTrialFn = fn(
 /// result, leaves the files `artifacts` asks for (`simulated`: stand-ins
 /// for weights and Grad-CAM, see [`artifacts`]). `shared_dir`: the
 /// worker's folder of what trials compute alike, when the trial may share.
+/// `turns`: the trial is a member of a lockstep bundle ([`turn`]).
 pub fn run(
     trial_fn: ChildTrialFn,
     artifacts: Option<artifacts::Request>,
     shared_dir: Option<std::path::PathBuf>,
     simulated: bool,
+    turns: bool,
 ) -> Result<(), ChildError> {
     ignore_stop_signals();
     let out = protocol_output().map_err(ChildError::Descriptor)?;
@@ -82,13 +87,23 @@ pub fn run(
     };
 
     let cancel = Arc::new(AtomicBool::new(false));
-    let watcher = cancel.clone();
+    let turn = turns.then(|| Arc::new(turn::Turn::default()));
+    let (watcher, granted) = (cancel.clone(), turn.clone());
     std::thread::Builder::new()
-        .name("cancel-watch".into())
-        .spawn(move || watch_for_cancel(stdin, &watcher))
+        .name("stdin-watch".into())
+        .spawn(move || watch_stdin(stdin, &watcher, granted.as_deref()))
         .map_err(ChildError::ReadConfig)?;
+    if let Some(t) = &turn {
+        t.wait();
+        if cancel.load(Ordering::Relaxed) {
+            return send(&out, &ChildMessage::Cancelled);
+        }
+    }
 
-    let mut observer = PipeObserver { out: out.clone() };
+    let mut observer = PipeObserver {
+        out: out.clone(),
+        turn,
+    };
     let options = TrialOptions {
         save_best: if simulated {
             None
@@ -142,16 +157,25 @@ fn read_config(stdin: &mut impl BufRead) -> Result<Result<TrialConfig, String>, 
 }
 
 /// Sets `cancel` on a [`CANCEL`] line or when stdin closes (the daemon
-/// cancelled, or is gone).
-fn watch_for_cancel(stdin: impl BufRead, cancel: &AtomicBool) {
+/// cancelled, or is gone), which also ends `turn`; grants `turn` a turn on
+/// each [`GO`] line.
+fn watch_stdin(stdin: impl BufRead, cancel: &AtomicBool, turn: Option<&turn::Turn>) {
     for line in stdin.lines() {
         match line {
             Ok(l) if l.trim() == CANCEL => break,
+            Ok(l) if l.trim() == GO => {
+                if let Some(t) = turn {
+                    t.grant();
+                }
+            }
             Ok(_) => continue,
             Err(_) => break,
         }
     }
     cancel.store(true, Ordering::Relaxed);
+    if let Some(t) = turn {
+        t.end();
+    }
 }
 
 /// Writes `message` as one line.
@@ -164,16 +188,31 @@ fn send(
     out.flush().map_err(ChildError::Write)
 }
 
-/// Sends each finished epoch to the daemon.
+/// Sends each finished epoch to the daemon; with turns, gives the turn up
+/// between epochs and waits for the next.
 struct PipeObserver {
     out: Arc<std::sync::Mutex<std::io::LineWriter<std::fs::File>>>,
+    turn: Option<Arc<turn::Turn>>,
+}
+
+impl PipeObserver {
+    fn tell(&self, message: &ChildMessage) {
+        if let Err(e) = send(&self.out, message) {
+            // The daemon is gone; stdin closing will cancel the trial.
+            tracing::warn!("{}", error_chain(&e));
+        }
+    }
 }
 
 impl TrialObserver for PipeObserver {
     fn on_epoch(&mut self, metrics: &EpochMetrics) {
-        if let Err(e) = send(&self.out, &ChildMessage::Epoch(metrics.clone())) {
-            // The daemon is gone; stdin closing will cancel the trial.
-            tracing::warn!("{}", error_chain(&e));
+        self.tell(&ChildMessage::Epoch(metrics.clone()));
+    }
+
+    fn between_epochs(&mut self) {
+        if let Some(turn) = &self.turn {
+            self.tell(&ChildMessage::TurnOver);
+            turn.wait();
         }
     }
 }
@@ -241,10 +280,22 @@ mod tests {
     #[test]
     fn a_cancel_line_or_a_closed_stdin_cancels() {
         let flag = AtomicBool::new(false);
-        watch_for_cancel(std::io::Cursor::new("noise\ncancel\n"), &flag);
+        watch_stdin(std::io::Cursor::new("noise\ncancel\n"), &flag, None);
         assert!(flag.load(Ordering::Relaxed));
         let flag = AtomicBool::new(false);
-        watch_for_cancel(std::io::Cursor::new(""), &flag);
+        watch_stdin(std::io::Cursor::new(""), &flag, None);
+        assert!(flag.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn go_lines_grant_turns_and_the_end_of_stdin_ends_them() {
+        let (flag, turn) = (AtomicBool::new(false), turn::Turn::default());
+        watch_stdin(std::io::Cursor::new("go\ngo\n"), &flag, Some(&turn));
+        // Two turns granted, then stdin closed: both are taken, and a third
+        // wait returns at once because the turns are over.
+        turn.wait();
+        turn.wait();
+        turn.wait();
         assert!(flag.load(Ordering::Relaxed));
     }
 }

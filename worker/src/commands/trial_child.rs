@@ -30,6 +30,10 @@ pub struct Args {
     /// trial computes everything itself and leaves nothing.
     #[arg(long)]
     pub shared_dir: Option<PathBuf>,
+    /// A member of a lockstep bundle: wait for the daemon's `go` before
+    /// starting and after giving the turn up between epochs.
+    #[arg(long)]
+    pub turns: bool,
 }
 
 fn parse_kind(s: &str) -> Result<ArtifactKind, String> {
@@ -52,5 +56,6 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         artifacts,
         args.shared_dir,
         args.simulate,
+        args.turns,
     )?)
 }

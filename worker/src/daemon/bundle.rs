@@ -1,185 +1,165 @@
 //! One slot's bundle: the trials one lease call granted (issue 10; the
 //! coordinator picks partners that see the same batch stream, see
-//! `LeaseTrialRequest.max_trials`), run one after the other in this slot, so
-//! that the worker's shared caches serve every later trial what the first
-//! computed (phase-1 snapshots, frozen-prefix outputs, evaluation features).
+//! `LeaseTrialRequest.max_trials`), run in lockstep in this slot: every
+//! trial starts at once in a process of its own, and the processes take
+//! turns ([`super::turns`]), one epoch each, so the bundle advances epoch by
+//! epoch. The first trial to reach an epoch computes what the frozen stages
+//! output and leaves it in the worker's shared folder; the others, in their
+//! turns, read it there (phase-1 backbone features, phase 2's frozen prefix,
+//! their validation features). Only the turn's holder computes, so the
+//! slot's cores serve one trial at a time.
 //!
-//! Each trial stays a lease of its own: [`super::slot::run`] runs and reports
-//! it exactly as a lone lease. While a trial waits its turn, a keep-alive
-//! task heartbeats it (no epochs) every heartbeat interval, so its lease
-//! does not expire; one the coordinator no longer wants (sweep cancelled,
-//! attempt taken back) leaves the queue.
+//! Each trial stays a lease of its own: [`super::slot::run`] runs, heartbeats
+//! and reports it exactly as a lone lease, with its own attempt and fencing.
+//! A trial that ends (done, failed, crashed, stopped by the sweep's early
+//! stopping) leaves the round; the others go on. A drain lets every trial of
+//! the bundle finish, as it lets any running trial; a second signal hands
+//! them all back.
 //!
-//! - The first stop signal (drain) hands every waiting trial back at once
-//!   (`FailTrial { handed_back: true }`), so other workers can take them;
-//!   the running one finishes as the drain says.
-//! - A trial that failed because of this worker's environment (data missing,
-//!   a crashed process) ends the bundle: the waiting ones are handed back
-//!   rather than failed the same way, and the slot's end carries the cause
-//!   into the daemon's backoff.
+//! How many trials a slot asks for ([`bundle_size`]) comes from its memory
+//! budget: a bundle's processes are all resident, so a slot asks for at most
+//! its budget over the largest trial process this worker has measured, and
+//! never more than the `bundle` setting.
 
 use super::cause::Cause;
-use super::client::{classify, Refusal, Session};
+use super::client::Session;
 use super::slot::{self, SlotContext, SlotEnd};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use sweep_proto::trial::TrialConfig;
-use sweep_proto::v1::{HeartbeatRequest, Lease};
+use super::turns::Turns;
+use std::sync::Arc;
+use sweep_proto::v1::Lease;
+use tokio::task::JoinSet;
 
-/// A trial waiting its turn, with what its keep-alive heartbeats say.
-#[derive(Clone)]
-struct Waiting {
-    lease: Lease,
-    /// From its config, read once.
-    total_epochs: u32,
-}
+/// What a trial process is assumed to need before one has been measured.
+pub const FIRST_TRIAL_GUESS: u64 = 1 << 30;
 
-impl Waiting {
-    fn new(lease: Lease) -> Self {
-        let total_epochs = serde_json::from_str::<TrialConfig>(&lease.config_json)
-            .map(|c| c.total_epochs())
-            .unwrap_or(0);
-        Self {
-            lease,
-            total_epochs,
-        }
-    }
-}
-
-type Queue = Arc<Mutex<VecDeque<Waiting>>>;
-
-/// Runs `leases` (in order) in one slot; the end of the last one run.
+/// Runs `leases` in lockstep in one slot; the end that matters most for the
+/// lease loop's backoff: an environment failure if any trial had one, else
+/// a completion if any completed, else stopped.
 pub async fn run(ctx: Arc<SlotContext>, session: Session, leases: Vec<Lease>) -> SlotEnd {
-    let mut leases = leases.into_iter();
-    let Some(first) = leases.next() else {
-        return SlotEnd::Stopped;
-    };
-    let rest: VecDeque<Waiting> = leases.map(Waiting::new).collect();
-    if rest.is_empty() {
-        return slot::run(ctx, session, first).await;
+    if leases.len() <= 1 {
+        return match leases.into_iter().next() {
+            Some(lease) => slot::run(ctx, session, lease, None).await,
+            None => SlotEnd::Stopped,
+        };
     }
     tracing::info!(
-        "bundle of {} trials: {} first, then {}",
-        1 + rest.len(),
-        first.trial_id,
-        rest.iter()
-            .map(|w| w.lease.trial_id.as_str())
+        "bundle of {} trials in lockstep: {}",
+        leases.len(),
+        leases
+            .iter()
+            .map(|l| l.trial_id.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let waiting: Queue = Arc::new(Mutex::new(rest));
-    let keep_alive = tokio::spawn(keep_alive(ctx.clone(), session.clone(), waiting.clone()));
-    let mut shutdown = ctx.shutdown.clone();
-    let mut next = Some(first);
-    let mut end = SlotEnd::Stopped;
-    while let Some(lease) = next.take() {
-        let trial = slot::run(ctx.clone(), session.clone(), lease);
-        tokio::pin!(trial);
-        end = tokio::select! {
-            end = &mut trial => end,
-            _ = shutdown.draining() => {
-                hand_back_waiting(&ctx, &session, &waiting, "the worker is draining").await;
-                trial.await
-            }
-        };
-        if shutdown.is_draining() {
-            break;
+    let turns = Turns::new();
+    let mut members = JoinSet::new();
+    for lease in leases {
+        members.spawn(slot::run(
+            ctx.clone(),
+            session.clone(),
+            lease,
+            Some(turns.clone()),
+        ));
+    }
+    let mut ends = Vec::new();
+    while let Some(joined) = members.join_next().await {
+        match joined {
+            Ok(end) => ends.push(end),
+            Err(e) => tracing::error!("a bundle's trial task died: {e}"),
         }
-        if let SlotEnd::Failed {
+    }
+    weightiest(ends)
+}
+
+/// The end of a bundle for the backoff: an environment failure first, then
+/// a completion, then any other failure, else stopped.
+fn weightiest(ends: Vec<SlotEnd>) -> SlotEnd {
+    let rank = |e: &SlotEnd| match e {
+        SlotEnd::Failed {
             cause: Cause::Environment,
             ..
-        } = &end
-        {
-            hand_back_waiting(
-                &ctx,
-                &session,
-                &waiting,
-                "the trial before failed because of this worker's environment",
-            )
-            .await;
-            break;
-        }
-        next = waiting
-            .lock()
-            .expect("queue lock")
-            .pop_front()
-            .map(|w| w.lease);
-    }
-    keep_alive.abort();
-    // A drain that began as the trial ended (its end won the race above).
-    hand_back_waiting(&ctx, &session, &waiting, "the worker is draining").await;
-    end
+        } => 0,
+        SlotEnd::Completed => 1,
+        SlotEnd::Failed { .. } => 2,
+        SlotEnd::Stopped => 3,
+    };
+    ends.into_iter()
+        .min_by_key(rank)
+        .unwrap_or(SlotEnd::Stopped)
 }
 
-/// Hands back every trial still waiting in `waiting`, saying `why` in the log.
-async fn hand_back_waiting(ctx: &Arc<SlotContext>, session: &Session, waiting: &Queue, why: &str) {
-    let queued: Vec<Waiting> = waiting.lock().expect("queue lock").drain(..).collect();
-    for Waiting { lease, .. } in queued {
-        tracing::info!(
-            trial = %lease.trial_id,
-            "handing back trial {} of this bundle, not started: {why}",
-            lease.trial_id
+/// How many trials a slot asks for: `budget` bytes over the largest trial
+/// process measured (`peak`, else [`FIRST_TRIAL_GUESS`]), at least 1 and at
+/// most `cap` (the `bundle` setting).
+pub fn bundle_size(cap: u32, budget: u64, peak: Option<u64>) -> u32 {
+    let per_trial = peak.unwrap_or(FIRST_TRIAL_GUESS).max(1);
+    let fits = (budget / per_trial).min(u64::from(u32::MAX)) as u32;
+    fits.clamp(1, cap.max(1))
+}
+
+/// A slot's memory budget when the settings give none: three quarters of
+/// the machine's memory (`MemTotal`) over `slots`; 4 GiB if it cannot be
+/// read.
+pub fn default_memory_per_slot(slots: u32) -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map(|kib| kib * 1024);
+    match total {
+        Some(bytes) => bytes / 4 * 3 / u64::from(slots.max(1)),
+        None => 4 << 30,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_asks_for_what_its_memory_holds_within_the_setting() {
+        let gib = 1u64 << 30;
+        // Nothing measured yet: 1 GiB a trial.
+        assert_eq!(bundle_size(4, 9 * gib, None), 4);
+        assert_eq!(bundle_size(4, 2 * gib, None), 2);
+        // Measured: 3 GiB trials (224 px) leave room for 3 in 9 GiB.
+        assert_eq!(bundle_size(16, 9 * gib, Some(3 * gib)), 3);
+        assert_eq!(bundle_size(16, 9 * gib, Some(500 << 20)), 16);
+        // Never less than one trial, never more than the setting.
+        assert_eq!(bundle_size(4, gib / 2, Some(gib)), 1);
+        assert_eq!(bundle_size(1, 100 * gib, Some(1)), 1);
+        assert_eq!(bundle_size(0, 100 * gib, None), 1);
+    }
+
+    #[test]
+    fn the_default_budget_splits_the_machine() {
+        let one = default_memory_per_slot(1);
+        let two = default_memory_per_slot(2);
+        assert!(one > 0 && two > 0);
+        assert!(two <= one / 2 + 1, "{one} {two}");
+    }
+
+    #[test]
+    fn an_environment_failure_weighs_most() {
+        let env = SlotEnd::Failed {
+            cause: Cause::Environment,
+            error: "x".into(),
+        };
+        let trial = SlotEnd::Failed {
+            cause: Cause::Trial,
+            error: "y".into(),
+        };
+        assert_eq!(
+            weightiest(vec![SlotEnd::Completed, env.clone(), SlotEnd::Stopped]),
+            env
         );
-        slot::hand_back_unstarted(ctx, &session.worker_id, &lease).await;
-    }
-}
-
-/// Heartbeats every waiting trial each heartbeat interval (no epochs, none
-/// done); drops from the queue those the coordinator stopped or gave to
-/// another attempt. Runs until aborted.
-async fn keep_alive(ctx: Arc<SlotContext>, session: Session, waiting: Queue) {
-    let period = session.heartbeat_interval;
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let queued: Vec<Waiting> = waiting
-            .lock()
-            .expect("queue lock")
-            .iter()
-            .cloned()
-            .collect();
-        for Waiting {
-            lease,
-            total_epochs,
-        } in queued
-        {
-            let req = HeartbeatRequest {
-                sweep_id: lease.sweep_id.clone(),
-                worker_id: session.worker_id.clone(),
-                trial_id: lease.trial_id.clone(),
-                attempt: lease.attempt,
-                epochs_done: 0,
-                total_epochs,
-                ..Default::default()
-            };
-            let gone = match ctx.coordinator.heartbeat(req).await {
-                Ok(answer) => answer.stop.then_some("the coordinator said stop"),
-                Err(status) => match classify(&status) {
-                    Refusal::Stale => Some("the attempt is no longer current"),
-                    _ => {
-                        tracing::warn!(
-                            trial = %lease.trial_id,
-                            "heartbeat for waiting trial {} failed ({}: {}); it keeps its place",
-                            lease.trial_id,
-                            status.code(),
-                            status.message()
-                        );
-                        None
-                    }
-                },
-            };
-            if let Some(why) = gone {
-                tracing::info!(
-                    trial = %lease.trial_id,
-                    "waiting trial {} attempt {} leaves the bundle: {why}",
-                    lease.trial_id,
-                    lease.attempt
-                );
-                waiting.lock().expect("queue lock").retain(|w| {
-                    !(w.lease.trial_id == lease.trial_id && w.lease.attempt == lease.attempt)
-                });
-            }
-        }
+        assert_eq!(
+            weightiest(vec![trial.clone(), SlotEnd::Completed]),
+            SlotEnd::Completed
+        );
+        assert_eq!(weightiest(vec![SlotEnd::Stopped, trial.clone()]), trial);
+        assert_eq!(weightiest(Vec::new()), SlotEnd::Stopped);
     }
 }

@@ -13,6 +13,8 @@
 //!
 //! - [`client`]: the gRPC calls, registration, retry with backoff.
 //! - [`slot`]: one trial's thread, its heartbeats, its report.
+//! - [`bundle`]: a slot's trials from one lease call, run in lockstep
+//!   ([`turns`]: the baton they pass round), sized by the slot's memory.
 //! - [`outbox`]: reports spooled durably to disk until acknowledged.
 //! - [`artifacts`]: an attempt's private folder, and the upload of what its
 //!   trial left there (best weights, figures) before its result.
@@ -43,6 +45,7 @@ pub mod shutdown;
 pub mod simulated;
 pub mod slot;
 pub mod trial_process;
+pub mod turns;
 
 use crate::pipeline::{TrialError, TrialObserver};
 use client::{classify, Backoff, BadUrl, CoordinatorClient, Refusal};
@@ -86,9 +89,12 @@ pub struct DaemonConfig {
     pub coordinator: String,
     /// Trials run side by side.
     pub slots: u32,
-    /// Trials a slot leases at once and runs one after the other (a bundle
-    /// of trials that see the same batches, see [`bundle`]); 1: one at a time.
+    /// Most trials a slot leases at once and runs in lockstep (a bundle of
+    /// trials that see the same batches, see [`bundle`]); 1: one at a time.
     pub bundle: u32,
+    /// Memory a slot's bundle may take, bytes (see [`bundle::bundle_size`]);
+    /// `None`: [`bundle::default_memory_per_slot`].
+    pub memory_per_slot: Option<u64>,
     /// Intra-op threads each trial gets (see the module doc).
     pub threads_per_trial: u32,
     /// The name this worker registers under (hostname by default).
@@ -164,15 +170,16 @@ pub async fn run(config: DaemonConfig, shutdown: Shutdown) -> Result<(), DaemonE
             .clone()
             .unwrap_or_else(|| config.state_dir.join("shared")),
         metrics,
+        peak_rss: Arc::default(),
     });
+    let bundles = Bundles {
+        cap: config.bundle.max(1),
+        memory_per_slot: config
+            .memory_per_slot
+            .unwrap_or_else(|| bundle::default_memory_per_slot(config.slots)),
+    };
     let mut slots = JoinSet::new();
-    lease_until_draining(
-        &ctx,
-        config.slots.max(1) as usize,
-        config.bundle.max(1),
-        &mut slots,
-    )
-    .await;
+    lease_until_draining(&ctx, config.slots.max(1) as usize, bundles, &mut slots).await;
     let drain = tokio::spawn(drain(coordinator.clone()));
 
     if !slots.is_empty() {
@@ -254,11 +261,20 @@ fn new_request_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// How many trials a slot asks for at once.
+#[derive(Debug, Clone, Copy)]
+struct Bundles {
+    /// The `bundle` setting.
+    cap: u32,
+    /// A slot's memory budget, bytes.
+    memory_per_slot: u64,
+}
+
 /// Leases trials into free slots until the first shutdown signal.
 async fn lease_until_draining(
     ctx: &Arc<SlotContext>,
     max_slots: usize,
-    bundle_size: u32,
+    bundles: Bundles,
     slots: &mut JoinSet<SlotEnd>,
 ) {
     let mut shutdown = ctx.shutdown.clone();
@@ -298,6 +314,8 @@ async fn lease_until_draining(
             return;
         };
         let request_id = unanswered.get_or_insert_with(new_request_id).clone();
+        let bundle_size =
+            bundle::bundle_size(bundles.cap, bundles.memory_per_slot, ctx.peak_rss.get());
         let wait = match ctx
             .coordinator
             .lease(&session.worker_id, &request_id, bundle_size)

@@ -3,9 +3,13 @@
 //!
 //! - Daemon → child, on its stdin: the [`TrialConfig`] as the first line,
 //!   then [`CANCEL`] when the trial must stop. The stdin closing (the daemon
-//!   is gone) cancels too.
+//!   is gone) cancels too. A child of a lockstep bundle (`--turns`, see
+//!   [`super::turns`]) also gets a [`GO`] line each time the turn is its: it
+//!   waits for the first before it starts.
 //! - Child → daemon, on its stdout: a [`ChildMessage::Epoch`] as each epoch
-//!   finishes, then one final message (`Result`, `Failed` or `Cancelled`),
+//!   finishes; with `--turns`, [`ChildMessage::TurnOver`] before each epoch
+//!   after its first (it then waits for the next [`GO`]); then one final
+//!   message (`Result`, `Failed` or `Cancelled`),
 //!   then the child exits. A child that ends without a final message crashed
 //!   (a signal, an OOM kill, an exit from deep inside libtorch): the daemon
 //!   reports that as an environment failure.
@@ -20,6 +24,9 @@ use sweep_proto::trial::{EpochMetrics, TrialResult};
 /// The line that asks the child to stop (at its next batch).
 pub const CANCEL: &str = "cancel";
 
+/// The line that gives a `--turns` child its turn.
+pub const GO: &str = "go";
+
 /// The longest config line a child reads.
 pub const MAX_CONFIG_LINE: usize = 1 << 20;
 
@@ -33,6 +40,8 @@ pub const MAX_MESSAGE_LINE: usize = 8 << 20;
 pub enum ChildMessage {
     /// An epoch finished.
     Epoch(EpochMetrics),
+    /// The child (`--turns`) gave its turn up and waits for the next [`GO`].
+    TurnOver,
     /// The trial finished (possibly diverged): final.
     Result(Box<TrialResult>),
     /// The trial failed, and who is to blame: final.
@@ -49,7 +58,7 @@ impl ChildMessage {
 
     /// Whether the child says nothing after this.
     pub fn is_final(&self) -> bool {
-        !matches!(self, ChildMessage::Epoch(_))
+        !matches!(self, ChildMessage::Epoch(_) | ChildMessage::TurnOver)
     }
 }
 
@@ -92,5 +101,7 @@ mod tests {
         );
         assert_eq!(ChildMessage::Cancelled.to_line(), r#""cancelled""#);
         assert!(f.is_final());
+        assert_eq!(ChildMessage::TurnOver.to_line(), r#""turn_over""#);
+        assert!(!ChildMessage::TurnOver.is_final());
     }
 }

@@ -81,6 +81,9 @@ pub fn run_trial(
         let diverges = phase_config(cfg, phase).lr_head >= DIVERGING_LR_HEAD;
         let mut ran = 0;
         for _ in 0..phase_epochs {
+            if !epochs.is_empty() {
+                observer.between_epochs();
+            }
             let epoch = epochs.len() as u32 + 1;
             let epoch_started = Instant::now();
             ran += 1;

@@ -36,7 +36,8 @@ use super::metrics::{TrialOutcome, WorkerMetrics};
 use super::outbox::{Outbox, OutboxError, Outcome, Report};
 use super::paths::DataRoots;
 use super::shutdown::{Level, Shutdown};
-use super::trial_process::{self, ChildOutcome, TrialProgram};
+use super::trial_process::{self, ChildOutcome, Extras, PeakRss, TrialProgram};
+use super::turns::Turns;
 use crate::error_chain::error_chain;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +66,8 @@ pub struct SlotContext {
     pub shared_dir: std::path::PathBuf,
     /// What `/metrics` shows (counted whether or not it is served).
     pub metrics: Arc<WorkerMetrics>,
+    /// The largest peak memory of this worker's trial processes so far.
+    pub peak_rss: Arc<PeakRss>,
 }
 
 /// The most of a coordinator's stop reason a log line repeats.
@@ -93,8 +96,14 @@ pub enum SlotEnd {
 /// Runs `lease` to its end and reports it, inside a span naming the sweep,
 /// trial, attempt and worker (so a grep on a trial id finds its whole life in
 /// the worker's log, as in the coordinator's). Never fails: every problem
-/// ends up in a report or a log line.
-pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotEnd {
+/// ends up in a report or a log line. With `turns`, the trial is a member of
+/// that lockstep bundle's round (see [`super::turns`]).
+pub async fn run(
+    ctx: Arc<SlotContext>,
+    session: Session,
+    lease: Lease,
+    turns: Option<Arc<Turns>>,
+) -> SlotEnd {
     let span = tracing::info_span!(
         "attempt",
         sweep = %lease.sweep_id,
@@ -104,7 +113,9 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotE
     );
     let metrics = ctx.metrics.clone();
     metrics.trial_started();
-    let end = run_attempt(ctx, session, lease).instrument(span).await;
+    let end = run_attempt(ctx, session, lease, turns)
+        .instrument(span)
+        .await;
     metrics.trial_finished(match &end {
         SlotEnd::Completed => TrialOutcome::Completed,
         SlotEnd::Failed {
@@ -120,7 +131,12 @@ pub async fn run(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotE
     end
 }
 
-async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> SlotEnd {
+async fn run_attempt(
+    ctx: Arc<SlotContext>,
+    session: Session,
+    lease: Lease,
+    turns: Option<Arc<Turns>>,
+) -> SlotEnd {
     let mut attempt = Attempt {
         ctx: ctx.clone(),
         sweep_id: lease.sweep_id.clone(),
@@ -147,7 +163,13 @@ async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> S
     );
     let artifacts = AttemptArtifacts::prepare(&ctx.attempts_root, &lease);
     let shared_dir = (!lease.sharing_off).then_some(ctx.shared_dir.as_path());
-    let (stop, outcome) = attempt.train(cfg, artifacts.as_ref(), shared_dir).await;
+    let extras = Extras {
+        artifacts: artifacts.as_ref(),
+        shared_dir,
+        turns: turns.map(|t| t.join()),
+        peak_rss: Some(ctx.peak_rss.clone()),
+    };
+    let (stop, outcome) = attempt.train(cfg, extras).await;
     if let (None, ChildOutcome::Result(_), Some(a)) = (&stop, &outcome, &artifacts) {
         a.upload_all(&ctx.coordinator, &ctx.shutdown, &lease, &attempt.worker_id)
             .await;
@@ -202,20 +224,6 @@ async fn run_attempt(ctx: Arc<SlotContext>, session: Session, lease: Lease) -> S
     }
 }
 
-/// Hands back `lease`, which this worker held but never started (a bundle's
-/// waiting trial): one try, as a slot hands back on abort.
-pub(super) async fn hand_back_unstarted(ctx: &Arc<SlotContext>, worker_id: &str, lease: &Lease) {
-    let attempt = Attempt {
-        ctx: ctx.clone(),
-        sweep_id: lease.sweep_id.clone(),
-        worker_id: worker_id.to_string(),
-        heartbeat_interval: Duration::ZERO,
-        trial_id: lease.trial_id.clone(),
-        number: lease.attempt,
-    };
-    attempt.hand_back().await;
-}
-
 /// The lease's config as this worker runs it: its paths checked against
 /// the allowed roots (and replaced by what they resolve to), its threads
 /// this slot's. An error is the failure to report (a trial failure: the
@@ -252,32 +260,25 @@ impl Attempt {
     async fn train(
         &mut self,
         cfg: TrialConfig,
-        artifacts: Option<&AttemptArtifacts>,
-        shared_dir: Option<&std::path::Path>,
+        extras: Extras<'_>,
     ) -> (Option<Stop>, ChildOutcome) {
         let (epoch_tx, mut epochs) = mpsc::unbounded_channel();
         let (done_tx, mut done) = oneshot::channel();
         let total_epochs = cfg.total_epochs();
         let train_images = cfg.data.train;
-        let mut process = match trial_process::spawn(
-            &self.ctx.program,
-            &cfg,
-            artifacts,
-            shared_dir,
-            epoch_tx,
-            done_tx,
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                return (
-                    None,
-                    ChildOutcome::Crashed(format!(
-                        "cannot start the trial process {}: {e}",
-                        self.ctx.program.exe.display()
-                    )),
-                )
-            }
-        };
+        let mut process =
+            match trial_process::spawn(&self.ctx.program, &cfg, extras, epoch_tx, done_tx) {
+                Ok(p) => p,
+                Err(e) => {
+                    return (
+                        None,
+                        ChildOutcome::Crashed(format!(
+                            "cannot start the trial process {}: {e}",
+                            self.ctx.program.exe.display()
+                        )),
+                    )
+                }
+            };
         tracing::debug!(trial = %self.trial_id, "trial process {:?} started", process.pid());
 
         let mut shutdown = self.ctx.shutdown.clone();

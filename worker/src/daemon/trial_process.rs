@@ -9,13 +9,23 @@
 //!
 //! Cancelling writes [`CANCEL`] to the child's stdin; a child that has not
 //! ended [`CANCEL_GRACE`] later is killed.
+//!
+//! A member of a lockstep bundle ([`super::turns`]) runs with `--turns`: its
+//! supervisor writes [`GO`] to the child each time the turn is its, and
+//! turns it over when the child says `TurnOver`; the child leaves the round
+//! when it ends. When the child sends its final message, its peak resident
+//! memory (`VmHWM`) is read and kept as the largest a trial process of this
+//! worker has needed ([`PeakRss`]), which sizes the bundles it asks for.
 
 use super::artifacts::AttemptArtifacts;
 use super::cause::Cause;
-use super::protocol::{ChildMessage, CANCEL, MAX_MESSAGE_LINE};
+use super::protocol::{ChildMessage, CANCEL, GO, MAX_MESSAGE_LINE};
+use super::turns::{Go, Seat};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use sweep_proto::trial::{EpochMetrics, TrialConfig, TrialResult};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -70,19 +80,52 @@ impl TrialProcess {
     }
 }
 
-/// Starts `cfg` in a child process. Each finished epoch goes to `epochs`;
-/// how the child ended goes to `done` once it has exited. With `artifacts`,
-/// a successful trial leaves its files in that attempt's folder
-/// (`--artifacts-dir`, `--artifacts`). With `shared_dir`, the trial may
-/// share what trials compute alike through that folder (`--shared-dir`).
+/// The largest peak resident memory (bytes) of a trial process seen so far.
+#[derive(Debug, Default)]
+pub struct PeakRss(AtomicU64);
+
+impl PeakRss {
+    /// The largest seen, if any process was measured.
+    pub fn get(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|b| *b > 0)
+    }
+
+    /// Keeps `bytes` if it is the largest so far.
+    pub fn record(&self, bytes: u64) {
+        self.0.fetch_max(bytes, Ordering::Relaxed);
+    }
+}
+
+/// What a trial process is started with besides its config.
+#[derive(Default)]
+pub struct Extras<'a> {
+    /// A successful trial leaves its files in that attempt's folder
+    /// (`--artifacts-dir`, `--artifacts`).
+    pub artifacts: Option<&'a AttemptArtifacts>,
+    /// The trial may share what trials compute alike through this folder
+    /// (`--shared-dir`).
+    pub shared_dir: Option<&'a Path>,
+    /// Its place in a lockstep bundle's turns (`--turns`).
+    pub turns: Option<(Seat, Go)>,
+    /// Where its peak resident memory is kept.
+    pub peak_rss: Option<Arc<PeakRss>>,
+}
+
+/// Starts `cfg` in a child process, with `extras`. Each finished epoch goes
+/// to `epochs`; how the child ended goes to `done` once it has exited.
 pub fn spawn(
     program: &TrialProgram,
     cfg: &TrialConfig,
-    artifacts: Option<&AttemptArtifacts>,
-    shared_dir: Option<&std::path::Path>,
+    extras: Extras<'_>,
     epochs: mpsc::UnboundedSender<EpochMetrics>,
     done: oneshot::Sender<ChildOutcome>,
 ) -> std::io::Result<TrialProcess> {
+    let Extras {
+        artifacts,
+        shared_dir,
+        turns,
+        peak_rss,
+    } = extras;
     let mut cmd = Command::new(&program.exe);
     cmd.arg("trial-child")
         .arg("--log-format")
@@ -106,6 +149,9 @@ pub fn spawn(
     if let Some(dir) = shared_dir {
         cmd.arg("--shared-dir").arg(dir);
     }
+    if turns.is_some() {
+        cmd.arg("--turns");
+    }
     // SAFETY: only async-signal-safe calls between fork and exec. Ignored
     // signals stay ignored across exec, so the child is deaf to SIGINT and
     // SIGTERM from its first instruction (a Ctrl-C or a systemd stop
@@ -124,7 +170,14 @@ pub fn spawn(
     let (cancel_tx, cancel_rx) = oneshot::channel();
     let config_line = format!("{}\n", cfg.canonical_json());
     tokio::spawn(async move {
-        let outcome = supervise(child, stdin, stdout, config_line, cancel_rx, epochs).await;
+        let talk = Talk {
+            config_line,
+            cancel: cancel_rx,
+            epochs,
+            turns,
+            peak_rss,
+        };
+        let outcome = supervise(child, stdin, stdout, talk).await;
         let _ = done.send(outcome);
     });
     Ok(TrialProcess {
@@ -133,16 +186,34 @@ pub fn spawn(
     })
 }
 
-/// Feeds the child its config, relays its messages, cancels it when asked,
-/// and waits for it to exit.
+/// What a supervisor says to its child and passes on from it.
+struct Talk {
+    config_line: String,
+    cancel: oneshot::Receiver<()>,
+    epochs: mpsc::UnboundedSender<EpochMetrics>,
+    turns: Option<(Seat, Go)>,
+    peak_rss: Option<Arc<PeakRss>>,
+}
+
+/// Feeds the child its config (and its turns), relays its messages, cancels
+/// it when asked, and waits for it to exit.
 async fn supervise(
     mut child: Child,
     mut stdin: ChildStdin,
     stdout: ChildStdout,
-    config_line: String,
-    mut cancel: oneshot::Receiver<()>,
-    epochs: mpsc::UnboundedSender<EpochMetrics>,
+    talk: Talk,
 ) -> ChildOutcome {
+    let Talk {
+        config_line,
+        mut cancel,
+        epochs,
+        turns,
+        peak_rss,
+    } = talk;
+    let (seat, mut go) = match turns {
+        Some((seat, go)) => (Some(seat), Some(go)),
+        None => (None, None),
+    };
     // A child that dies before reading its config shows as a broken pipe
     // here, and as its exit status below.
     let _ = stdin.write_all(config_line.as_bytes()).await;
@@ -161,7 +232,19 @@ async fn supervise(
                     Ok(ChildMessage::Epoch(m)) => {
                         let _ = epochs.send(m);
                     }
-                    Ok(m) => last = Some(m),
+                    Ok(ChildMessage::TurnOver) => {
+                        if let Some(seat) = &seat {
+                            seat.turn_over();
+                        }
+                    }
+                    Ok(m) => {
+                        if let (Some(peak), Some(pid)) = (&peak_rss, child.id()) {
+                            if let Some(bytes) = peak_rss_of(pid) {
+                                peak.record(bytes);
+                            }
+                        }
+                        last = Some(m);
+                    }
                     Err(e) => tracing::warn!(
                         "trial process {}: unreadable message ({e}): {:.200}",
                         child.id().unwrap_or(0),
@@ -170,6 +253,12 @@ async fn supervise(
                 },
                 None => break,
             },
+            Some(()) = next_turn(&mut go) => {
+                if let Some(s) = stdin.as_mut() {
+                    let _ = s.write_all(format!("{GO}\n").as_bytes()).await;
+                    let _ = s.flush().await;
+                }
+            }
             _ = &mut cancel, if !cancelled => {
                 cancelled = true;
                 if let Some(mut s) = stdin.take() {
@@ -187,6 +276,8 @@ async fn supervise(
         }
     }
     drop(stdin);
+    // The child is done with the round (a holder passes the turn on).
+    drop(seat);
     // Stdout closed: the child is exiting (or closed it and hangs: kill it).
     let status = match tokio::time::timeout(CANCEL_GRACE, child.wait()).await {
         Ok(status) => status,
@@ -202,6 +293,24 @@ async fn supervise(
         (_, Ok(status)) => ChildOutcome::Crashed(describe_exit(status)),
         (_, Err(e)) => ChildOutcome::Crashed(format!("trial process could not be waited for: {e}")),
     }
+}
+
+/// The next turn granted, if the child is a member of a round; never ready
+/// otherwise.
+async fn next_turn(go: &mut Option<Go>) -> Option<()> {
+    match go {
+        Some(go) => go.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A process's peak resident memory in bytes (`VmHWM` of
+/// `/proc/<pid>/status`), if it can be read.
+fn peak_rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Lines of a child's stdout, each capped at [`MAX_MESSAGE_LINE`]. Safe to

@@ -52,6 +52,10 @@ pub trait TrialObserver {
     fn on_batch(&mut self, _phase: u32, _epoch: u32, _batch: usize, _batches: usize) {}
     /// After each epoch's validation.
     fn on_epoch(&mut self, _metrics: &EpochMetrics) {}
+    /// Before each epoch but the trial's first: where a trial of a lockstep
+    /// bundle gives its turn up and waits for the next (the daemon's
+    /// `turns`). The trial checks its cancel flag right after.
+    fn between_epochs(&mut self) {}
 }
 
 /// An observer that ignores everything.

@@ -282,6 +282,12 @@ impl Run<'_> {
         let (mut images, mut train_s, mut epochs) = (0usize, 0.0, 0);
         let mut prefix_shared_epochs = 0;
         while epochs < pc.epochs && self.diverged.is_none() {
+            if self.epoch > 0 {
+                self.observer.between_epochs();
+                if self.cancel.load(Ordering::Relaxed) {
+                    return Err(TrialError::Cancelled);
+                }
+            }
             epochs += 1;
             self.epoch += 1;
             let epoch_start = Instant::now();

@@ -8,8 +8,9 @@
 //!   two shutdown steps, the outbox, refused paths.
 //! - [`artifacts`]: the files a trial leaves, uploaded before its result,
 //!   retried when the coordinator is away, skipped when refused.
-//! - [`bundles`]: several trials from one lease call, run one after the
-//!   other in one slot, the waiting ones kept alive, handed back on drain.
+//! - [`bundles`]: several trials from one lease call, run in lockstep in
+//!   one slot (one process each, taking turns), finished on drain, handed
+//!   back on the second signal, a crash ending its own trial only.
 //! - [`isolation`]: a trial process that aborts beside one that completes;
 //!   the pause after environment failures; `Drain` on shutdown.
 
@@ -87,6 +88,7 @@ async fn launch(
         coordinator: url,
         slots,
         bundle,
+        memory_per_slot: None,
         threads_per_trial: 3,
         name: "test-host".into(),
         cores: 4,

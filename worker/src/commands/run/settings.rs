@@ -53,10 +53,16 @@ pub struct WorkerSettings {
     pub slots: u32,
     /// Intra-op threads per trial [default: max(1, cores / slots)].
     pub threads: Option<u32>,
-    /// Trials a slot leases at once and runs one after the other: partners
-    /// that see the same batches, whose shared work the worker's caches
-    /// compute once; 1 leases one at a time.
+    /// Most trials a slot leases at once and runs in lockstep (a process
+    /// each, taking turns epoch by epoch): partners that see the same
+    /// batches, whose shared work the worker's caches compute once; 1 leases
+    /// one at a time.
     pub bundle: u32,
+    /// Memory one slot's bundle may take, MiB: a bundle's trials run side by
+    /// side, so a slot asks for at most this over the largest trial process
+    /// seen so far (1 GiB until one is measured), never more than `bundle`
+    /// [default: three quarters of the machine's memory over `slots`].
+    pub memory_per_slot_mb: Option<u64>,
     /// The name to register under [default: the host name].
     pub name: Option<String>,
     /// Where reports wait until the coordinator acknowledges them.
@@ -98,6 +104,7 @@ impl Default for WorkerSettings {
             slots: 1,
             threads: None,
             bundle: DEFAULT_BUNDLE,
+            memory_per_slot_mb: None,
             name: None,
             state_dir: None,
             shared_dir: None,
@@ -129,13 +136,19 @@ pub struct Flags {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<u32>,
-    /// Trials a slot leases at once and runs one after the other (a bundle:
+    /// Most trials a slot leases at once and runs in lockstep (a bundle:
     /// partners that see the same batches, so the worker's caches compute
     /// their shared work once); each keeps its own lease, heartbeats and
     /// report; 1 leases one at a time [default: 4].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_BUNDLE as i64))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle: Option<u32>,
+    /// Memory one slot's bundle may take, MiB: it asks for at most this over
+    /// the largest trial process seen so far (1 GiB until one is measured)
+    /// [default: three quarters of the machine's memory over the slots].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_per_slot_mb: Option<u64>,
     /// The name to register under [default: the host name].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,6 +294,12 @@ impl WorkerSettings {
                 problem: format!("{} is not in 1..={MAX_BUNDLE}", self.bundle),
             });
         }
+        if self.memory_per_slot_mb == Some(0) {
+            return Err(invalid(
+                "memory_per_slot_mb",
+                "0 MiB leaves no room for a trial",
+            ));
+        }
         if let Some(t) = self.threads.filter(|t| !(1..=MAX_THREADS).contains(t)) {
             return Err(WorkerSettingsError::Invalid {
                 setting: "threads",
@@ -386,6 +405,7 @@ mod tests {
                 "data_roots",
                 "drain_timeout",
                 "log_format",
+                "memory_per_slot_mb",
                 "metrics_insecure",
                 "metrics_listen",
                 "name",
