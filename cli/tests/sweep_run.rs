@@ -418,6 +418,7 @@ fn fake_result(config: &TrialConfig) -> TrialResult {
             prefix_shared_epochs: 0,
         }],
         wall_s: 0.05,
+        turn_wait_s: 0.0,
         threads: 1,
         host: "fake".into(),
         diverged: None,

@@ -116,6 +116,7 @@ fn result_json() -> String {
             prefix_shared_epochs: 0,
         }],
         wall_s: 0.1,
+        turn_wait_s: 0.0,
         threads: 1,
         host: "test".into(),
         diverged: None,

@@ -270,6 +270,7 @@ fn trivial_result() -> TrialResult {
             prefix_shared_epochs: 0,
         }],
         wall_s: 0.0,
+        turn_wait_s: 0.0,
         threads: 1,
         host: "bench".into(),
         diverged: None,

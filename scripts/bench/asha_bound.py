@@ -6,8 +6,9 @@
 RUN_DIR is one of `sharing.sh`'s runs of the plain grid (sharing off): its `results.json` (each trial's result)
 and `board.json` (the leaderboard). Every trial must still run its phase 1 and its first phase-2 epoch (the
 earliest rung `epochs: phase2` allows); the best trial runs to its end; everything else could be stopped. Counted
-in trial seconds (each trial's own wall time less the phase-2 epochs a stop would skip), so the bound is on CPU
-time; with every worker busy, wall time can shrink by no more.
+in trial seconds (each trial's own wall time, less what it waited for its turns in a lockstep bundle, less the
+phase-2 epochs a stop would skip), so the bound is on CPU time; with every worker busy, wall time can shrink by no
+more.
 
 Prints one JSON object: total trial seconds, the least that must run, their ratio, and the same with ASHA's own
 floor (reduction factor 3, rungs at phase-2 epochs 1 and 3: a third of the trials reach epoch 3, a ninth the end;
@@ -27,10 +28,11 @@ def main(run_dir: str) -> None:
     parts = []
     for trial, r in results.items():
         p2 = [e["wall_s"] for e in r["epochs"] if e["phase"] >= 2]
-        always = r["wall_s"] - sum(p2[1:])
-        total += r["wall_s"]
+        own = r["wall_s"] - r.get("turn_wait_s", 0.0)
+        always = own - sum(p2[1:])
+        total += own
         if trial == best:
-            must += r["wall_s"]
+            must += own
         else:
             must += always
             parts.append((sum(p2[1:3]), sum(p2[3:])))

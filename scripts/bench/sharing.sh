@@ -130,7 +130,7 @@ def load(label):
     return json.load(open(f"{d}/usage.json")), json.load(open(f"{d}/board.json")), json.load(open(f"{d}/results.json"))
 def numbers(r):
     r = dict(r)
-    for k in ("wall_s", "phases", "host"):
+    for k in ("wall_s", "turn_wait_s", "phases", "host"):
         r.pop(k, None)
     r["epochs"] = [{k: v for k, v in e.items() if k != "wall_s"} for e in r["epochs"]]
     return r

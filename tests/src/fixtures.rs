@@ -146,6 +146,7 @@ pub fn fake_result(val_acc: f64) -> String {
             prefix_shared_epochs: 0,
         }],
         wall_s: 0.1,
+        turn_wait_s: 0.0,
         threads: 1,
         host: "e2e".into(),
         diverged: None,

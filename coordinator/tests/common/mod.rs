@@ -111,6 +111,7 @@ pub fn result(val_acc: f64, test_acc: f64) -> TrialResult {
             prefix_shared_epochs: 0,
         }],
         wall_s: 0.1,
+        turn_wait_s: 0.0,
         threads: 1,
         host: "test".into(),
         diverged: None,

@@ -76,6 +76,10 @@ pub struct PhaseTiming {
     pub prefix_shared_epochs: u32,
 }
 
+fn is_no_time(s: &f64) -> bool {
+    *s == 0.0
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -170,6 +174,11 @@ pub struct TrialResult {
     pub phases: Vec<PhaseTiming>,
     #[serde(with = "nonfinite")]
     pub wall_s: f64,
+    /// Seconds of `wall_s` the trial waited for its turn in a lockstep bundle
+    /// (the worker's `turns`): its own time is `wall_s` less this. Absent
+    /// when it waited for none.
+    #[serde(default, skip_serializing_if = "is_no_time")]
+    pub turn_wait_s: f64,
     pub threads: u32,
     /// Host the trial ran on.
     pub host: String,
@@ -316,6 +325,7 @@ mod tests {
             calibration: None,
             phases: vec![],
             wall_s: 1.0,
+            turn_wait_s: 0.0,
             threads: 1,
             host: "h".into(),
             diverged: Some(Divergence {

@@ -103,6 +103,7 @@ pub fn run(
     let mut observer = PipeObserver {
         out: out.clone(),
         turn,
+        turn_wait: std::time::Duration::ZERO,
     };
     let options = TrialOptions {
         save_best: if simulated {
@@ -115,7 +116,8 @@ pub fn run(
         shared_dir,
     };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let result = trial_fn(&cfg, &mut observer, &cancel, &options)?;
+        let mut result = trial_fn(&cfg, &mut observer, &cancel, &options)?;
+        result.turn_wait_s = observer.turn_wait.as_secs_f64();
         if let Some(a) = &artifacts {
             a.make(&cfg, &result, simulated);
         }
@@ -193,6 +195,8 @@ fn send(
 struct PipeObserver {
     out: Arc<std::sync::Mutex<std::io::LineWriter<std::fs::File>>>,
     turn: Option<Arc<turn::Turn>>,
+    /// How long the trial waited for its turns (the result's `turn_wait_s`).
+    turn_wait: std::time::Duration,
 }
 
 impl PipeObserver {
@@ -212,7 +216,9 @@ impl TrialObserver for PipeObserver {
     fn between_epochs(&mut self) {
         if let Some(turn) = &self.turn {
             self.tell(&ChildMessage::TurnOver);
+            let asked = std::time::Instant::now();
             turn.wait();
+            self.turn_wait += asked.elapsed();
         }
     }
 }

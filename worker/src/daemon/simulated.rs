@@ -164,6 +164,7 @@ pub fn run_trial(
         calibration: None,
         phases,
         wall_s: started.elapsed().as_secs_f64(),
+        turn_wait_s: 0.0,
         threads: cfg.threads,
         host: crate::host::hostname(),
         diverged,

@@ -5,6 +5,7 @@
 //! process dies ends alone.
 
 use super::{lease, script, start_bundled};
+use sweep_proto::trial::TrialResult;
 use sweep_proto::v1::HeartbeatRequest;
 use sweep_worker::daemon::simulated::ABORTING_SEED;
 
@@ -32,6 +33,17 @@ async fn a_bundle_runs_in_lockstep_in_one_slot() {
     let mut done: Vec<&str> = seen.stored.iter().map(|c| c.trial_id.as_str()).collect();
     done.sort();
     assert_eq!(done, ["t1", "t2", "t3"]);
+    // Each waited for the others' epochs, and its result says how long.
+    for c in &seen.stored {
+        let r: TrialResult = serde_json::from_str(&c.result_json).unwrap();
+        assert!(
+            r.turn_wait_s > 0.0 && r.turn_wait_s < r.wall_s,
+            "{}: waited {} of {} s",
+            c.trial_id,
+            r.turn_wait_s,
+            r.wall_s
+        );
+    }
     // Turns go round epoch by epoch: before t1 reports its third epoch, t2
     // and t3 have taken their second turns, so both have reported their
     // first epoch at least (one turn of slack for the heartbeat's way). One
