@@ -101,14 +101,7 @@ pub fn bundle_size(cap: u32, budget: u64, peak: Option<u64>) -> u32 {
 /// the machine's memory (`MemTotal`) over `slots`; 4 GiB if it cannot be
 /// read.
 pub fn default_memory_per_slot(slots: u32) -> u64 {
-    let total = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?.to_owned();
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map(|kib| kib * 1024);
-    match total {
+    match super::trial_process::proc_kib_field("/proc/meminfo", "MemTotal:") {
         Some(bytes) => bytes / 4 * 3 / u64::from(slots.max(1)),
         None => 4 << 30,
     }

@@ -307,10 +307,16 @@ async fn next_turn(go: &mut Option<Go>) -> Option<()> {
 /// A process's peak resident memory in bytes (`VmHWM` of
 /// `/proc/<pid>/status`), if it can be read.
 fn peak_rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    proc_kib_field(&format!("/proc/{pid}/status"), "VmHWM:")
+}
+
+/// The `key` line of a `/proc` file that counts in kB (`VmHWM:   5120 kB`),
+/// in bytes; `None` if the file or the line cannot be read.
+pub(super) fn proc_kib_field(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    Some(kib.saturating_mul(1024))
 }
 
 /// Lines of a child's stdout, each capped at [`MAX_MESSAGE_LINE`]. Safe to

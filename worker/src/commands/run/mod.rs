@@ -69,7 +69,9 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         coordinator: credentials.url(coordinator)?,
         slots: settings.slots,
         bundle: settings.bundle,
-        memory_per_slot: settings.memory_per_slot_mb.map(|mib| mib << 20),
+        memory_per_slot: settings
+            .memory_per_slot_mb
+            .map(|mib| mib.saturating_mul(1 << 20)),
         threads_per_trial,
         name: settings.name.clone().unwrap_or_else(crate::host::hostname),
         cores,
