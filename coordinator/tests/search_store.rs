@@ -154,10 +154,15 @@ fn is_best(params: &[(String, String)]) -> bool {
 /// Runs the 27-point grid with `early_stop` (its YAML line) on 3 workers;
 /// (epochs run, epochs saved, stopped trials). The best point must rank first, done.
 fn grid_with(early_stop: &str, grid: &str) -> (u64, u64, u64) {
+    grid_on(early_stop, grid, 3)
+}
+
+/// [`grid_with`] on `workers` workers.
+fn grid_on(early_stop: &str, grid: &str, workers: usize) -> (u64, u64, u64) {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path(), &Arc::new(ManualClock::new(0)));
     let s = submit(&store, &format!("name: grid\n{early_stop}\n{grid}"));
-    let run = run_all(&store, 3);
+    let run = run_all(&store, workers);
     let summary = store.sweep_summary(&s).unwrap();
     assert_eq!(summary.counts.total, 27);
     assert_eq!(summary.counts.done + summary.counts.stopped, 27);
@@ -185,6 +190,71 @@ fn asha_saves_more_than_half_the_epochs_of_a_27_point_grid_and_keeps_the_best() 
         100.0 * saved as f64 / 243.0
     );
     assert!(saved * 2 >= 243, "only {saved} of 243 epochs saved");
+}
+
+#[test]
+fn asha_judging_passed_rungs_again_saves_more_and_keeps_the_best() {
+    let once = "early_stop: {kind: asha, metric: val_acc, min_epochs: 1, reduction_factor: 3}";
+    let again =
+        "early_stop: {kind: asha, metric: val_acc, min_epochs: 1, reduction_factor: 3, rejudge: true}";
+    // 27 workers: every trial runs at once, one epoch each in turn, so the
+    // first trials at a rung are let through on few values.
+    let (run_once, _, _) = grid_on(once, GRID, 27);
+    let (run_again, saved, stopped) = grid_on(again, GRID, 27);
+    eprintln!(
+        "ASHA judging passed rungs again, 27 trials × 9 epochs at once: {run_again} epochs run \
+         (judged once: {run_once}), {saved} saved, {stopped} trials stopped"
+    );
+    assert!(run_again < run_once, "{run_again} against {run_once}");
+}
+
+#[test]
+fn with_rejudge_a_trial_let_through_early_stops_when_later_ones_push_it_out() {
+    for rejudge in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(dir.path(), &Arc::new(ManualClock::new(0)));
+        let yaml = format!(
+            "name: two\nearly_stop: {{kind: asha, reduction_factor: 2, rejudge: {rejudge}}}\n{}",
+            GRID.replace("[1.0e-4, 1.0e-3, 1.0e-2]", "[1.0e-3, 1.0e-2]")
+                .replace("[1.0e-5, 1.0e-4, 1.0e-3]", "[1.0e-4]")
+                .replace("[0.0, 0.1, 0.2]", "[0.0]")
+        );
+        submit(&store, &yaml);
+        let (a, b) = (worker(&store, "a"), worker(&store, "b"));
+        let la = store.lease(&a, "").unwrap().unwrap();
+        let lb = store.lease(&b, "").unwrap().unwrap();
+        let beat = |w: &str, l: &LeaseGrant, e: u32, new: Option<f64>| {
+            store.heartbeat(&HeartbeatReport {
+                sweep_id: l.sweep_id.clone(),
+                worker_id: w.into(),
+                trial_id: l.trial_id.clone(),
+                attempt: l.attempt,
+                epoch_json: new
+                    .map(|v| serde_json::to_string(&metrics(e, v)).unwrap())
+                    .into_iter()
+                    .collect(),
+                epochs_done: e,
+                total_epochs: 9,
+            })
+        };
+        // a is first at rung 1 and continues; b, better, continues too.
+        assert!(!beat(&a, &la, 1, Some(0.5)).unwrap().stop);
+        assert!(!beat(&b, &lb, 1, Some(0.8)).unwrap().stop);
+        // a's next heartbeat brings no epoch: judged again, it is no longer
+        // in the best half of rung 1.
+        let answer = beat(&a, &la, 1, None).unwrap();
+        assert_eq!(answer.stop, rejudge, "rejudge {rejudge}");
+        if rejudge {
+            let reason = answer.stopped_early.unwrap();
+            assert!(
+                reason.contains("rung 1") && reason.contains("top 1 of 2"),
+                "{reason}"
+            );
+        } else {
+            // Judged once: a runs on past rung 1.
+            assert!(!beat(&a, &la, 2, Some(0.6)).unwrap().stop);
+        }
+    }
 }
 
 #[test]
@@ -575,6 +645,21 @@ fn early_stop_and_tpe_keys_are_checked_naming_the_field() {
         GRID.trim_start_matches("method: grid\n")
     ));
     assert!(e.contains("only have 27 distinct combinations"), "{e}");
+    // Judging again needs every trial known from the start.
+    let e = refused(&format!(
+        "name: t\nmethod: tpe\ncount: 5\nearly_stop: {{kind: asha, rejudge: true}}\n{SPACE}"
+    ));
+    assert!(
+        e.contains("`early_stop.rejudge`: needs every trial of the sweep known"),
+        "{e}"
+    );
+    let e = refused(&format!(
+        "early_stop: {{kind: median, rejudge: true}}\n{grid}"
+    ));
+    assert!(
+        e.contains("`early_stop.rejudge`: not a setting of `kind: median`"),
+        "{e}"
+    );
     // Epochs are checked against the metric's goal: val_loss minimizes.
     let ok = sweepfile::load(
         &format!("early_stop: {{kind: median, metric: val_loss}}\n{grid}"),

@@ -641,3 +641,45 @@ fn names_are_capped_and_echoed_short() {
         "{e}"
     );
 }
+
+#[test]
+fn a_grid_whose_asha_judges_again_is_leased_dearest_first() {
+    let grid = "name: g
+method: grid
+base: {input_size: 32}
+parameters:
+  phase2.unfreeze: {values: [[layer4], [layer3, layer4], [all]]}
+  loss.label_smoothing: {values: [0.0, 0.1]}
+  scheduler.kind: {values: [none, cosine]}
+";
+    let depth = |s: &Sweep| -> Vec<usize> {
+        s.points
+            .iter()
+            .map(|p| p.config.phase2.unfreeze.len())
+            .collect()
+    };
+    let again = ok(&format!(
+        "{grid}early_stop: {{kind: asha, rejudge: true}}\n"
+    ));
+    // [all] (one name) first, then [layer3, layer4], then [layer4].
+    assert_eq!(depth(&again), [[1; 4], [2; 4], [1; 4]].concat());
+    assert!(again.points[..4]
+        .iter()
+        .all(|p| p.config.phase2.unfreeze == [sweep_proto::trial::Stage::All]));
+    let costs: Vec<f64> = again
+        .points
+        .iter()
+        .map(|p| p.config.relative_cost())
+        .collect();
+    assert!(costs.windows(2).all(|w| w[0] >= w[1]), "{costs:?}");
+    // Judged once, ASHA keeps the seeded random order; without early
+    // stopping, the file's.
+    let once = ok(&format!("{grid}early_stop: {{kind: asha}}\n"));
+    assert_ne!(depth(&once), depth(&again));
+    let plain = ok(grid);
+    assert_eq!(depth(&plain), [[1; 4], [2; 4], [1; 4]].concat());
+    assert_eq!(
+        plain.points[0].config.phase2.unfreeze,
+        [sweep_proto::trial::Stage::Layer4]
+    );
+}

@@ -51,9 +51,18 @@ impl EarlyStop {
         }
     }
 
+    /// Whether it judges a running trial at every heartbeat, not only at
+    /// the heartbeats that bring epochs (ASHA's `rejudge`).
+    pub fn rejudges(&self) -> bool {
+        matches!(self, EarlyStop::Asha(a) if a.rejudge)
+    }
+
     /// Whether the trial whose curve is `own` (its latest attempt) stops now,
     /// given the epochs `new` this heartbeat brought and the curves of the
-    /// sweep's other trials (`others`, any state). `total_epochs` is the
+    /// sweep's other trials (`others`, any state); with
+    /// [`EarlyStop::rejudges`], also judging again the epochs of `own` it
+    /// reached before, knowing which other trials are still open (`open`:
+    /// pending or running, their curves). `total_epochs` is the
     /// trial's length: nothing stops at its last epoch (there is nothing
     /// left to save). Curves, epochs and length are on the rule's count
     /// ([`EarlyStop::epochs`]), and so is the decision's epoch.
@@ -62,13 +71,23 @@ impl EarlyStop {
         new: &[u32],
         own: &Curve,
         others: &[Curve],
+        open: &[Curve],
         total_epochs: u32,
     ) -> Option<Decision> {
         let mut new: Vec<u32> = new.iter().copied().filter(|e| *e < total_epochs).collect();
         new.sort_unstable();
         new.dedup();
         match self {
-            EarlyStop::Asha(a) => a.decide(&new, own, others),
+            EarlyStop::Asha(a) => a.decide(&new, own, others).or_else(|| {
+                let passed: Vec<u32> = own
+                    .iter()
+                    .map(|(e, _)| *e)
+                    .filter(|e| *e < total_epochs && !new.contains(e))
+                    .collect();
+                a.rejudge
+                    .then(|| a.judge_again(&passed, own, others, open))
+                    .flatten()
+            }),
             EarlyStop::Median(m) => m.decide(&new, own, others),
         }
     }

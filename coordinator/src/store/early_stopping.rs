@@ -57,14 +57,15 @@ fn parse(json: &str) -> StoreResult<EpochMetrics> {
 }
 
 /// The curves (metric `name`, epochs up to `until`) of the sweep's trials
-/// other than `t`, each from its latest attempt with epochs, on `count`.
+/// other than `t`, each from its latest attempt with epochs, on `count`,
+/// by trial id.
 fn other_curves(
     tx: &Transaction,
     t: &ReportedTrial,
     name: &str,
     until: u32,
     count: EpochCount,
-) -> StoreResult<Vec<Curve>> {
+) -> StoreResult<BTreeMap<String, Curve>> {
     let mut stmt = tx.prepare_cached(
         "SELECT trial_id, attempt, epoch, json FROM epochs
          WHERE sweep_id = ?1 AND trial_id <> ?2 AND epoch <= ?3
@@ -89,13 +90,29 @@ fn other_curves(
         entry.1.push((epoch, e.phase, metric::value(&e, name)));
     }
     Ok(points
-        .into_values()
-        .map(|(_, p)| count.count(&p).curve)
+        .into_iter()
+        .map(|(trial, (_, p))| (trial, count.count(&p).curve))
         .collect())
 }
 
+/// The curves among `curves` of the sweep's other trials that are still
+/// open (pending or running; empty for those without epochs).
+fn open_curves(
+    tx: &Transaction,
+    t: &ReportedTrial,
+    curves: &BTreeMap<String, Curve>,
+) -> StoreResult<Vec<Curve>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT trial_id FROM trials
+         WHERE sweep_id = ?1 AND trial_id <> ?2 AND state IN ('pending', 'running')",
+    )?;
+    let ids = stmt.query_map(params![t.sweep_id, t.trial_id], |r| r.get::<_, String>(0))?;
+    ids.map(|id| Ok(curves.get(&id?).cloned().unwrap_or_default()))
+        .collect()
+}
+
 /// Judges the heartbeat's `new` epochs of `t` (a trial of `total_epochs`)
-/// under `rule`; a trial it stops is stored as `stopped` (see the module
+/// under `rule` (with `rejudge`, all its epochs, even when `new` is empty); a trial it stops is stored as `stopped` (see the module
 /// doc) and the decision returned.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn judge(
@@ -108,10 +125,16 @@ pub(super) fn judge(
     quarantine_after: u32,
     changed: &mut Changed,
 ) -> StoreResult<Option<Decision>> {
-    let Some(&until) = new.iter().max() else {
+    if new.is_empty() && !rule.rejudges() {
+        return Ok(None);
+    }
+    let epochs = own_epochs(tx, t)?;
+    // With `rejudge`, a heartbeat without new epochs judges the passed rungs
+    // again: up to the trial's latest epoch.
+    let latest = epochs.iter().map(|e| e.epoch).max();
+    let Some(until) = new.iter().copied().max().max(latest) else {
         return Ok(None);
     };
-    let epochs = own_epochs(tx, t)?;
     // Everything on the rule's count: with `phase2`, each trial's phase-2
     // epochs from 1 (others' phase 1 may be longer, so their curves are
     // read whole), and the decision mapped back to this trial's epoch.
@@ -130,9 +153,16 @@ pub(super) fn judge(
         EpochCount::All => until,
         EpochCount::Phase2 => u32::MAX,
     };
-    let others = other_curves(tx, t, rule.metric(), others_until, count)?;
+    let curves = other_curves(tx, t, rule.metric(), others_until, count)?;
+    let open = if rule.rejudges() {
+        open_curves(tx, t, &curves)?
+    } else {
+        Vec::new()
+    };
+    let others: Vec<Curve> = curves.into_values().collect();
     let counted_total = total_epochs.saturating_sub(own.offset);
-    let Some(mut decision) = rule.decide(&counted_new, &own.curve, &others, counted_total) else {
+    let Some(mut decision) = rule.decide(&counted_new, &own.curve, &others, &open, counted_total)
+    else {
         return Ok(None);
     };
     let stop_value = metric::at(&own.curve, decision.epoch).filter(|v| v.is_finite());

@@ -2,7 +2,7 @@
 //! a ranking metric (the sweep's by default; the sweep's goal when it is the
 //! same metric, else the metric's natural one), the keys of its kind only,
 //! and sane numbers. Defaults: ASHA `min_epochs: 1`, `reduction_factor: 3`,
-//! `grace: 0`; median `after_epochs: 1`, `min_trials: 3`; both count every
+//! `grace: 0`, `rejudge: false`; median `after_epochs: 1`, `min_trials: 3`; both count every
 //! epoch (`epochs: all`) unless told `epochs: phase2`.
 
 use super::error::Problem;
@@ -83,9 +83,11 @@ pub fn check(spec: &EarlyStopSpec, metric_name: &str, goal: Goal) -> Result<Earl
                 )?,
                 grace: bounded("early_stop.grace", spec.grace, 0, 0)?,
                 epochs: spec.epochs.unwrap_or_default(),
+                rejudge: spec.rejudge.unwrap_or(false),
             }))
         }
         EarlyStopKind::Median => {
+            foreign("early_stop.rejudge", spec.rejudge.is_some(), "median")?;
             foreign("early_stop.min_epochs", spec.min_epochs.is_some(), "median")?;
             foreign(
                 "early_stop.reduction_factor",

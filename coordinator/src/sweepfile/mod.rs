@@ -172,6 +172,15 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
         .as_ref()
         .map(|spec| early_stop::check(spec, &header.metric_name, header.goal))
         .transpose()?;
+    if file.method == Method::Tpe && early_stop.as_ref().is_some_and(EarlyStop::rejudges) {
+        return Err(Problem::Field {
+            field: "early_stop.rejudge",
+            message:
+                "needs every trial of the sweep known from the start (method grid or random); \
+                      TPE proposes its trials one at a time"
+                    .into(),
+        });
+    }
     let artifacts = artifacts::check(file.artifacts.as_ref())?;
     let execution = execution::check(file.execution.as_ref());
     let seed = file.random_seed.unwrap_or(0);
@@ -189,6 +198,22 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
                 // order. (Median stopping keeps the file's order.)
                 use rand::seq::SliceRandom;
                 points.shuffle(&mut crate::search::tpe::generator(seed, GRID_ORDER_STREAM));
+            }
+            if early_stop.as_ref().is_some_and(EarlyStop::rejudges) {
+                // Judged again, the trials let through by a rung's first
+                // values are cut back towards synchronous successive
+                // halving's survivors, and those that reach a rung late meet
+                // its rule already on arrival (the best third of nearly
+                // all): coming first no longer buys a trial much, so the
+                // order may serve the clock. Dearest first (stable: seeded
+                // random among equals), so the sweep's last leases are its
+                // cheapest trials and no worker idles while another
+                // finishes a long one (longest processing time first).
+                points.sort_by(|a, b| {
+                    b.config
+                        .relative_cost()
+                        .total_cmp(&a.config.relative_cost())
+                });
             }
             (points, None)
         }

@@ -131,6 +131,8 @@ pub struct EarlyStopSpec {
     #[serde(default)]
     pub grace: Option<u32>,
     #[serde(default)]
+    pub rejudge: Option<bool>,
+    #[serde(default)]
     pub after_epochs: Option<u32>,
     #[serde(default)]
     pub min_trials: Option<u32>,

@@ -11,6 +11,7 @@
 
 mod batches;
 mod config;
+mod cost;
 mod error;
 pub mod limits;
 mod model;

@@ -166,10 +166,10 @@ async fn run_attempt(
     let extras = Extras {
         artifacts: artifacts.as_ref(),
         shared_dir,
-        turns: turns.map(|t| t.join()),
+        turns: turns.as_ref().map(|t| t.join()),
         peak_rss: Some(ctx.peak_rss.clone()),
     };
-    let (stop, outcome) = attempt.train(cfg, extras).await;
+    let (stop, outcome) = attempt.train(cfg, extras, turns).await;
     if let (None, ChildOutcome::Result(_), Some(a)) = (&stop, &outcome, &artifacts) {
         a.upload_all(&ctx.coordinator, &ctx.shutdown, &lease, &attempt.worker_id)
             .await;
@@ -256,12 +256,16 @@ struct Attempt {
 
 impl Attempt {
     /// Trains in a process of its own while heartbeating; returns why it
-    /// was stopped early (if it was) and how the process ended.
+    /// was stopped early (if it was) and how the process ended. In a
+    /// lockstep bundle (`bundle`), also heartbeats each time another
+    /// member's epoch is acknowledged, and says when its own is.
     async fn train(
         &mut self,
         cfg: TrialConfig,
         extras: Extras<'_>,
+        bundle: Option<Arc<Turns>>,
     ) -> (Option<Stop>, ChildOutcome) {
+        let mut others_told = bundle.as_ref().map(|b| b.epochs_told());
         let (epoch_tx, mut epochs) = mpsc::unbounded_channel();
         let (done_tx, mut done) = oneshot::channel();
         let total_epochs = cfg.total_epochs();
@@ -314,8 +318,10 @@ impl Attempt {
                     true
                 }
                 _ = ticker.tick() => true,
+                () = changed(&mut others_told) => true,
             };
             if beat_now && stop.is_none() {
+                let telling = !unacked.is_empty();
                 let req = HeartbeatRequest {
                     sweep_id: self.sweep_id.clone(),
                     worker_id: self.worker_id.clone(),
@@ -329,6 +335,11 @@ impl Attempt {
                 if let Some(s) = self.heartbeat(req, &mut unacked).await {
                     process.cancel();
                     stop = Some(s);
+                } else if telling && unacked.is_empty() {
+                    if let (Some(b), Some(rx)) = (&bundle, &mut others_told) {
+                        b.told_epoch();
+                        rx.borrow_and_update();
+                    }
                 }
             }
         };
@@ -550,4 +561,15 @@ pub fn settle(outbox: &Outbox, report: &Report, delivery: Delivery) {
         }
     }
     outbox.remove(report);
+}
+
+/// Ready when `told` changes (another bundle member's epoch was
+/// acknowledged); never without a bundle or once the bundle is gone.
+async fn changed(told: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    if let Some(rx) = told {
+        if rx.changed().await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
 }

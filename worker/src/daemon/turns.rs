@@ -11,14 +11,30 @@
 //! it again. A member that ends (result, failure, crash, cancel) leaves; if
 //! it held the turn, the turn passes on. One member at a time means one
 //! trial's threads at a time: the slot's cores are never oversubscribed.
+//!
+//! When a member's epoch has been acknowledged, every other member
+//! heartbeats at once ([`Turns::told_epoch`], [`Turns::epochs_told`]): under
+//! an early stopping that judges again at each heartbeat (ASHA's
+//! `rejudge`), a member that a later member's epoch pushed out of a rung
+//! learns it before its next turn, not an epoch later.
 
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// One bundle's turns.
-#[derive(Default)]
 pub struct Turns {
     state: Mutex<State>,
+    /// How many epochs the members have had acknowledged.
+    told: watch::Sender<u64>,
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            told: watch::Sender::new(0),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -75,6 +91,16 @@ impl Turns {
             },
             rx,
         )
+    }
+
+    /// A member's epoch was acknowledged by the coordinator.
+    pub fn told_epoch(&self) {
+        self.told.send_modify(|n| *n += 1);
+    }
+
+    /// Changes each time a member's epoch is acknowledged.
+    pub fn epochs_told(&self) -> watch::Receiver<u64> {
+        self.told.subscribe()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -122,3 +122,30 @@ async fn a_trial_process_that_dies_ends_alone_and_the_turn_passes_on() {
     assert_eq!(done, ["t2", "t3"]);
     d.stop(1).await;
 }
+
+#[tokio::test]
+async fn a_member_heartbeats_when_a_partner_s_epoch_is_acknowledged() {
+    // Heartbeats on a timer only every minute: any heartbeat without an
+    // epoch comes from a partner's acknowledged epoch (the coordinator may
+    // judge the member again before its next turn).
+    let mut s = script(vec![lease("t1", 1, (1, 2)), lease("t2", 2, (1, 2))]);
+    s.heartbeat_interval_ms = 60_000;
+    let d = start_bundled(s, 2).await;
+    let seen = d.until("two results", |s| s.stored.len() == 2).await;
+    assert!(seen.fails.is_empty(), "{:?}", seen.fails);
+    let beats = &seen.heartbeats;
+    let t2_first = first_report(beats, "t2", 1);
+    let told = beats
+        .iter()
+        .skip(t2_first + 1)
+        .any(|h| h.trial_id == "t1" && h.epoch_json.is_empty());
+    assert!(
+        told,
+        "t1 heartbeats without an epoch after t2's first: {:?}",
+        beats
+            .iter()
+            .map(|h| (h.trial_id.as_str(), h.epochs_done, h.epoch_json.len()))
+            .collect::<Vec<_>>()
+    );
+    d.stop(1).await;
+}
