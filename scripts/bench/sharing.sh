@@ -14,7 +14,9 @@
 #           10's first), the plain grid runs first with those binaries too (no `execution:` key, which older builds
 #           refuse), and both early-stopped runs are also compared with it: the gain since that build. ALONE=0
 #           skips the run with early stopping alone. Last, scripts/bench/asha_bound.py's bound from the plain grid:
-#           the most any early stopping that never judges phase 1 could save here.
+#           the most any early stopping that never judges phase 1 could save here. EARLY_STOP2 (another
+#           `early_stop:` line, e.g. with `rejudge: true`) adds a run with it and sharing (design-asha2), compared
+#           the same way, right after the first.
 #
 #   frozen also runs with sharing on and bundles off (`SWEEP_BUNDLE=1`: every slot leases one trial at a time),
 #   to show what leasing bundles adds.
@@ -73,6 +75,7 @@ grid_file() {
         sweeps/grid.yaml
     if [ "$2" != none ]; then echo "execution: {sharing: $2, reuse: off}"; fi
     if [ "${3:-}" = asha ]; then echo "$EARLY_STOP"; fi
+    if [ "${3:-}" = asha2 ]; then echo "$EARLY_STOP2"; fi
 }
 
 # `run_sweep LABEL FILE`: runs FILE (its workers lease bundles of SWEEP_BUNDLE, default the worker's) in OUT/LABEL (fresh) under a rusage probe: OUT/LABEL/usage.json (wall,
@@ -213,6 +216,11 @@ if [ "$WHAT" = asha ]; then
     run_sweep design-off "$OUT/design-off.yaml"
     if [ "${ALONE:-1}" != 0 ]; then run_sweep design-asha-alone "$OUT/design-asha-alone.yaml"; fi
     run_sweep design-asha "$OUT/design-asha.yaml"
+    if [ -n "${EARLY_STOP2:-}" ]; then
+        say "second early stopping: $EARLY_STOP2"
+        grid_file bench-design-asha2 on asha2 > "$OUT/design-asha2.yaml"
+        run_sweep design-asha2 "$OUT/design-asha2.yaml"
+    fi
     for plain in "${plains[@]}"; do
         "$PY" - "$OUT/$plain" "$plain" <<'PY' | tee -a "$SUMMARY"
 import json, sys
@@ -225,6 +233,7 @@ PY
     for plain in "${plains[@]}"; do
         if [ "${ALONE:-1}" != 0 ]; then asha_vs_plain design-asha-alone "early stopping alone" "$plain"; fi
         asha_vs_plain design-asha "sharing + early stopping" "$plain"
+        if [ -n "${EARLY_STOP2:-}" ]; then asha_vs_plain design-asha2 "sharing + second early stopping" "$plain"; fi
     done
     say "the most early stopping alone could save on this grid, judging no phase-1 epoch (scripts/bench/asha_bound.py):"
     "$PY" scripts/bench/asha_bound.py "$OUT/design-off" | tee -a "$SUMMARY"
