@@ -112,7 +112,8 @@ fn open_curves(
 }
 
 /// Judges the heartbeat's `new` epochs of `t` (a trial of `total_epochs`)
-/// under `rule` (with `rejudge`, all its epochs, even when `new` is empty); a trial it stops is stored as `stopped` (see the module
+/// under `rule` (with `rejudge`, also the rungs it passed before, even when
+/// `new` is empty); a trial it stops is stored as `stopped` (see the module
 /// doc) and the decision returned.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn judge(

@@ -2,8 +2,8 @@
 //! a ranking metric (the sweep's by default; the sweep's goal when it is the
 //! same metric, else the metric's natural one), the keys of its kind only,
 //! and sane numbers. Defaults: ASHA `min_epochs: 1`, `reduction_factor: 3`,
-//! `grace: 0`, `rejudge: false`; median `after_epochs: 1`, `min_trials: 3`; both count every
-//! epoch (`epochs: all`) unless told `epochs: phase2`.
+//! `grace: 0`, `rejudge: false`; median `after_epochs: 1`, `min_trials: 3`;
+//! both count every epoch (`epochs: all`) unless told `epochs: phase2`.
 
 use super::error::Problem;
 use super::limits::MAX_NAME_CHARS;

@@ -209,11 +209,12 @@ fn check(file: spec::SweepFile, max_grid: u64) -> Result<Sweep, Problem> {
                 // random among equals), so the sweep's last leases are its
                 // cheapest trials and no worker idles while another
                 // finishes a long one (longest processing time first).
-                points.sort_by(|a, b| {
-                    b.config
-                        .relative_cost()
-                        .total_cmp(&a.config.relative_cost())
-                });
+                let mut costed: Vec<(f64, Point)> = points
+                    .into_iter()
+                    .map(|p| (p.config.relative_cost(), p))
+                    .collect();
+                costed.sort_by(|a, b| b.0.total_cmp(&a.0));
+                points = costed.into_iter().map(|(_, p)| p).collect();
             }
             (points, None)
         }
