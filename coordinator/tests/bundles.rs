@@ -1,7 +1,8 @@
 //! Bundles (issue 10, item 1): a worker asking for several trials gets, in
 //! one transaction, partners that see the same batch stream, those of the
 //! first trial's share group first; never more than its fair share of the
-//! pending trials or the sweep's `parallelism` allows; never a trial of
+//! pending trials (counted in trials and in expected work) or the sweep's
+//! `parallelism` allows; never a trial of
 //! another batch stream. Each partner is a lease of its own: a retry of the
 //! request gets the same bundle back, a waiting partner's heartbeat keeps
 //! it, an expired one is taken back and leased again under a new attempt,
@@ -19,9 +20,11 @@ use sweep_coordinator::sweepfile::{self, LoadLimits};
 
 /// 3 unfreeze depths × 2 backbone LRs × `seeds` (a batch stream of 6
 /// trials per seed, each three share groups of two), with `extra` sweep keys.
+/// (Not `[all]`: such a trial has no share group and goes alone, see
+/// `a_trial_that_shares_nothing_with_partners_goes_alone`.)
 fn grid(seeds: &str, extra: &str) -> String {
     format!(
-        "name: bundles\nmethod: grid\nexecution: {{reuse: off}}\n{extra}base:\n  input_size: 32\n  data: {{train: 500, val: 200, test: 200}}\nparameters:\n  seed: {{values: [{seeds}]}}\n  phase2.unfreeze: {{values: [[layer4], [layer3, layer4], [all]]}}\n  phase2.lr_backbone: {{values: [1.0e-4, 1.0e-3]}}\n"
+        "name: bundles\nmethod: grid\nexecution: {{reuse: off}}\n{extra}base:\n  input_size: 32\n  data: {{train: 500, val: 200, test: 200}}\nparameters:\n  seed: {{values: [{seeds}]}}\n  phase2.unfreeze: {{values: [[layer4], [layer3, layer4], [layer2, layer3, layer4]]}}\n  phase2.lr_backbone: {{values: [1.0e-4, 1.0e-3]}}\n"
     )
 }
 
@@ -148,6 +151,81 @@ fn a_worker_takes_its_fair_share_and_parallelism_holds() {
     assert!(store.lease_bundle(&w, "", 16).unwrap().is_empty());
     complete(&store, &w, &first[0], result_json(0.9, 0.9));
     assert_eq!(store.lease_bundle(&w, "", 16).unwrap().len(), 1);
+}
+
+#[test]
+fn dear_trials_go_out_by_their_share_of_the_work_not_of_the_count() {
+    // 3 `[all]` trials, then 3 `[layer4]` ones; a short phase 1 and a long
+    // phase 2 on a tiny validation split make an `[all]` trial cost a little
+    // over twice a `[layer4]` one (backward through all 5 stages, not 1). A
+    // phase 1 that trains `layer4` gives the `[all]` trials a share group.
+    let yaml = "name: dear\nmethod: grid\nexecution: {reuse: off}\nbase:\n  input_size: 32\n  data: {train: 1000, val: 10, test: 10}\n  phase1: {epochs: 1, unfreeze: [layer4]}\n  phase2: {epochs: 9}\nparameters:\n  phase2.unfreeze: {values: [[all], [layer4]]}\n  phase2.lr_backbone: {values: [1.0e-5, 1.0e-4, 1.0e-3]}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), &Arc::new(ManualClock::new(1_000)));
+    submit(&store, yaml);
+    let w = worker(&store, "a");
+    let cost = |l: &LeaseGrant| {
+        serde_json::from_str::<sweep_proto::trial::TrialConfig>(&l.config_json)
+            .unwrap()
+            .relative_cost()
+    };
+    // One live slot: half its share is 3 of the 6 trials, and half the work
+    // plus an average trial, (3 all + 3 layer4) / 2 + (all + layer4) / 2 =
+    // 2 all + 2 layer4, is less than 3 `[all]` trials: two go out.
+    let first = store.lease_bundle(&w, "", 16).unwrap();
+    assert_eq!(first.len(), 2, "{first:#?}");
+    assert!(first.iter().all(|l| depth(l) == serde_json::json!(["all"])));
+    for l in &first {
+        complete(&store, &w, l, result_json(0.9, 0.9));
+    }
+    // 4 pending (1 all, 3 layer4): 2 by count, and the last `[all]` with a
+    // `[layer4]` partner is under 2 + 1 average trials.
+    let rest = store.lease_bundle(&w, "", 16).unwrap();
+    assert_eq!(rest.len(), 2, "{rest:#?}");
+    assert_eq!(depth(&rest[0]), serde_json::json!(["all"]));
+    let (all, layer4) = (cost(&first[0]), cost(&rest[1]));
+    assert!(all > 2.0 * layer4 && all < 2.1 * layer4, "{all} {layer4}");
+
+    // Trials of equal cost go out as the count allows: the same 6 trials
+    // with one depth only, 3 at once.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), &Arc::new(ManualClock::new(1_000)));
+    submit(
+        &store,
+        &yaml
+            .replace("[[all], [layer4]]", "[[all]]")
+            .replace("1.0e-3]", "1.0e-3, 1.0e-2, 1.0e-1, 0.5]"),
+    );
+    let w = worker(&store, "a");
+    assert_eq!(store.lease_bundle(&w, "", 16).unwrap().len(), 3);
+}
+
+#[test]
+fn a_trial_that_shares_nothing_with_partners_goes_alone() {
+    // `[layer4]` and `[all]` × 2 backbone LRs, one batch stream; phase 1
+    // trains the head only, so an `[all]` trial shares nothing in phase 2
+    // and nothing in phase 1 that each worker does not compute anyway.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), &Arc::new(ManualClock::new(1_000)));
+    submit(
+        &store,
+        &grid("1", "").replace("[layer3, layer4], [layer2, layer3, layer4]", "[all]"),
+    );
+    let a = worker(&store, "a");
+    let layer4 = store.lease_bundle(&a, "", 16).unwrap();
+    assert_eq!(layer4.len(), 2, "no `[all]` partner: {layer4:#?}");
+    assert!(layer4
+        .iter()
+        .all(|l| depth(l) == serde_json::json!(["layer4"])));
+    // Alone, and not kept apart from the other `[all]` trial running.
+    let b = worker(&store, "b");
+    let first_all = store.lease_bundle(&b, "", 16).unwrap();
+    assert_eq!(first_all.len(), 1);
+    assert_eq!(depth(&first_all[0]), serde_json::json!(["all"]));
+    let second_all = store.lease_bundle(&a, "", 16).unwrap();
+    assert_eq!(second_all.len(), 1);
+    assert_eq!(depth(&second_all[0]), serde_json::json!(["all"]));
+    assert_ne!(second_all[0].trial_id, first_all[0].trial_id);
 }
 
 #[test]

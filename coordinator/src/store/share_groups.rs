@@ -6,31 +6,46 @@
 //! only pays if the second starts after the first: two of one group running
 //! at the same moment both compute the shared part. A lease therefore skips
 //! ahead to a pending trial whose group is not running, when there is one
-//! (`leases`). The grouping is a scheduling hint only: what is reused is
-//! decided by the worker's content keys, never by this.
+//! (`leases`). A trial whose group shares nothing beyond what every worker
+//! computes anyway has none ([`Keys::group`]). The grouping is a scheduling
+//! hint only: what is reused is decided by the worker's content keys, never
+//! by this.
 //!
 //! A bundle key is wider: trials that see the same batch stream (data, split,
 //! seed, input size, augmentation, batch size, backbone, model), whatever
 //! they train. A worker asking for several trials at once gets partners of
-//! one bundle key (`bundles`), those of the first trial's share group first.
+//! one bundle key (`bundles`), those of the first trial's share group first;
+//! a trial without a share group is leased alone.
 
 use sweep_proto::trial::{LossConfig, OptimizerConfig, SchedulerConfig, TrialConfig};
 
-/// The share group of a trial's resolved config (its JSON as stored), or
-/// `None` when it is not a pipeline trial config (then it conflicts with
-/// nothing).
+/// The share group of a trial's resolved config (its JSON as stored): `None`
+/// when it is not a pipeline trial config, or when its group shares nothing
+/// beyond what every worker computes anyway (then it conflicts with
+/// nothing; see [`Keys::group`]).
 pub fn share_group(config_json: &str) -> Option<String> {
-    serde_json::from_str(config_json).ok().map(group_of)
+    keys(config_json)?.group
 }
 
-/// A trial's bundle key and share group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A trial's bundle key, share group and expected cost.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Keys {
     /// Everything but what each phase trains and how (phases, loss,
     /// schedule, optimizer, threads): the batch stream.
     pub bundle: String,
-    /// See [`share_group`].
-    pub group: String,
+    /// Trials that feed the same batches through the same frozen stages (see
+    /// the module doc); `None` when that shares nothing beyond what every
+    /// worker computes anyway: a phase 1 that trains only the head and a
+    /// phase 2 that trains every stage (`unfreeze: [all]`). Phase 2 then has
+    /// no frozen prefix to share, and the head-only phase 1 is the one that
+    /// trials of every unfreeze depth share on each worker. Such a trial is
+    /// kept apart from nothing and leased alone: keeping them apart would
+    /// send all of them to one worker, and a lockstep bundle of them would
+    /// only queue long trials behind each other in one slot.
+    pub group: Option<String>,
+    /// The trial's expected cost relative to the sweep's other trials
+    /// ([`TrialConfig::relative_cost`]).
+    pub cost: f64,
 }
 
 /// The [`Keys`] of a trial's resolved config, from one parse of it; `None`
@@ -39,8 +54,18 @@ pub fn keys(config_json: &str) -> Option<Keys> {
     let c: TrialConfig = serde_json::from_str(config_json).ok()?;
     Some(Keys {
         bundle: bundle_of(&c),
-        group: group_of(c),
+        cost: c.relative_cost(),
+        group: shares_across_trials(&c).then(|| group_of(c)),
     })
+}
+
+/// Whether trials of `c`'s group share more than a worker computes for any
+/// trial of `c`'s batch stream: a phase 2 that keeps a frozen prefix, or a
+/// phase 1 that trains a stage (its snapshot).
+fn shares_across_trials(c: &TrialConfig) -> bool {
+    let phase2_keeps_a_prefix =
+        c.phase2.unfrozen_stages(c.model).first() != c.model.stages().first();
+    phase2_keeps_a_prefix || !c.phase1.unfrozen_stages(c.model).is_empty()
 }
 
 fn group_of(mut c: TrialConfig) -> String {
@@ -102,7 +127,7 @@ mod tests {
     fn what_the_frozen_stages_see_changes_it() {
         let base = share_group(&json(|_| {})).unwrap();
         for changed in [
-            json(|c| c.phase2.unfreeze = vec![sweep_proto::trial::Stage::All]),
+            json(|c| c.phase2.unfreeze = vec![sweep_proto::trial::Stage::Layer3]),
             json(|c| c.seed = 7),
             json(|c| c.input_size = 64),
             json(|c| c.batch_size = 64),
@@ -119,6 +144,36 @@ mod tests {
             })
         };
         assert_ne!(share_group(&trains(1e-4)), share_group(&trains(1e-3)));
+    }
+
+    #[test]
+    fn a_phase_2_that_trains_everything_after_a_head_only_phase_1_conflicts_with_nothing() {
+        use sweep_proto::trial::Stage;
+        assert_eq!(
+            share_group(&json(|c| c.phase2.unfreeze = vec![Stage::All])),
+            None
+        );
+        // Naming every stage is the same as `all`; leaving the stem frozen is not.
+        let named = json(|c| {
+            c.phase2.unfreeze = vec![
+                Stage::Stem,
+                Stage::Layer1,
+                Stage::Layer2,
+                Stage::Layer3,
+                Stage::Layer4,
+            ]
+        });
+        assert_eq!(share_group(&named), None);
+        let stem_frozen = json(|c| {
+            c.phase2.unfreeze = vec![Stage::Layer1, Stage::Layer2, Stage::Layer3, Stage::Layer4]
+        });
+        assert!(share_group(&stem_frozen).is_some());
+        // A phase 1 that trains a stage leaves a snapshot worth keeping apart.
+        let phase1_trains = json(|c| {
+            c.phase1.unfreeze = vec![Stage::Layer4];
+            c.phase2.unfreeze = vec![Stage::All];
+        });
+        assert!(share_group(&phase1_trains).is_some());
     }
 
     #[test]
