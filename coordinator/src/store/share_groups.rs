@@ -24,7 +24,8 @@ use sweep_proto::trial::{LossConfig, OptimizerConfig, SchedulerConfig, TrialConf
 /// beyond what every worker computes anyway (then it conflicts with
 /// nothing; see [`Keys::group`]).
 pub fn share_group(config_json: &str) -> Option<String> {
-    keys(config_json)?.group
+    let c: TrialConfig = serde_json::from_str(config_json).ok()?;
+    group_if_shared(c)
 }
 
 /// A trial's bundle key, share group and expected cost.
@@ -55,8 +56,14 @@ pub fn keys(config_json: &str) -> Option<Keys> {
     Some(Keys {
         bundle: bundle_of(&c),
         cost: c.relative_cost(),
-        group: shares_across_trials(&c).then(|| group_of(c)),
+        group: group_if_shared(c),
     })
+}
+
+/// `c`'s share group, when its trials share more than every worker computes
+/// anyway ([`Keys::group`]).
+fn group_if_shared(c: TrialConfig) -> Option<String> {
+    shares_across_trials(&c).then(|| group_of(c))
 }
 
 /// Whether trials of `c`'s group share more than a worker computes for any
